@@ -1,0 +1,74 @@
+//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`.
+
+mod demo;
+mod get;
+mod serve;
+mod wallet;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+pub use demo::run_demo;
+pub use get::{Exit, GetArgs};
+
+/// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.
+#[derive(Debug, Parser)]
+#[command(name = "gate402", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the embedded end-to-end demo on a simulated Lightning network (no setup).
+    Demo,
+    /// Run the gateway from a config file.
+    Serve {
+        /// Path of the TOML config.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Parse and validate a config file (and its secrets), then exit.
+    CheckConfig {
+        /// Path of the TOML config.
+        config: PathBuf,
+    },
+    /// Fetch a URL, paying a 402 challenge within --max-cost (curl-like).
+    Get(Box<GetArgs>),
+}
+
+/// Parse the command line and run; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        match cli.command {
+            Command::Demo => run_demo().await,
+            Command::Serve { config } => serve::run(&config).await,
+            Command::CheckConfig { config } => serve::check(&config),
+            Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
+        }
+    })
+}
+
+fn init_tracing(verbose_default: bool) {
+    let default = if verbose_default { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATE402_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

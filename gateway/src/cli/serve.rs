@@ -1,0 +1,90 @@
+//! `gate402 serve` and `gate402 check-config`.
+
+use std::{path::Path, process::ExitCode, sync::Arc};
+
+use gate402_rails::{simnet::SimNetwork, LightningRail};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{load_secret, Config, LightningConfig},
+    server,
+};
+
+/// Validate a config file and its secrets.
+pub fn check(path: &Path) -> ExitCode {
+    match Config::load(path).and_then(|c| load_secret(&c.l402).map(|_| c)) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} route{}, upstream {})",
+                path.display(),
+                c.routes.len(),
+                if c.routes.len() == 1 { "" } else { "s" },
+                c.server.upstream
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn lightning(config: &Config) -> Arc<dyn LightningRail> {
+    match &config.lightning {
+        LightningConfig::Simnet { node } => {
+            let net = SimNetwork::new();
+            Arc::new(net.add_node(node, 0))
+        }
+    }
+}
+
+/// Run the gateway until Ctrl-C.
+pub async fn run(path: &Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let paywall = match server::paywall(&config, lightning(&config)) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let router = match server::router(&config, paywall) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", config.server.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match server::spawn(listener, router) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %running.addr, upstream = %config.server.upstream, "gate402 listening");
+    println!("gate402 listening on http://{}", running.addr);
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    match running.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

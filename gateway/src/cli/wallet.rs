@@ -1,0 +1,68 @@
+//! Wallet selection for the buyer CLI: an LND node over gRPC (TLS + macaroon).
+//!
+//! `--lnd-dir DIR` reads `DIR/rpc.addr`, `DIR/tls.cert` and `DIR/admin.macaroon` (the layout
+//! `gate402 simnet` writes); the explicit flags (or their `GATE402_LND_*` variables) override
+//! single parts. Secrets come from files or the environment, never from the command line.
+
+use std::{path::PathBuf, sync::Arc};
+
+use clap::Args;
+use gate402_rails::{
+    lnd::{CertSource, LndConfig, LndRail, MacaroonSource},
+    LightningRail,
+};
+
+/// Lightning wallet flags.
+#[derive(Debug, Clone, Args)]
+pub struct WalletArgs {
+    /// Directory with `rpc.addr`, `tls.cert` and `admin.macaroon` of an LND(-compatible) node.
+    #[arg(long = "lnd-dir", env = "GATE402_LND_DIR")]
+    pub lnd_dir: Option<PathBuf>,
+    /// LND gRPC address `host:port`.
+    #[arg(long = "lnd-address", env = "GATE402_LND_ADDRESS")]
+    pub lnd_address: Option<String>,
+    /// Path of LND's `tls.cert`.
+    #[arg(long = "lnd-cert", env = "GATE402_LND_CERT")]
+    pub lnd_cert: Option<PathBuf>,
+    /// Path of a macaroon that can pay (e.g. `admin.macaroon`).
+    #[arg(long = "lnd-macaroon", env = "GATE402_LND_MACAROON")]
+    pub lnd_macaroon: Option<PathBuf>,
+}
+
+impl WalletArgs {
+    /// Connect the configured wallet.
+    pub async fn connect(&self) -> Result<Arc<dyn LightningRail>, String> {
+        let dir = self.lnd_dir.as_ref();
+        let address = match (&self.lnd_address, dir) {
+            (Some(a), _) => a.clone(),
+            (None, Some(d)) => {
+                let p = d.join("rpc.addr");
+                std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                    .trim()
+                    .to_string()
+            }
+            (None, None) => return Err(
+                "no wallet configured: pass --lnd-dir or --lnd-address/--lnd-cert/--lnd-macaroon"
+                    .into(),
+            ),
+        };
+        let cert = self
+            .lnd_cert
+            .clone()
+            .or_else(|| dir.map(|d| d.join("tls.cert")))
+            .ok_or("--lnd-cert is required")?;
+        let macaroon = self
+            .lnd_macaroon
+            .clone()
+            .or_else(|| dir.map(|d| d.join("admin.macaroon")))
+            .ok_or("--lnd-macaroon is required")?;
+        let cfg = LndConfig {
+            address,
+            tls_cert: CertSource::Path(cert),
+            macaroon: MacaroonSource::Path(macaroon),
+        };
+        let rail = LndRail::connect(cfg).await.map_err(|e| e.to_string())?;
+        Ok(Arc::new(rail))
+    }
+}

@@ -1,0 +1,305 @@
+//! The buyer client: send a request, pay a 402 within policy, retry, cache the credential.
+//!
+//! Flow for one request: attach a cached credential for the host if there is one → send → on
+//! 402 drop the stale credential, read the challenges, check the offer against the policy
+//! (amount present, ≤ max cost, invoice bound to the token, not expired) → pay with the wallet
+//! → store the credential → retry once with it.
+
+mod cache;
+mod error;
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use gate402_protocols::{l402, l402::L402Challenge, ProtocolId};
+use gate402_rails::{LightningRail, PayLimits, Payment};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client as HyperClient},
+    rt::TokioExecutor,
+};
+use sha2::{Digest, Sha256};
+
+pub use cache::{CachedToken, TokenCache};
+pub use error::{ClientError, PolicyError};
+
+use crate::clock::now_unix;
+
+/// Spending limits for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Highest price accepted for one request, millisatoshis.
+    pub max_cost_msat: u64,
+    /// Highest routing fee accepted, millisatoshis.
+    pub max_fee_msat: u64,
+    /// Give up on a payment after this long.
+    pub payment_timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_cost_msat: 1_000_000,
+            max_fee_msat: 10_000,
+            payment_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A request to send.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// Method.
+    pub method: Method,
+    /// Absolute `http://` URL.
+    pub url: Uri,
+    /// Extra headers.
+    pub headers: HeaderMap,
+    /// Body (kept so the request can be retried after paying).
+    pub body: Bytes,
+}
+
+impl ClientRequest {
+    /// A GET of `url`.
+    pub fn get(url: Uri) -> Self {
+        ClientRequest {
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+}
+
+/// What was paid for a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentInfo {
+    /// Protocol used.
+    pub protocol: ProtocolId,
+    /// Amount paid, millisatoshis.
+    pub amount_msat: u64,
+    /// Routing fee, millisatoshis.
+    pub fee_msat: u64,
+    /// Payment hash, hex.
+    pub payment_hash: String,
+}
+
+/// A response with what it cost.
+#[derive(Debug)]
+pub struct PaidResponse {
+    /// The final response (body collected).
+    pub response: Response<Bytes>,
+    /// A payment made for this request, if any.
+    pub payment: Option<PaymentInfo>,
+    /// Whether a cached credential was presented and accepted.
+    pub reused_credential: bool,
+}
+
+/// Progress events, for showing what happens while a payment is in flight.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A 402 was received with these protocols on offer.
+    Challenged(Vec<ProtocolId>),
+    /// Paying this many millisatoshis.
+    Paying(u64),
+    /// Payment done.
+    Paid(PaymentInfo),
+}
+
+/// Callback receiving progress [`Event`]s.
+pub type EventSink = Box<dyn Fn(&Event) + Send + Sync>;
+
+/// Buyer client with a Lightning wallet and a credential cache.
+pub struct Client {
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    wallet: Arc<dyn LightningRail>,
+    cache: TokenCache,
+    policy: Policy,
+    on_event: Option<EventSink>,
+}
+
+impl Client {
+    /// A client paying with `wallet`, caching credentials in `cache`.
+    pub fn new(wallet: Arc<dyn LightningRail>, cache: TokenCache, policy: Policy) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Client {
+            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+            wallet,
+            cache,
+            policy,
+            on_event: None,
+        }
+    }
+
+    /// Report progress events to `f`.
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Box::new(f));
+        self
+    }
+
+    fn emit(&self, e: Event) {
+        if let Some(f) = &self.on_event {
+            f(&e);
+        }
+    }
+
+    /// Send `req`, paying a 402 within policy, and return the final response.
+    pub async fn send(&self, req: &ClientRequest) -> Result<PaidResponse, ClientError> {
+        let key = cache_key(&req.url)?;
+        let now = now_unix();
+        let cached = self.cache.get(&key, now);
+        let auth = cached.as_ref().and_then(|t| {
+            HeaderValue::from_str(&format!("L402 {}:{}", t.macaroon, t.preimage)).ok()
+        });
+        let first = self.execute(req, auth.clone()).await?;
+        if first.status() != StatusCode::PAYMENT_REQUIRED {
+            return Ok(PaidResponse {
+                response: first,
+                payment: None,
+                reused_credential: auth.is_some(),
+            });
+        }
+        if cached.is_some() {
+            self.cache.remove(&key);
+        }
+        let challenge = self.pick_challenge(first.headers())?;
+        let (payment, token) = self.pay(&challenge).await?;
+        self.cache.put(&key, &token)?;
+        let info = PaymentInfo {
+            protocol: ProtocolId::L402,
+            amount_msat: payment.amount_msat,
+            fee_msat: payment.fee_msat,
+            payment_hash: hex::encode(payment.payment_hash),
+        };
+        self.emit(Event::Paid(info.clone()));
+        let value = HeaderValue::from_str(&challenge.credential(payment.preimage).authorization())
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        let response = self.execute(req, Some(value)).await?;
+        Ok(PaidResponse {
+            response,
+            payment: Some(info),
+            reused_credential: false,
+        })
+    }
+
+    fn pick_challenge(&self, headers: &HeaderMap) -> Result<L402Challenge, ClientError> {
+        let mut first_err = None;
+        let mut offered = Vec::new();
+        let mut found = None;
+        for c in l402::parse_challenges(headers) {
+            match c {
+                Ok(c) => {
+                    offered.push(ProtocolId::L402);
+                    found.get_or_insert(c);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        self.emit(Event::Challenged(offered));
+        found.ok_or(ClientError::NoPayableChallenge(first_err))
+    }
+
+    /// Check the offer against the policy, pay it, and build the token to cache.
+    async fn pay(&self, c: &L402Challenge) -> Result<(Payment, CachedToken), ClientError> {
+        let inv = self
+            .wallet
+            .decode(&c.invoice)
+            .map_err(ClientError::Invoice)?;
+        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
+        if amount > self.policy.max_cost_msat {
+            return Err(PolicyError::OverMaxCost {
+                amount_msat: amount,
+                max_msat: self.policy.max_cost_msat,
+            }
+            .into());
+        }
+        if c.payment_hash() != Some(inv.payment_hash) {
+            return Err(
+                PolicyError::InvoiceMismatch("payment hash differs from the token's").into(),
+            );
+        }
+        if inv.is_expired(now_unix()) {
+            return Err(PolicyError::ExpiredInvoice.into());
+        }
+        self.emit(Event::Paying(amount));
+        let limits = PayLimits {
+            max_fee_msat: self.policy.max_fee_msat,
+            timeout: self.policy.payment_timeout,
+        };
+        let payment = self
+            .wallet
+            .pay_invoice(&c.invoice, limits)
+            .await
+            .map_err(ClientError::Payment)?;
+        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
+            return Err(ClientError::BadPreimage);
+        }
+        let token = CachedToken {
+            protocol: ProtocolId::L402.as_str().into(),
+            macaroon: c.macaroon.to_base64(),
+            preimage: hex::encode(payment.preimage),
+            payment_hash: hex::encode(payment.payment_hash),
+            amount_msat: payment.amount_msat,
+            fee_msat: payment.fee_msat,
+            created_at: now_unix(),
+            expires_at: token_expiry(&c.macaroon),
+        };
+        Ok((payment, token))
+    }
+
+    async fn execute(
+        &self,
+        req: &ClientRequest,
+        auth: Option<HeaderValue>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        let mut builder = Request::builder()
+            .method(req.method.clone())
+            .uri(req.url.clone());
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(a) = auth {
+            builder = builder.header(http::header::AUTHORIZATION, a);
+        }
+        let request = builder
+            .body(Full::new(req.body.clone()))
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        let resp = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let (parts, body) = resp.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?
+            .to_bytes();
+        Ok(Response::from_parts(parts, bytes))
+    }
+}
+
+/// Cache key of a URL: `host[:port]` (tokens are per service host, like lnget).
+fn cache_key(url: &Uri) -> Result<String, ClientError> {
+    if url.scheme_str() != Some("http") {
+        return Err(ClientError::Usage(format!(
+            "only http:// URLs are supported: {url}"
+        )));
+    }
+    url.authority()
+        .map(|a| a.as_str().to_ascii_lowercase())
+        .ok_or_else(|| ClientError::Usage(format!("URL has no host: {url}")))
+}
+
+/// Earliest `<service>_valid_until` caveat of a macaroon: when the token stops working.
+fn token_expiry(mac: &l402::Macaroon) -> Option<u64> {
+    mac.caveats()
+        .filter_map(|c| std::str::from_utf8(c).ok()?.split_once('='))
+        .filter(|(k, _)| k.ends_with(l402::VALID_UNTIL_SUFFIX))
+        .filter_map(|(_, v)| v.parse().ok())
+        .min()
+}

@@ -1,0 +1,165 @@
+//! Gateway configuration: serde structs with `deny_unknown_fields`, an explicit
+//! [`Config::validate`], and secrets read from the environment or files, never from the TOML.
+
+mod secret;
+mod validate;
+
+use std::{net::SocketAddr, path::Path};
+
+use serde::Deserialize;
+
+pub use secret::load_secret;
+pub use validate::ConfigError;
+
+/// The whole gateway configuration (one TOML file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener, upstream and timeouts.
+    pub server: ServerConfig,
+    /// L402 settings.
+    #[serde(default)]
+    pub l402: L402Config,
+    /// Which Lightning node mints invoices.
+    pub lightning: LightningConfig,
+    /// Priced routes; first match wins. Requests matching no route pass through free.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8402` (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Base URL of the upstream service, e.g. `http://127.0.0.1:8080`.
+    pub upstream: String,
+    /// Seconds to wait for the upstream's response head.
+    #[serde(default = "default_upstream_timeout")]
+    pub upstream_timeout_secs: u64,
+    /// Seconds a client may take to send its request head.
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// `Retry-After` seconds sent with 503 answers during rail outages.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_secs: u64,
+}
+
+/// `[l402]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L402Config {
+    /// Environment variable holding the hex master secret (≥ 32 bytes).
+    #[serde(default = "default_secret_env")]
+    pub secret_env: String,
+    /// File holding the master secret (hex text or ≥ 32 raw bytes); wins over `secret_env`.
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// Expiry of minted invoices, seconds.
+    #[serde(default = "default_invoice_expiry")]
+    pub invoice_expiry_secs: u64,
+}
+
+impl Default for L402Config {
+    fn default() -> Self {
+        L402Config {
+            secret_env: default_secret_env(),
+            secret_file: None,
+            invoice_expiry_secs: default_invoice_expiry(),
+        }
+    }
+}
+
+/// `[lightning]`: the seller's Lightning backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LightningConfig {
+    /// An embedded simulated network (demo and tests).
+    Simnet {
+        /// Name of the seller's node.
+        #[serde(default = "default_seller")]
+        node: String,
+    },
+}
+
+/// `[[route]]`: one priced resource.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Service name, bound into credentials. Letters, digits, `-`, `_`, `.`, `/`.
+    pub name: String,
+    /// Host to match (case-insensitive, port ignored); absent = any host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix to match, e.g. `/api/`.
+    #[serde(default = "default_prefix")]
+    pub path_prefix: String,
+    /// Price per access in satoshis (exclusive with `price_msat`).
+    #[serde(default)]
+    pub price_sat: Option<u64>,
+    /// Price per access in millisatoshis (exclusive with `price_sat`).
+    #[serde(default)]
+    pub price_msat: Option<u64>,
+    /// Protocols offered on this route, by stable id.
+    #[serde(default = "default_protocols")]
+    pub protocols: Vec<String>,
+    /// Capabilities granted by a paid credential.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Lifetime of a paid credential, seconds; absent = no expiry.
+    #[serde(default)]
+    pub valid_for_secs: Option<u64>,
+}
+
+impl RouteConfig {
+    /// The route's price in millisatoshis (after validation exactly one price is set).
+    pub fn price_msat(&self) -> u64 {
+        self.price_msat
+            .or_else(|| self.price_sat.map(|s| s.saturating_mul(1000)))
+            .unwrap_or(0)
+    }
+}
+
+impl Config {
+    /// Parse TOML text (no validation).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Read, parse and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let config = Config::from_toml(&text)?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn default_upstream_timeout() -> u64 {
+    30
+}
+fn default_header_timeout() -> u64 {
+    15
+}
+fn default_retry_after() -> u64 {
+    5
+}
+fn default_secret_env() -> String {
+    "GATE402_L402_SECRET".into()
+}
+fn default_invoice_expiry() -> u64 {
+    3600
+}
+fn default_seller() -> String {
+    "seller".into()
+}
+fn default_prefix() -> String {
+    "/".into()
+}
+fn default_protocols() -> Vec<String> {
+    vec!["l402".into()]
+}

@@ -1,0 +1,122 @@
+//! [`Config::validate`]: every check that can be made before anything starts.
+
+use gate402_protocols::ProtocolId;
+use thiserror::Error;
+
+use super::Config;
+
+/// A configuration problem, reported before the gateway starts.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// File path.
+        path: String,
+        /// OS error.
+        message: String,
+    },
+    /// The TOML is invalid or has unknown fields.
+    #[error("invalid config: {0}")]
+    Parse(String),
+    /// A value is out of range or inconsistent.
+    #[error("invalid config: {field}: {message}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A secret is missing or too short.
+    #[error("secret: {0}")]
+    Secret(String),
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Check ranges and consistency. Secrets are checked separately by [`super::load_secret`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let up = &self.server.upstream;
+        let uri: http::Uri = up
+            .parse()
+            .map_err(|_| invalid("server.upstream", format!("`{up}` is not a URL")))?;
+        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+            return Err(invalid(
+                "server.upstream",
+                "must be an http://host:port URL",
+            ));
+        }
+        if self.server.upstream_timeout_secs == 0 || self.server.header_read_timeout_secs == 0 {
+            return Err(invalid("server", "timeouts must be at least 1 second"));
+        }
+        if !(60..=31_536_000).contains(&self.l402.invoice_expiry_secs) {
+            return Err(invalid(
+                "l402.invoice_expiry_secs",
+                "must be between 60 and 31536000",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            let field = |f: &str| format!("route[{i}].{f}");
+            if r.name.is_empty()
+                || !r
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            {
+                return Err(invalid(
+                    field("name"),
+                    "use letters, digits, '-', '_', '.', '/'",
+                ));
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(invalid(field("name"), format!("duplicate `{}`", r.name)));
+            }
+            if !r.path_prefix.starts_with('/') {
+                return Err(invalid(field("path_prefix"), "must start with '/'"));
+            }
+            match (r.price_sat, r.price_msat) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        field("price"),
+                        "set price_sat or price_msat, not both",
+                    ))
+                }
+                (None, None) => return Err(invalid(field("price"), "a price is required")),
+                _ => {}
+            }
+            if r.price_msat() > 21_000_000 * 100_000_000 * 1000 {
+                return Err(invalid(field("price"), "absurd amount"));
+            }
+            if r.protocols.is_empty() {
+                return Err(invalid(field("protocols"), "offer at least one protocol"));
+            }
+            for p in &r.protocols {
+                if ProtocolId::parse(p).is_none() {
+                    return Err(invalid(
+                        field("protocols"),
+                        format!("unknown protocol `{p}`"),
+                    ));
+                }
+            }
+            for c in &r.capabilities {
+                if c.is_empty() || c.contains([',', ' ', '=']) {
+                    return Err(invalid(
+                        field("capabilities"),
+                        format!("bad capability `{c}`"),
+                    ));
+                }
+            }
+            if r.valid_for_secs == Some(0) {
+                return Err(invalid(field("valid_for_secs"), "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! The gateway layer's one error enum, mapped to HTTP once, at the edge ([`crate::paywall::edge`]).
+//!
+//! Each error says where it came from ([`ErrorSource`]) and whether retrying may help. Credential
+//! problems answer 402 with a fresh challenge (paying clients retry on 402); rail and store
+//! outages answer 503 with `Retry-After` (never 402: a paying client would pay again); upstream
+//! failures answer 502/504.
+
+use gate402_protocols::ChallengeError;
+use gate402_rails::RailError;
+use http::StatusCode;
+use thiserror::Error;
+
+/// Who caused an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The HTTP client (missing, malformed or refused credential).
+    Client,
+    /// The payment rail (Lightning node).
+    Rail,
+    /// The proxied upstream service.
+    Upstream,
+    /// The gateway's own configuration.
+    Config,
+}
+
+/// An error on the paid request path.
+#[derive(Debug, Error)]
+pub enum GateError {
+    /// No acceptable credential: answer 402 with fresh challenges.
+    #[error("payment required{}", reason.map(|r| format!(" ({r})")).unwrap_or_default())]
+    PaymentRequired {
+        /// Machine-readable reason a presented credential was refused (`None`: none presented).
+        reason: Option<&'static str>,
+        /// Human-readable detail.
+        detail: Option<String>,
+    },
+    /// The payment rail failed while building a challenge or checking a payment.
+    #[error("payment rail: {0}")]
+    Rail(#[source] RailError),
+    /// The upstream could not be reached or broke the connection.
+    #[error("upstream unavailable: {0}")]
+    Upstream(String),
+    /// The upstream did not answer in time.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    /// A challenge could not be built from the route's offer.
+    #[error("challenge: {0}")]
+    Challenge(#[from] ChallengeError),
+}
+
+impl GateError {
+    /// Where the error came from.
+    pub fn source_kind(&self) -> ErrorSource {
+        match self {
+            GateError::PaymentRequired { .. } => ErrorSource::Client,
+            GateError::Rail(_) => ErrorSource::Rail,
+            GateError::Upstream(_) | GateError::UpstreamTimeout => ErrorSource::Upstream,
+            GateError::Challenge(_) => ErrorSource::Config,
+        }
+    }
+
+    /// Whether the same request may succeed later without the client changing anything.
+    pub fn retryable(&self) -> bool {
+        match self {
+            GateError::Rail(e) => e.retryable(),
+            GateError::Upstream(_) | GateError::UpstreamTimeout => true,
+            GateError::PaymentRequired { .. } | GateError::Challenge(_) => false,
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GateError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+            GateError::Rail(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            GateError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GateError::Challenge(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable machine-readable code for problem bodies and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GateError::PaymentRequired { reason, .. } => reason.unwrap_or("payment_required"),
+            GateError::Rail(e) => e.kind.as_str(),
+            GateError::Upstream(_) => "upstream_unavailable",
+            GateError::UpstreamTimeout => "upstream_timeout",
+            GateError::Challenge(_) => "challenge_failed",
+        }
+    }
+}

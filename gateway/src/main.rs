@@ -1,0 +1,5 @@
+//! The `gate402` binary.
+
+fn main() -> std::process::ExitCode {
+    gate402::cli::main()
+}

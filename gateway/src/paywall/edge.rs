@@ -1,0 +1,50 @@
+//! The edge: the one place where gateway errors become HTTP responses.
+
+use axum::body::Body;
+use gate402_protocols::HeaderPair;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::json;
+
+use crate::error::GateError;
+
+/// Header carrying the machine-readable reason a credential was refused.
+pub const REASON_HEADER: &str = "gate402-reason";
+
+/// Build the response for `err`. `challenges` are the fresh challenge headers of a 402.
+pub fn error_response(
+    err: &GateError,
+    challenges: Vec<HeaderPair>,
+    retry_after_secs: u64,
+) -> Response<Body> {
+    let status = err.status();
+    let code = err.code();
+    let detail = match err {
+        GateError::PaymentRequired { detail, .. } => detail.clone(),
+        other => Some(other.to_string()),
+    };
+    let body = json!({
+        "type": format!("https://gate402.dev/problems/{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "reason": code,
+        "detail": detail,
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(code) {
+        h.insert(REASON_HEADER, v);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    }
+    for (name, value) in challenges {
+        h.append(name, value);
+    }
+    resp
+}

@@ -1,0 +1,154 @@
+//! [`PaywallLayer`] / [`PaywallService`] / [`ResponseFuture`]: the paywall as a tower
+//! middleware, usable in front of the reverse proxy or inside any axum app.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{ready, Context, Poll},
+};
+
+use axum::body::Body;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use super::{Paywall, Receipt};
+
+/// Tower layer that puts a [`Paywall`] in front of a service.
+#[derive(Debug, Clone)]
+pub struct PaywallLayer {
+    paywall: Arc<Paywall>,
+}
+
+impl PaywallLayer {
+    /// Wrap services with `paywall`.
+    pub fn new(paywall: Arc<Paywall>) -> Self {
+        PaywallLayer { paywall }
+    }
+}
+
+impl<S> Layer<S> for PaywallLayer {
+    type Service = PaywallService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PaywallService {
+            inner,
+            paywall: self.paywall.clone(),
+        }
+    }
+}
+
+/// A service behind a paywall. Paid requests reach `inner` with a [`Receipt`] extension.
+#[derive(Debug, Clone)]
+pub struct PaywallService<S> {
+    inner: S,
+    paywall: Arc<Paywall>,
+}
+
+type AuthorizeFuture =
+    Pin<Box<dyn Future<Output = Result<(Request<Body>, Option<Receipt>), Response<Body>>> + Send>>;
+
+impl<S> Service<Request<Body>> for PaywallService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture<S>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The inner service is driven to readiness by the response future, after the
+        // (asynchronous) authorization, on its own clone.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let paywall = self.paywall.clone();
+        ResponseFuture {
+            state: State::Authorize {
+                fut: Box::pin(async move { paywall.authorize(req).await }),
+                inner: Some(self.inner.clone()),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`PaywallService`]: authorize, then call the inner service and
+    /// attach the receipt headers.
+    pub struct ResponseFuture<S: Service<Request<Body>>> {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<Request<Body>>> {
+        Authorize { fut: AuthorizeFuture, inner: Option<S> },
+        Ready { inner: S, req: Option<Request<Body>>, receipt: Option<Receipt> },
+        Inner { #[pin] fut: S::Future, receipt: Option<Receipt> },
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Authorize { fut, inner } => match ready!(fut.as_mut().poll(cx)) {
+                    Ok((req, receipt)) => match inner.take() {
+                        Some(inner) => this.state.set(State::Ready {
+                            inner,
+                            req: Some(req),
+                            receipt,
+                        }),
+                        None => return Poll::Ready(Ok(polled_after_completion())),
+                    },
+                    Err(resp) => return Poll::Ready(Ok(resp)),
+                },
+                StateProj::Ready {
+                    inner,
+                    req,
+                    receipt,
+                } => {
+                    ready!(inner.poll_ready(cx))?;
+                    let (Some(req), receipt) = (req.take(), receipt.take()) else {
+                        return Poll::Ready(Ok(polled_after_completion()));
+                    };
+                    let fut = inner.call(req);
+                    this.state.set(State::Inner { fut, receipt });
+                }
+                StateProj::Inner { fut, receipt } => {
+                    let mut resp = ready!(fut.poll(cx))?;
+                    if let Some(receipt) = receipt.take() {
+                        for (name, value) in &receipt.headers {
+                            resp.headers_mut().append(name.clone(), value.clone());
+                        }
+                        resp.extensions_mut().insert(receipt);
+                    }
+                    return Poll::Ready(Ok(resp));
+                }
+            }
+        }
+    }
+}
+
+#[cold]
+fn polled_after_completion() -> Response<Body> {
+    tracing::error!("paywall response future polled after completion");
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    resp
+}

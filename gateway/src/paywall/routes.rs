@@ -1,0 +1,124 @@
+//! Route table: which requests are priced, at what, with which protocols. First match wins.
+
+use gate402_protocols::{Offer, ProtocolId};
+use http::Request;
+
+/// One priced route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Route/service name.
+    pub name: String,
+    /// Lowercase host to match, without port; `None` = any.
+    pub host: Option<String>,
+    /// Path prefix.
+    pub path_prefix: String,
+    /// What one access costs and grants.
+    pub offer: Offer,
+    /// Protocols offered, in challenge order.
+    pub protocols: Vec<ProtocolId>,
+}
+
+impl Route {
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        if let Some(want) = &self.host {
+            match host {
+                Some(h) if h.eq_ignore_ascii_case(want) => {}
+                _ => return false,
+            }
+        }
+        path.starts_with(&self.path_prefix)
+    }
+}
+
+/// Ordered routes.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Build from routes in priority order.
+    pub fn new(routes: Vec<Route>) -> Self {
+        RouteTable { routes }
+    }
+
+    /// All routes.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The first route matching the request's host and path.
+    pub fn find<B>(&self, req: &Request<B>) -> Option<&Route> {
+        let host = request_host(req);
+        let path = req.uri().path();
+        self.routes.iter().find(|r| r.matches(host, path))
+    }
+}
+
+/// Host of a request without port: the URI authority (HTTP/2, absolute-form) or `Host`.
+pub fn request_host<B>(req: &Request<B>) -> Option<&str> {
+    let raw = match req.uri().host() {
+        Some(h) => h,
+        None => req.headers().get(http::header::HOST)?.to_str().ok()?,
+    };
+    Some(strip_port(raw))
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split(']')
+            .next()
+            .map_or(host, |h| &host[..h.len() + 1]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(host: Option<&str>, prefix: &str) -> Route {
+        Route {
+            name: "r".into(),
+            host: host.map(str::to_string),
+            path_prefix: prefix.into(),
+            offer: Offer {
+                service: "r".into(),
+                price_msat: 1000,
+                capabilities: vec![],
+                valid_for_secs: None,
+            },
+            protocols: vec![ProtocolId::L402],
+        }
+    }
+
+    fn req(host: &str, path: &str) -> Request<()> {
+        Request::builder()
+            .uri(path)
+            .header("host", host)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn first_match_wins_and_host_is_case_insensitive() {
+        let t = RouteTable::new(vec![route(Some("api.example"), "/a/"), route(None, "/")]);
+        assert_eq!(
+            t.find(&req("API.example:8080", "/a/x"))
+                .unwrap()
+                .path_prefix,
+            "/a/"
+        );
+        assert_eq!(t.find(&req("other", "/a/x")).unwrap().path_prefix, "/");
+        let only = RouteTable::new(vec![route(Some("api.example"), "/a/")]);
+        assert!(only.find(&req("api.example", "/b")).is_none());
+    }
+
+    #[test]
+    fn strips_ports_including_ipv6() {
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("h:1"), "h");
+        assert_eq!(strip_port("h"), "h");
+    }
+}

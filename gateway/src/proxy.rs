@@ -1,0 +1,144 @@
+//! The reverse proxy: forwards a request to the upstream and streams the answer back.
+//!
+//! Hop-by-hop headers are dropped both ways, `X-Forwarded-*` are set, the upstream's response
+//! head must arrive within the configured timeout (504 otherwise) and connection failures
+//! answer 502 — through the same edge mapping as every other gateway error.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{body::Body, extract::ConnectInfo};
+use http::{header, uri::PathAndQuery, HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+use tower::Service;
+
+use crate::{error::GateError, paywall::edge};
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// A pooled HTTP/1.1 reverse proxy to one upstream.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    client: Client<HttpConnector, Body>,
+    upstream: Uri,
+    timeout: Duration,
+}
+
+impl Proxy {
+    /// Proxy to `upstream` (an `http://host:port[/base]` URL).
+    pub fn new(upstream: Uri, timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Proxy {
+            client,
+            upstream,
+            timeout,
+        }
+    }
+
+    fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
+        let base = self.upstream.path().trim_end_matches('/');
+        let pq = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        let mut parts = self.upstream.clone().into_parts();
+        parts.path_and_query = Some(
+            format!("{base}{pq}")
+                .parse()
+                .map_err(|_| GateError::Upstream("invalid request path".into()))?,
+        );
+        Uri::from_parts(parts).map_err(|_| GateError::Upstream("invalid upstream URI".into()))
+    }
+
+    async fn forward(self, mut req: Request<Body>) -> Result<Response<Body>, GateError> {
+        let target = self.target(req.uri())?;
+        let client_ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let host = req.headers().get(header::HOST).cloned();
+        strip_hop_by_hop(req.headers_mut());
+        let headers = req.headers_mut();
+        if let Some(ip) = client_ip {
+            let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(prev) => format!("{prev}, {ip}"),
+                None => ip.to_string(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&xff) {
+                headers.insert("x-forwarded-for", v);
+            }
+        }
+        if let Some(h) = host {
+            headers.insert("x-forwarded-host", h);
+        }
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        headers.remove(header::HOST);
+        *req.uri_mut() = target;
+        *req.version_mut() = http::Version::HTTP_11;
+
+        let resp = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+            Err(_) => return Err(GateError::UpstreamTimeout),
+            Ok(Err(e)) => return Err(GateError::Upstream(e.to_string())),
+            Ok(Ok(resp)) => resp,
+        };
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, Body::new(body)))
+    }
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+impl Service<Request<Body>> for Proxy {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            Ok(this.forward(req).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "upstream request failed");
+                edge::error_response(&e, Vec::new(), 1)
+            }))
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! Assembling and serving the gateway: config → paywall + proxy → axum router → listener.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{extract::State, http::StatusCode, routing::get, Router};
+use gate402_protocols::{l402::L402, Offer, PaymentProtocol, ProtocolId};
+use gate402_rails::LightningRail;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tower::ServiceBuilder;
+
+use crate::{
+    config::{load_secret, Config, ConfigError},
+    paywall::{Paywall, PaywallLayer, Route, RouteTable},
+    proxy::Proxy,
+};
+
+/// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
+pub const ADMIN_PREFIX: &str = "/_gate402";
+
+/// Build the route table from config.
+pub fn route_table(config: &Config) -> RouteTable {
+    RouteTable::new(
+        config
+            .routes
+            .iter()
+            .map(|r| Route {
+                name: r.name.clone(),
+                host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
+                path_prefix: r.path_prefix.clone(),
+                offer: Offer {
+                    service: r.name.clone(),
+                    price_msat: r.price_msat(),
+                    capabilities: r.capabilities.clone(),
+                    valid_for_secs: r.valid_for_secs,
+                },
+                protocols: r
+                    .protocols
+                    .iter()
+                    .filter_map(|p| ProtocolId::parse(p))
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
+/// Build the paywall from a validated config and a Lightning rail.
+pub fn paywall(config: &Config, lightning: Arc<dyn LightningRail>) -> Result<Paywall, ConfigError> {
+    let secret = load_secret(&config.l402)?;
+    paywall_with_secret(config, lightning, &secret)
+}
+
+/// Like [`paywall`], with the L402 master secret given directly.
+pub fn paywall_with_secret(
+    config: &Config,
+    lightning: Arc<dyn LightningRail>,
+    secret: &[u8],
+) -> Result<Paywall, ConfigError> {
+    let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
+    let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
+    Ok(Paywall::new(route_table(config), protocols, lightning)
+        .with_invoice_expiry(config.l402.invoice_expiry_secs)
+        .with_retry_after(config.server.retry_after_secs))
+}
+
+/// The gateway's axum router: admin endpoints, then everything else through the paywall to
+/// the upstream proxy.
+pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigError> {
+    let upstream = config
+        .server
+        .upstream
+        .parse()
+        .map_err(|_| ConfigError::Parse("server.upstream is not a URL".into()))?;
+    let proxy = Proxy::new(
+        upstream,
+        Duration::from_secs(config.server.upstream_timeout_secs),
+    );
+    let gated = ServiceBuilder::new()
+        .layer(PaywallLayer::new(paywall.clone()))
+        .service(proxy);
+    Ok(Router::new()
+        .route(&format!("{ADMIN_PREFIX}/health"), get(|| async { "ok" }))
+        .route(&format!("{ADMIN_PREFIX}/ready"), get(ready))
+        .with_state(paywall)
+        .fallback_service(gated))
+}
+
+async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {
+    match paywall.lightning().info().await {
+        Ok(info) if info.synced => (StatusCode::OK, format!("ready: {}", info.alias)),
+        Ok(info) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {} not synced", info.alias),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: lightning: {e}"),
+        ),
+    }
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stop accepting connections and wait for the server task.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Serve `router` on an already-bound listener until shutdown.
+pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,90 @@
+//! Every example config in `config/` parses and validates; bad configs fail with clear errors.
+
+use gate402::config::{Config, ConfigError};
+
+#[test]
+fn every_shipped_config_parses_and_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "expected the example configs, found {n}");
+}
+
+fn err(text: &str) -> ConfigError {
+    match Config::from_toml(text) {
+        Err(e) => e,
+        Ok(c) => c.validate().unwrap_err(),
+    }
+}
+
+const BASE: &str = "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:1\"\n[lightning]\nbackend = \"simnet\"\n";
+
+#[test]
+fn bad_configs_are_rejected_with_the_field_named() {
+    let unknown = err(&format!("{BASE}bogus = 1\n"));
+    assert!(unknown.to_string().contains("bogus"), "{unknown}");
+    let cases = [
+        (
+            "[[route]]\nname = \"a\"\nprice_sat = 1\nprice_msat = 1\n",
+            "route[0].price",
+        ),
+        ("[[route]]\nname = \"a\"\n", "route[0].price"),
+        (
+            "[[route]]\nname = \"a b\"\nprice_sat = 1\n",
+            "route[0].name",
+        ),
+        (
+            "[[route]]\nname = \"a\"\nprice_sat = 1\nprotocols = [\"bitcoin-cash\"]\n",
+            "route[0].protocols",
+        ),
+        (
+            "[[route]]\nname = \"a\"\nprice_sat = 1\npath_prefix = \"api\"\n",
+            "route[0].path_prefix",
+        ),
+        (
+            "[[route]]\nname = \"a\"\nprice_sat = 1\n[[route]]\nname = \"a\"\nprice_sat = 2\n",
+            "route[1].name",
+        ),
+    ];
+    for (extra, field) in cases {
+        let e = err(&format!("{BASE}{extra}"));
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    let e = err(&BASE.replace("http://127.0.0.1:1", "ftp://x"));
+    assert!(e.to_string().contains("server.upstream"), "{e}");
+}
+
+#[test]
+fn secrets_come_from_env_or_file_and_must_be_long_enough() {
+    use gate402::config::{load_secret, L402Config};
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "abcd").unwrap();
+    let cfg = L402Config {
+        secret_file: Some(short.clone()),
+        ..L402Config::default()
+    };
+    let e = load_secret(&cfg).unwrap_err().to_string();
+    assert!(e.contains("at least 32") && e.contains("short"), "{e}");
+    let good = dir.path().join("good");
+    std::fs::write(&good, hex::encode([3u8; 32])).unwrap();
+    let cfg = L402Config {
+        secret_file: Some(good),
+        ..L402Config::default()
+    };
+    assert_eq!(load_secret(&cfg).unwrap(), vec![3u8; 32]);
+    let cfg = L402Config {
+        secret_env: "GATE402_TEST_SECRET_THAT_IS_NOT_SET".into(),
+        ..L402Config::default()
+    };
+    assert!(load_secret(&cfg)
+        .unwrap_err()
+        .to_string()
+        .contains("GATE402_TEST_SECRET_THAT_IS_NOT_SET"));
+}

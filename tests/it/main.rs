@@ -1,0 +1,9 @@
+//! Integration tests: real sockets on 127.0.0.1:0, a simulated Lightning network, the real
+//! gateway and the real buyer client.
+
+mod config_files;
+mod layer;
+mod outages;
+mod policy;
+mod rejections;
+mod roundtrip;
