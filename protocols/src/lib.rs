@@ -21,5 +21,5 @@ pub use error::{ChallengeError, CredentialError, ParseError, VerifyError};
 pub use protocol::{PaymentProtocol, MAX_HEADER_BYTES};
 pub use types::{
     ClientChallenge, Credential, HeaderPair, InvoiceFacts, InvoiceState, NoRailFacts, Offer,
-    PaymentProof, ProtocolId, RailFacts, Verified,
+    PaymentProof, ProtocolId, RailFacts, Reference, Verified,
 };

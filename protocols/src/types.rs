@@ -106,15 +106,34 @@ impl Credential {
     }
 }
 
+/// What a verified payment refers to. Kept as bytes on the hot path; `Display` gives the
+/// text form used in receipts and logs (lowercase hex for hashes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Reference {
+    /// A Lightning payment hash.
+    PaymentHash([u8; 32]),
+    /// Any other rail's reference (e.g. a transaction hash), already in text form.
+    Text(String),
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reference::PaymentHash(h) => h.iter().try_for_each(|b| write!(f, "{b:02x}")),
+            Reference::Text(t) => f.write_str(t),
+        }
+    }
+}
+
 /// The outcome of a successful verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     /// Which protocol accepted the credential.
     pub protocol: ProtocolId,
-    /// Payment reference: the payment hash (hex) for Lightning proofs.
-    pub reference: String,
-    /// Stable id of a reusable credential (L402 token id, hex), for caching, revocation and logs.
-    pub token_id: Option<String>,
+    /// Payment reference: the payment hash for Lightning proofs.
+    pub reference: Reference,
+    /// Stable id of a reusable credential (L402 token id), for caching, revocation and logs.
+    pub token_id: Option<[u8; 32]>,
     /// Key to consume atomically when the proof is single-use (`None` for reusable tokens).
     pub single_use_key: Option<Vec<u8>>,
     /// Unix seconds after which the credential stops working, when known.

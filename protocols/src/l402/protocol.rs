@@ -6,11 +6,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::keys::KeySchedule;
-use super::{caveat, client, header, hexfmt, Identifier, L402Credential, Macaroon, LATEST_VERSION};
+use super::{caveat, client, header, Identifier, L402Credential, Macaroon, LATEST_VERSION};
 use crate::{
     ChallengeError, ClientChallenge, Credential, CredentialError, HeaderPair, InvoiceFacts, Offer,
-    ParseError, PaymentProof, PaymentProtocol, ProtocolId, RailFacts, Verified, VerifyError,
-    MAX_HEADER_BYTES,
+    ParseError, PaymentProof, PaymentProtocol, ProtocolId, RailFacts, Reference, Verified,
+    VerifyError, MAX_HEADER_BYTES,
 };
 
 /// Shortest accepted master secret, in bytes.
@@ -111,8 +111,8 @@ impl L402 {
         let expires_at = caveat::check(mac.caveats(), &offer.service, now)?;
         Ok(Verified {
             protocol: ProtocolId::L402,
-            reference: hexfmt::encode(&id.payment_hash),
-            token_id: Some(hexfmt::encode(&id.token_id)),
+            reference: Reference::PaymentHash(id.payment_hash),
+            token_id: Some(id.token_id),
             single_use_key: None,
             expires_at,
         })
