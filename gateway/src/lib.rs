@@ -6,6 +6,7 @@
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).
 
+pub mod backend;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -2,15 +2,26 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{extract::State, http::StatusCode, routing::get, Router};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, State},
+    http::StatusCode,
+    routing::get,
+    Router,
+};
 use gate402_protocols::{l402::L402, Offer, PaymentProtocol, ProtocolId};
 use gate402_rails::LightningRail;
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 
 use crate::{
     config::{load_secret, Config, ConfigError},
-    paywall::{Paywall, PaywallLayer, Route, RouteTable},
+    paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable},
     proxy::Proxy,
 };
 
@@ -57,9 +68,17 @@ pub fn paywall_with_secret(
 ) -> Result<Paywall, ConfigError> {
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
     let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
-    Ok(Paywall::new(route_table(config), protocols, lightning)
-        .with_invoice_expiry(config.l402.invoice_expiry_secs)
-        .with_retry_after(config.server.retry_after_secs))
+    let pool = &config.invoice_pool;
+    Ok(Paywall::builder(route_table(config), protocols, lightning)
+        .invoice_expiry(config.l402.invoice_expiry_secs)
+        .retry_after(config.server.retry_after_secs)
+        .health_interval(Duration::from_millis(config.server.health_interval_ms))
+        .pool(PoolConfig {
+            size: pool.size,
+            refill_concurrency: pool.refill_concurrency,
+            min_validity_secs: pool.min_validity_secs,
+        })
+        .build())
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to
@@ -85,15 +104,23 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
 }
 
 async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {
-    match paywall.lightning().info().await {
-        Ok(info) if info.synced => (StatusCode::OK, format!("ready: {}", info.alias)),
-        Ok(info) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {} not synced", info.alias),
+    let rail = paywall.lightning();
+    let check = tokio::time::timeout(Duration::from_secs(2), rail.ready()).await;
+    let result = check.unwrap_or_else(|_| {
+        Err(gate402_rails::RailError::new(
+            gate402_rails::RailErrorKind::Timeout,
+            "readiness check timed out",
+        ))
+    });
+    paywall.rail_health().observe(&result);
+    match result {
+        Ok(()) => (
+            StatusCode::OK,
+            format!("ready: lightning ({})", rail.rail_id()),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: lightning: {e}"),
+            format!("not ready: lightning ({}): {e}", rail.rail_id()),
         ),
     }
 }
@@ -104,32 +131,74 @@ pub struct Running {
     /// The bound address.
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl Running {
-    /// Stop accepting connections and wait for the server task.
+    /// Stop accepting connections, let in-flight requests finish (at most 10 s), and wait.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.task.await.map_err(std::io::Error::other)
     }
 }
 
-/// Serve `router` on an already-bound listener until shutdown.
+/// Serve `router` on an already-bound listener until shutdown, with the default 15 s
+/// request-head timeout.
 pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> {
+    spawn_with(listener, router, Duration::from_secs(15))
+}
+
+/// Serve `router` (HTTP/1.1, keep-alive) on an already-bound listener until shutdown. A
+/// client must send its request head within `header_timeout` (slowloris protection).
+/// Connections get `TCP_NODELAY`; handlers can extract `ConnectInfo<SocketAddr>`.
+pub fn spawn_with(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, mut rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
+        let graceful = GracefulShutdown::new();
+        loop {
+            let (stream, remote) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and friends: log, back off briefly, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut rx => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let router = router.clone();
+            let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                router.clone().oneshot(req.map(Body::new))
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), svc);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection closed with an error");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 10 s; closing them");
+        }
     });
     Ok(Running {
         addr,

@@ -23,6 +23,8 @@ pub enum RailErrorKind {
     AlreadyPaid,
     /// The fee limit would be exceeded.
     FeeLimitExceeded,
+    /// The node's TLS certificate does not match the pinned one (a configuration error).
+    Certificate,
     /// Anything else reported by the node.
     Internal,
 }
@@ -40,6 +42,7 @@ impl RailErrorKind {
             RailErrorKind::InvalidInvoice => "invalid_invoice",
             RailErrorKind::AlreadyPaid => "already_paid",
             RailErrorKind::FeeLimitExceeded => "fee_limit_exceeded",
+            RailErrorKind::Certificate => "certificate_mismatch",
             RailErrorKind::Internal => "internal",
         }
     }

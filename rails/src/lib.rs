@@ -128,6 +128,21 @@ pub trait LightningRail: Send + Sync + 'static {
     /// Identity and readiness.
     async fn info(&self) -> Result<NodeInfo, RailError>;
 
+    /// Whether the node answers and is usable for this side's calls. Defaults to
+    /// [`info`](Self::info) reporting `synced`; implementations whose least-privilege
+    /// credentials cannot call `GetInfo` (LND's `invoice.macaroon`) override it.
+    async fn ready(&self) -> Result<(), RailError> {
+        let info = self.info().await?;
+        if info.synced {
+            Ok(())
+        } else {
+            Err(RailError::new(
+                RailErrorKind::Unavailable,
+                format!("node {} is not synced", info.alias),
+            ))
+        }
+    }
+
     /// Create an invoice (seller side, LND `AddInvoice`).
     async fn create_invoice(&self, req: InvoiceRequest) -> Result<Invoice, RailError>;
 

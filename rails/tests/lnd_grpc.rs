@@ -231,12 +231,13 @@ async fn certificate_is_pinned_and_bad_files_are_named() {
     let mut wrong = admin(&f.bob);
     wrong.tls_cert = gate402_rails::CertSource::Path(f.alice.cert_path());
     let e = LndRail::connect(wrong.clone()).await.unwrap_err();
-    assert_eq!(e.kind, RailErrorKind::Unavailable, "{e}");
+    assert_eq!(e.kind, RailErrorKind::Certificate, "{e}");
+    assert!(!e.retryable());
     let alice_cert = f.alice.cert_path().display().to_string();
     assert!(e.message.contains(&alice_cert), "{e}");
     let lazy = LndRail::connect_lazy(wrong).await.unwrap();
     let e = lazy.info().await.unwrap_err();
-    assert_eq!(e.kind, RailErrorKind::Unavailable, "{e}");
+    assert_eq!(e.kind, RailErrorKind::Certificate, "{e}");
 
     // The same certificate given inline (hex of the PEM) works.
     let mut inline = admin(&f.bob);

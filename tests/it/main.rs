@@ -3,7 +3,9 @@
 
 mod config_files;
 mod layer;
+mod lnd_backend;
 mod outages;
 mod policy;
 mod rejections;
 mod roundtrip;
+mod server;

@@ -3,7 +3,7 @@
 
 use gate402::client::{ClientRequest, Policy};
 use gate402_rails::simnet::Faults;
-use gate402_tests::{json_body, raw, serve, upstream_app, Harness, CONFIG};
+use gate402_tests::{eventually, json_body, raw, serve, upstream_app, Harness, CONFIG};
 
 #[tokio::test]
 async fn rail_offline_answers_503_with_retry_after_and_recovers() {
@@ -22,7 +22,14 @@ async fn rail_offline_answers_503_with_retry_after_and_recovers() {
             ..Faults::default()
         },
     );
-    let (status, headers, body) = raw(&h.url("/api/a"), &[]).await;
+    // The health monitor notices within its interval; until then pooled invoices may still
+    // be handed out (payable as soon as the node is back).
+    let url = h.url("/api/a");
+    let (status, headers, body) = eventually(5, "503 while the rail is down", || async {
+        let r = raw(&url, &[]).await;
+        (r.0 == 503).then_some(r)
+    })
+    .await;
     assert_eq!(status, 503);
     assert_eq!(headers["retry-after"], "7");
     assert!(
@@ -42,7 +49,11 @@ async fn rail_offline_answers_503_with_retry_after_and_recovers() {
     assert!(r.reused_credential);
 
     h.net.set_faults("seller", Faults::default());
-    let (status, _, _) = raw(&h.url("/api/a"), &[]).await;
+    let status = eventually(5, "402 once the rail is back", || async {
+        let s = raw(&url, &[]).await.0;
+        (s != 503).then_some(s)
+    })
+    .await;
     assert_eq!(status, 402);
     let (ready, _, _) = raw(&h.url("/_gate402/ready"), &[]).await;
     assert_eq!(ready, 200);

@@ -167,3 +167,23 @@ pub async fn raw(url: &Uri, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap,
 pub fn json_body(body: &Bytes) -> serde_json::Value {
     serde_json::from_slice(body).unwrap_or_else(|_| panic!("not JSON: {body:?}"))
 }
+
+/// Poll `check` until it returns `Some`, at most for `secs` seconds (a condition with a
+/// deadline, never a fixed sleep). Panics with `what` on timeout.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

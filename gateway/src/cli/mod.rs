@@ -3,6 +3,7 @@
 mod demo;
 mod get;
 mod serve;
+mod simnet;
 mod wallet;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -37,12 +38,17 @@ enum Command {
     },
     /// Fetch a URL, paying a 402 challenge within --max-cost (curl-like).
     Get(Box<GetArgs>),
+    /// Serve a simulated Lightning network whose nodes speak LND's gRPC API (TLS + macaroons).
+    Simnet(simnet::SimnetArgs),
 }
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    init_tracing(matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Simnet(_)
+    ));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,6 +65,7 @@ pub fn main() -> ExitCode {
             Command::Serve { config } => serve::run(&config).await,
             Command::CheckConfig { config } => serve::check(&config),
             Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
+            Command::Simnet(args) => simnet::run(args).await,
         }
     })
 }

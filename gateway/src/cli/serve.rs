@@ -2,11 +2,10 @@
 
 use std::{path::Path, process::ExitCode, sync::Arc};
 
-use gate402_rails::{simnet::SimNetwork, LightningRail};
 use tokio::net::TcpListener;
 
 use crate::{
-    config::{load_secret, Config, LightningConfig},
+    config::{load_secret, Config},
     server,
 };
 
@@ -30,15 +29,6 @@ pub fn check(path: &Path) -> ExitCode {
     }
 }
 
-fn lightning(config: &Config) -> Arc<dyn LightningRail> {
-    match &config.lightning {
-        LightningConfig::Simnet { node } => {
-            let net = SimNetwork::new();
-            Arc::new(net.add_node(node, 0))
-        }
-    }
-}
-
 /// Run the gateway until Ctrl-C.
 pub async fn run(path: &Path) -> ExitCode {
     let config = match Config::load(path) {
@@ -48,7 +38,14 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let paywall = match server::paywall(&config, lightning(&config)) {
+    let rail = match crate::backend::connect(&config.lightning).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: lightning: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let paywall = match server::paywall(&config, rail) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             eprintln!("{}: {e}", path.display());
@@ -69,7 +66,8 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let running = match server::spawn(listener, router) {
+    let header_timeout = std::time::Duration::from_secs(config.server.header_read_timeout_secs);
+    let running = match server::spawn_with(listener, router, header_timeout) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot serve: {e}");

@@ -22,6 +22,9 @@ pub struct Config {
     pub l402: L402Config,
     /// Which Lightning node mints invoices.
     pub lightning: LightningConfig,
+    /// Pre-minted invoices per route.
+    #[serde(default)]
+    pub invoice_pool: InvoicePoolConfig,
     /// Priced routes; first match wins. Requests matching no route pass through free.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
@@ -44,6 +47,35 @@ pub struct ServerConfig {
     /// `Retry-After` seconds sent with 503 answers during rail outages.
     #[serde(default = "default_retry_after")]
     pub retry_after_secs: u64,
+    /// Milliseconds between readiness checks of the Lightning backend (a quarter of it
+    /// while the backend is down).
+    #[serde(default = "default_health_interval")]
+    pub health_interval_ms: u64,
+}
+
+/// `[invoice_pool]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicePoolConfig {
+    /// Invoices kept ready per route (0 disables the pool).
+    #[serde(default = "default_pool_size")]
+    pub size: usize,
+    /// Concurrent `AddInvoice` calls per route while refilling.
+    #[serde(default = "default_pool_concurrency")]
+    pub refill_concurrency: usize,
+    /// Pooled invoices with less validity left than this are discarded.
+    #[serde(default = "default_pool_min_validity")]
+    pub min_validity_secs: u64,
+}
+
+impl Default for InvoicePoolConfig {
+    fn default() -> Self {
+        InvoicePoolConfig {
+            size: default_pool_size(),
+            refill_concurrency: default_pool_concurrency(),
+            min_validity_secs: default_pool_min_validity(),
+        }
+    }
 }
 
 /// `[l402]`.
@@ -81,6 +113,36 @@ pub enum LightningConfig {
         #[serde(default = "default_seller")]
         node: String,
     },
+    /// An LND node over gRPC (TLS with a pinned `tls.cert`, macaroon in metadata).
+    Lnd(LndSection),
+}
+
+/// `[lightning] backend = "lnd"`: where the node is and how to authenticate.
+///
+/// `dir` names an LND-style directory (`tls.cert`, `invoice.macaroon`, and `rpc.addr` as
+/// written by `gate402 simnet`); the other keys override single parts. Secrets may instead
+/// come from environment variables holding hex or base64 (`tls_cert_env`, `macaroon_env`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LndSection {
+    /// gRPC address `host:port`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// LND-style directory.
+    #[serde(default)]
+    pub dir: Option<std::path::PathBuf>,
+    /// Path of `tls.cert`.
+    #[serde(default)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Environment variable holding the certificate (PEM text, or hex/base64 of PEM/DER).
+    #[serde(default)]
+    pub tls_cert_env: Option<String>,
+    /// Path of the macaroon (the seller needs only `invoice.macaroon`).
+    #[serde(default)]
+    pub macaroon: Option<std::path::PathBuf>,
+    /// Environment variable holding the macaroon as hex or base64.
+    #[serde(default)]
+    pub macaroon_env: Option<String>,
 }
 
 /// `[[route]]`: one priced resource.
@@ -147,6 +209,18 @@ fn default_header_timeout() -> u64 {
 }
 fn default_retry_after() -> u64 {
     5
+}
+fn default_health_interval() -> u64 {
+    1000
+}
+fn default_pool_size() -> usize {
+    16
+}
+fn default_pool_concurrency() -> usize {
+    2
+}
+fn default_pool_min_validity() -> u64 {
+    300
 }
 fn default_secret_env() -> String {
     "GATE402_L402_SECRET".into()

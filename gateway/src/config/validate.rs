@@ -61,6 +61,28 @@ impl Config {
                 "must be between 60 and 31536000",
             ));
         }
+        if !(50..=600_000).contains(&self.server.health_interval_ms) {
+            return Err(invalid(
+                "server.health_interval_ms",
+                "must be between 50 and 600000",
+            ));
+        }
+        let pool = &self.invoice_pool;
+        if pool.size > 10_000 || pool.refill_concurrency == 0 || pool.refill_concurrency > 64 {
+            return Err(invalid(
+                "invoice_pool",
+                "size must be ≤ 10000 and refill_concurrency between 1 and 64",
+            ));
+        }
+        if pool.min_validity_secs >= self.l402.invoice_expiry_secs {
+            return Err(invalid(
+                "invoice_pool.min_validity_secs",
+                "must be below l402.invoice_expiry_secs",
+            ));
+        }
+        if let super::LightningConfig::Lnd(lnd) = &self.lightning {
+            validate_lnd(lnd)?;
+        }
         let mut names = std::collections::HashSet::new();
         for (i, r) in self.routes.iter().enumerate() {
             let field = |f: &str| format!("route[{i}].{f}");
@@ -119,4 +141,29 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn validate_lnd(lnd: &super::LndSection) -> Result<(), ConfigError> {
+    if lnd.address.is_none() && lnd.dir.is_none() {
+        return Err(invalid("lightning.address", "set `address` or `dir`"));
+    }
+    if lnd.tls_cert.is_some() && lnd.tls_cert_env.is_some() {
+        return Err(invalid(
+            "lightning.tls_cert",
+            "set tls_cert or tls_cert_env, not both",
+        ));
+    }
+    if lnd.macaroon.is_some() && lnd.macaroon_env.is_some() {
+        return Err(invalid(
+            "lightning.macaroon",
+            "set macaroon or macaroon_env, not both",
+        ));
+    }
+    if lnd.dir.is_none() && lnd.tls_cert.is_none() && lnd.tls_cert_env.is_none() {
+        return Err(invalid("lightning.tls_cert", "a certificate is required"));
+    }
+    if lnd.dir.is_none() && lnd.macaroon.is_none() && lnd.macaroon_env.is_none() {
+        return Err(invalid("lightning.macaroon", "a macaroon is required"));
+    }
+    Ok(())
 }

@@ -5,20 +5,24 @@
 //! (the reverse proxy, or an axum app) with it.
 
 pub mod edge;
+pub mod health;
 mod layer;
+pub mod pool;
 pub mod routes;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::body::Body;
 use gate402_protocols::{
     CredentialError, HeaderPair, InvoiceFacts, NoRailFacts, PaymentProtocol, ProtocolId, Verified,
 };
-use gate402_rails::{InvoiceRequest, LightningRail};
+use gate402_rails::{InvoiceRequest, LightningRail, RailError, RailErrorKind};
 use http::{Request, Response};
 
 use crate::{clock::now_unix, error::GateError};
+use health::RailHealth;
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
+use pool::{InvoicePool, PoolConfig};
 pub use routes::{Route, RouteTable};
 
 /// Proof that a request was paid, attached to the request (extension) and the response.
@@ -42,8 +46,19 @@ pub struct Paywall {
     routes: RouteTable,
     protocols: Vec<Arc<dyn PaymentProtocol>>,
     lightning: Arc<dyn LightningRail>,
+    pool: InvoicePool,
+    health: Arc<RailHealth>,
+    monitor: Option<tokio::task::JoinHandle<()>>,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
+}
+
+impl Drop for Paywall {
+    fn drop(&mut self) {
+        if let Some(m) = self.monitor.take() {
+            m.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for Paywall {
@@ -51,36 +66,110 @@ impl std::fmt::Debug for Paywall {
         f.debug_struct("Paywall")
             .field("routes", &self.routes)
             .field("rail", &self.lightning.rail_id())
+            .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
 }
 
-impl Paywall {
-    /// A paywall over `routes`, speaking `protocols`, minting invoices on `lightning`.
-    pub fn new(
-        routes: RouteTable,
-        protocols: Vec<Arc<dyn PaymentProtocol>>,
-        lightning: Arc<dyn LightningRail>,
-    ) -> Self {
-        Paywall {
-            routes,
-            protocols,
-            lightning,
-            invoice_expiry_secs: 3600,
-            retry_after_secs: 5,
-        }
-    }
+/// Builds a [`Paywall`]: settings first, then [`build`](PaywallBuilder::build) registers the
+/// invoice stocks and starts the background workers (inside a Tokio runtime).
+pub struct PaywallBuilder {
+    routes: RouteTable,
+    protocols: Vec<Arc<dyn PaymentProtocol>>,
+    lightning: Arc<dyn LightningRail>,
+    pool: PoolConfig,
+    health_interval: Duration,
+    invoice_expiry_secs: u64,
+    retry_after_secs: u64,
+}
 
+impl PaywallBuilder {
     /// Expiry of minted invoices, seconds.
-    pub fn with_invoice_expiry(mut self, secs: u64) -> Self {
+    pub fn invoice_expiry(mut self, secs: u64) -> Self {
         self.invoice_expiry_secs = secs;
         self
     }
 
     /// `Retry-After` seconds for 503 answers.
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
+    pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = secs;
         self
+    }
+
+    /// Invoice pool settings.
+    pub fn pool(mut self, cfg: PoolConfig) -> Self {
+        self.pool = cfg;
+        self
+    }
+
+    /// How often the rail's readiness is checked while it is up.
+    pub fn health_interval(mut self, every: Duration) -> Self {
+        self.health_interval = every;
+        self
+    }
+
+    /// Register invoice stocks for every priced route and start the health monitor.
+    pub fn build(self) -> Paywall {
+        let health = Arc::new(RailHealth::default());
+        let pool = InvoicePool::new(self.lightning.clone(), health.clone(), self.pool);
+        let mut paywall = Paywall {
+            routes: self.routes,
+            protocols: self.protocols,
+            lightning: self.lightning,
+            pool,
+            health,
+            monitor: None,
+            invoice_expiry_secs: self.invoice_expiry_secs,
+            retry_after_secs: self.retry_after_secs,
+        };
+        for route in paywall.routes.routes() {
+            let needs = route
+                .protocols
+                .iter()
+                .any(|id| paywall.protocol(*id).is_some_and(|p| p.needs_invoice()));
+            if route.offer.price_msat > 0 && needs {
+                paywall
+                    .pool
+                    .register(&route.name, paywall.invoice_request(route));
+            }
+        }
+        paywall.monitor = tokio::runtime::Handle::try_current().ok().map(|_| {
+            health::spawn_monitor(
+                paywall.lightning.clone(),
+                paywall.health.clone(),
+                self.health_interval,
+            )
+        });
+        paywall
+    }
+}
+
+impl Paywall {
+    /// Start building a paywall over `routes`, speaking `protocols`, minting on `lightning`.
+    pub fn builder(
+        routes: RouteTable,
+        protocols: Vec<Arc<dyn PaymentProtocol>>,
+        lightning: Arc<dyn LightningRail>,
+    ) -> PaywallBuilder {
+        PaywallBuilder {
+            routes,
+            protocols,
+            lightning,
+            pool: PoolConfig::default(),
+            health_interval: Duration::from_secs(1),
+            invoice_expiry_secs: 3600,
+            retry_after_secs: 5,
+        }
+    }
+
+    /// The invoice pool (stock levels and counters).
+    pub fn pool(&self) -> &InvoicePool {
+        &self.pool
+    }
+
+    /// Health of the Lightning rail as last observed.
+    pub fn rail_health(&self) -> &RailHealth {
+        &self.health
     }
 
     /// The route table.
@@ -125,6 +214,16 @@ impl Paywall {
         };
         if let Some(e) = &refused {
             tracing::info!(route = %route.name, reason = e.reason(), "credential refused");
+        }
+        if !self.health.is_up() {
+            let cause = self.health.last_error().unwrap_or_else(|| {
+                RailError::new(RailErrorKind::Unavailable, "lightning backend unavailable")
+            });
+            return Err(edge::error_response(
+                &GateError::Rail(cause),
+                Vec::new(),
+                self.retry_after_secs,
+            ));
         }
         Err(match self.challenges(route).await {
             Ok(challenges) => edge::error_response(&err, challenges, self.retry_after_secs),
@@ -185,16 +284,20 @@ impl Paywall {
         Ok(out)
     }
 
+    fn invoice_request(&self, route: &Route) -> InvoiceRequest {
+        InvoiceRequest {
+            amount_msat: route.offer.price_msat,
+            memo: format!("gate402 {}", route.name),
+            expiry_secs: self.invoice_expiry_secs,
+        }
+    }
+
     /// One fresh invoice for one challenge (never shared between protocols: each proof is
     /// worth exactly one access grant).
     async fn invoice(&self, route: &Route) -> Result<InvoiceFacts, GateError> {
         let inv = self
-            .lightning
-            .create_invoice(InvoiceRequest {
-                amount_msat: route.offer.price_msat,
-                memo: format!("gate402 {}", route.name),
-                expiry_secs: self.invoice_expiry_secs,
-            })
+            .pool
+            .take(&route.name, &self.invoice_request(route))
             .await
             .map_err(GateError::Rail)?;
         Ok(InvoiceFacts {

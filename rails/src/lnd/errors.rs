@@ -61,7 +61,9 @@ fn kind_from_message(msg: &str) -> Option<RailErrorKind> {
 
 /// Classify a gRPC status from LND (or from the transport).
 pub(crate) fn from_status(op: &str, status: &Status) -> RailError {
+    let tls = std::error::Error::source(status).is_some_and(super::transport::is_tls_failure);
     let kind = match status.code() {
+        Code::Unavailable if tls => RailErrorKind::Certificate,
         Code::Unavailable | Code::Cancelled | Code::Aborted => RailErrorKind::Unavailable,
         Code::PermissionDenied | Code::Unauthenticated => RailErrorKind::PermissionDenied,
         Code::DeadlineExceeded => RailErrorKind::Timeout,

@@ -172,6 +172,12 @@ impl LightningRail for LndRail {
         "lnd"
     }
 
+    /// `LookupInvoice` of an unknown hash: needs only `invoices:read`, which LND's
+    /// `invoice.macaroon` has (its `GetInfo` would be refused).
+    async fn ready(&self) -> Result<(), RailError> {
+        self.ping().await
+    }
+
     async fn info(&self) -> Result<NodeInfo, RailError> {
         let mut client = self.inner.lightning.clone();
         let r = unary("GetInfo", client.get_info(GetInfoRequest {})).await?;

@@ -166,14 +166,42 @@ fn host_of(host_port: &str) -> &str {
 }
 
 /// Connection failure, with the whole error chain (which names the pinned cert on a mismatch).
-fn unavailable(addr: &str, e: &(dyn std::error::Error + 'static)) -> RailError {
+/// A TLS failure is [`RailErrorKind::Certificate`] (wrong pin or not LND: retrying cannot
+/// help); anything else is [`RailErrorKind::Unavailable`].
+pub(crate) fn unavailable(addr: &str, e: &(dyn std::error::Error + 'static)) -> RailError {
+    let kind = if is_tls_failure(e) {
+        RailErrorKind::Certificate
+    } else {
+        RailErrorKind::Unavailable
+    };
     RailError::new(
-        RailErrorKind::Unavailable,
+        kind,
         format!(
             "cannot connect to LND at {addr}: {}",
             super::errors::chain(e)
         ),
     )
+}
+
+/// Whether a rustls error sits anywhere in the chain (also inside `io::Error`s, whose
+/// `source()` skips the wrapped error itself).
+pub(crate) fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if is_tls_failure(inner) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Adds `macaroon: <hex>` to every request. Its `Debug` output redacts the macaroon.

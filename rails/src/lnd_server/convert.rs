@@ -43,6 +43,7 @@ pub(crate) fn status(e: RailError) -> Status {
         RailErrorKind::NoRoute
         | RailErrorKind::InsufficientBalance
         | RailErrorKind::FeeLimitExceeded
+        | RailErrorKind::Certificate
         | RailErrorKind::Internal => Status::unknown(message),
     }
 }

@@ -1,0 +1,139 @@
+//! End to end with real processes: `gate402 simnet` (LND gRPC over TLS with macaroons),
+//! `gate402 serve` with the `lnd` backend on node bob, and `gate402 get` paying with node
+//! alice. Nothing is in-process but the upstream.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use axum::{routing::get, Router};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gate402");
+
+/// Spawn `gate402 args…` and read its stdout until a line containing `marker`; returns the
+/// child (killed on drop) and that line.
+async fn spawn_until(args: &[&str], envs: &[(&str, &str)], marker: &str) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn gate402");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(marker) {
+                return line;
+            }
+        }
+        panic!("gate402 {args:?} exited before printing `{marker}`");
+    })
+    .await
+    .expect("readiness line in time");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, line)
+}
+
+async fn run_get(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().await.unwrap()
+}
+
+fn write_config(path: &Path, upstream: &str, bob: &Path) {
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+upstream = "{upstream}"
+
+[lightning]
+backend = "lnd"
+dir = "{}"
+
+[invoice_pool]
+size = 4
+
+[[route]]
+name = "api"
+path_prefix = "/api/"
+price_sat = 10
+"#,
+        bob.display()
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_over_lnd_grpc_with_separate_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim_dir = tmp.path().join("sim");
+    let (_sim, _) = spawn_until(
+        &[
+            "simnet",
+            "--dir",
+            sim_dir.to_str().unwrap(),
+            "--nodes",
+            "alice,bob",
+        ],
+        &[],
+        "simnet ready",
+    )
+    .await;
+
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = up.local_addr().unwrap();
+    let app = Router::new().route("/api/hello", get(|| async { "hello, paid world" }));
+    tokio::spawn(async move { axum::serve(up, app).await });
+
+    let config = tmp.path().join("gateway.toml");
+    write_config(&config, &format!("http://{up_addr}"), &sim_dir.join("bob"));
+    let secret = "11".repeat(32);
+    let (_gw, line) = spawn_until(
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("GATE402_L402_SECRET", secret.as_str())],
+        "listening on",
+    )
+    .await;
+    let base = line.rsplit(' ').next().unwrap().to_string();
+    let url = format!("{base}/api/hello");
+    let alice = sim_dir.join("alice");
+    let cache = tmp.path().join("cache");
+    let wallet = [
+        "--lnd-dir",
+        alice.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+
+    // Over budget: refused by policy (exit 3), nothing paid.
+    let mut args = vec!["get", "--max-cost", "5", url.as_str()];
+    args.extend(wallet);
+    let refused = run_get(&args).await;
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // Pays 10 sat via SendPaymentV2 and gets the upstream body.
+    let mut args = vec!["get", "-v", url.as_str()];
+    args.extend(wallet);
+    let paid = run_get(&args).await;
+    let stderr = String::from_utf8_lossy(&paid.stderr);
+    assert_eq!(paid.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&paid.stdout), "hello, paid world");
+    assert!(stderr.contains("paying 10 sat"), "{stderr}");
+
+    // The cached token is reused by a new process: nothing paid.
+    let again = run_get(&args).await;
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("reused cached credential"), "{stderr}");
+    assert!(!stderr.contains("paying"), "{stderr}");
+}
