@@ -136,4 +136,56 @@ async fn pay_over_lnd_grpc_with_separate_processes() {
     assert_eq!(again.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("reused cached credential"), "{stderr}");
     assert!(!stderr.contains("paying"), "{stderr}");
+
+    // Faults switched at run time through the simnet control API reach the gateway over gRPC:
+    // offline → 503 (+ Retry-After), back → 402; a stopped gRPC server likewise.
+    let control = std::fs::read_to_string(sim_dir.join("control.addr")).unwrap();
+    let unpaid: http::Uri = format!("{base}/api/other").parse().unwrap();
+    for (off, on) in [
+        (
+            ("PUT", "/nodes/bob/faults", r#"{"offline":true}"#),
+            ("PUT", "/nodes/bob/faults", "{}"),
+        ),
+        (
+            ("POST", "/nodes/bob/stop", ""),
+            ("POST", "/nodes/bob/start", ""),
+        ),
+    ] {
+        assert_eq!(control_call(&control, off).await, 200);
+        wait_for_status(&unpaid, 503).await;
+        assert_eq!(control_call(&control, on).await, 200);
+        wait_for_status(&unpaid, 402).await;
+    }
+}
+
+async fn control_call(addr: &str, (method, path, body): (&str, &str, &str)) -> u16 {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", addr.trim()))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap();
+    client.request(req).await.unwrap().status().as_u16()
+}
+
+/// Poll the gateway until `uri` answers `want` (bounded: 15 s).
+async fn wait_for_status(uri: &http::Uri, want: u16) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = client.get(uri.clone()).await.unwrap().status().as_u16();
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{uri}: still {got}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
