@@ -6,7 +6,7 @@
 //! reports not-ready on `/_gate402/ready` and answers 503 + `Retry-After` until the node is
 //! back (the channel reconnects by itself).
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use gate402_rails::{
     lnd::{CertSource, LndConfig, LndRail, MacaroonSource},
@@ -16,9 +16,15 @@ use gate402_rails::{
 
 use crate::config::{LightningConfig, LndSection};
 
-/// Resolve the `[lightning] backend = "lnd"` section into connection settings (reads
-/// `rpc.addr` and environment variables; certificate and macaroon files are read on connect).
-pub fn lnd_config(section: &LndSection) -> Result<LndConfig, String> {
+/// Macaroon a seller uses from an LND directory (least privilege: invoices only).
+pub const SELLER_MACAROON: &str = "invoice.macaroon";
+/// Macaroon a buyer uses from an LND directory (must be able to pay).
+pub const BUYER_MACAROON: &str = "admin.macaroon";
+
+/// Resolve an LND section into connection settings (reads `rpc.addr` and environment
+/// variables; certificate and macaroon files are read on connect). `default_macaroon` is the
+/// file taken from `dir` when no macaroon is given.
+pub fn lnd_config(section: &LndSection, default_macaroon: &str) -> Result<LndConfig, String> {
     let dir = section.dir.as_ref();
     let address = match (&section.address, dir) {
         (Some(a), _) => a.clone(),
@@ -29,7 +35,7 @@ pub fn lnd_config(section: &LndSection) -> Result<LndConfig, String> {
                 .trim()
                 .to_string()
         }
-        (None, None) => return Err("lightning.address or lightning.dir is required".into()),
+        (None, None) => return Err("an LND address or directory is required".into()),
     };
     let from_env = |var: &String| {
         std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))
@@ -45,9 +51,9 @@ pub fn lnd_config(section: &LndSection) -> Result<LndConfig, String> {
     let macaroon = match (&section.macaroon, &section.macaroon_env) {
         (Some(p), _) => MacaroonSource::Path(p.clone()),
         (None, Some(var)) => MacaroonSource::Inline(from_env(var)?),
-        (None, None) => MacaroonSource::Path(
-            in_dir("invoice.macaroon").ok_or("lightning.macaroon is required")?,
-        ),
+        (None, None) => {
+            MacaroonSource::Path(in_dir(default_macaroon).ok_or("a macaroon is required")?)
+        }
     };
     Ok(LndConfig {
         address,
@@ -75,7 +81,7 @@ pub async fn connect(config: &LightningConfig) -> Result<Arc<dyn LightningRail>,
     match config {
         LightningConfig::Simnet { node } => Ok(Arc::new(SimNetwork::new().add_node(node, 0))),
         LightningConfig::Lnd(section) => {
-            let cfg = lnd_config(section)?;
+            let cfg = lnd_config(section, SELLER_MACAROON)?;
             let (cert, mac) = (
                 describe_cert(&cfg.tls_cert),
                 describe_macaroon(&cfg.macaroon),
@@ -105,9 +111,4 @@ pub async fn connect(config: &LightningConfig) -> Result<Arc<dyn LightningRail>,
             Ok(Arc::new(rail))
         }
     }
-}
-
-/// Directory layout written by `gate402 simnet` for one node.
-pub fn simnet_node_dir(root: &std::path::Path, node: &str) -> PathBuf {
-    root.join(node)
 }

@@ -7,10 +7,9 @@
 use std::{path::PathBuf, sync::Arc};
 
 use clap::Args;
-use gate402_rails::{
-    lnd::{CertSource, LndConfig, LndRail, MacaroonSource},
-    LightningRail,
-};
+use gate402_rails::{lnd::LndRail, LightningRail};
+
+use crate::{backend, config::LndSection};
 
 /// Lightning wallet flags.
 #[derive(Debug, Clone, Args)]
@@ -32,36 +31,20 @@ pub struct WalletArgs {
 impl WalletArgs {
     /// Connect the configured wallet.
     pub async fn connect(&self) -> Result<Arc<dyn LightningRail>, String> {
-        let dir = self.lnd_dir.as_ref();
-        let address = match (&self.lnd_address, dir) {
-            (Some(a), _) => a.clone(),
-            (None, Some(d)) => {
-                let p = d.join("rpc.addr");
-                std::fs::read_to_string(&p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?
-                    .trim()
-                    .to_string()
-            }
-            (None, None) => return Err(
+        if self.lnd_dir.is_none() && self.lnd_address.is_none() {
+            return Err(
                 "no wallet configured: pass --lnd-dir or --lnd-address/--lnd-cert/--lnd-macaroon"
                     .into(),
-            ),
+            );
+        }
+        let section = LndSection {
+            address: self.lnd_address.clone(),
+            dir: self.lnd_dir.clone(),
+            tls_cert: self.lnd_cert.clone(),
+            macaroon: self.lnd_macaroon.clone(),
+            ..LndSection::default()
         };
-        let cert = self
-            .lnd_cert
-            .clone()
-            .or_else(|| dir.map(|d| d.join("tls.cert")))
-            .ok_or("--lnd-cert is required")?;
-        let macaroon = self
-            .lnd_macaroon
-            .clone()
-            .or_else(|| dir.map(|d| d.join("admin.macaroon")))
-            .ok_or("--lnd-macaroon is required")?;
-        let cfg = LndConfig {
-            address,
-            tls_cert: CertSource::Path(cert),
-            macaroon: MacaroonSource::Path(macaroon),
-        };
+        let cfg = backend::lnd_config(&section, backend::BUYER_MACAROON)?;
         let rail = LndRail::connect(cfg).await.map_err(|e| e.to_string())?;
         Ok(Arc::new(rail))
     }
