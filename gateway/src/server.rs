@@ -3,15 +3,16 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{extract::State, http::StatusCode, routing::get, Router};
-use gate402_protocols::{l402::L402, Offer, PaymentProtocol, ProtocolId};
+use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
 use gate402_rails::LightningRail;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower::ServiceBuilder;
 
 use crate::{
-    config::{load_secret, Config, ConfigError},
+    config::{load_mpp_secret, load_secret, Config, ConfigError},
     paywall::{Paywall, PaywallLayer, Route, RouteTable},
     proxy::Proxy,
+    store::{FileSessionStore, SessionStore},
 };
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -49,7 +50,8 @@ pub fn paywall(config: &Config, lightning: Arc<dyn LightningRail>) -> Result<Pay
     paywall_with_secret(config, lightning, &secret)
 }
 
-/// Like [`paywall`], with the L402 master secret given directly.
+/// Like [`paywall`], with the L402 master secret given directly (the MPP secret is then read
+/// as configured in `[mpp]`, or derived from it).
 pub fn paywall_with_secret(
     config: &Config,
     lightning: Arc<dyn LightningRail>,
@@ -57,9 +59,39 @@ pub fn paywall_with_secret(
 ) -> Result<Paywall, ConfigError> {
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
     let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
-    Ok(Paywall::new(route_table(config), protocols, lightning)
+    let mut paywall = Paywall::new(route_table(config), protocols, lightning)
         .with_invoice_expiry(config.l402.invoice_expiry_secs)
-        .with_retry_after(config.server.retry_after_secs))
+        .with_retry_after(config.server.retry_after_secs);
+    let uses_mpp = config
+        .routes
+        .iter()
+        .flat_map(|r| &r.protocols)
+        .any(|p| ProtocolId::parse(p) == Some(ProtocolId::Mpp));
+    if uses_mpp {
+        let m = &config.mpp;
+        let mpp_secret = load_mpp_secret(m, secret)?;
+        let mpp = Mpp::new(&mpp_secret, &m.realm)
+            .map_err(|e| ConfigError::Secret(e.to_string()))?
+            .with_ttl(m.challenge_ttl_secs)
+            .with_description(m.description.clone())
+            .with_session_terms(m.session.deposit_units, m.session.idle_timeout_secs);
+        let sessions: Option<Arc<dyn SessionStore>> =
+            if m.session.enabled {
+                Some(match &m.data_dir {
+                    Some(dir) => Arc::new(FileSessionStore::open_dir(dir).map_err(|e| {
+                        ConfigError::Read {
+                            path: dir.display().to_string(),
+                            message: e.to_string(),
+                        }
+                    })?),
+                    None => Arc::new(FileSessionStore::in_memory()),
+                })
+            } else {
+                None
+            };
+        paywall = paywall.with_mpp(Arc::new(mpp), sessions);
+    }
+    Ok(paywall)
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to

@@ -3,6 +3,8 @@
 
 mod config_files;
 mod layer;
+mod mpp_charge;
+mod mpp_session;
 mod outages;
 mod policy;
 mod rejections;
