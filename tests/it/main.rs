@@ -4,6 +4,7 @@
 mod config_files;
 mod layer;
 mod mpp_charge;
+mod mpp_interop;
 mod mpp_session;
 mod outages;
 mod policy;
