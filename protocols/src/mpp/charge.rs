@@ -12,6 +12,8 @@
 //! single-use key is the payment hash (one fresh invoice per challenge id, so hash and id are
 //! one-to-one); the gateway consumes it atomically before serving.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -22,6 +24,26 @@ use super::{Mpp, CHARGE, METHOD};
 use crate::{
     CredentialError, InvoiceFacts, Offer, ParseError, ProtocolId, Reference, Verified, VerifyError,
 };
+
+/// The fields of a charge request that verification reads (others are skipped).
+#[derive(serde::Deserialize)]
+struct ChargeView<'a> {
+    #[serde(borrow)]
+    amount: Cow<'a, str>,
+    #[serde(borrow)]
+    currency: Cow<'a, str>,
+    #[serde(borrow, rename = "externalId", default)]
+    external_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "methodDetails", default)]
+    method_details: Option<DetailsView<'a>>,
+}
+
+/// `methodDetails` as read by verification.
+#[derive(serde::Deserialize)]
+struct DetailsView<'a> {
+    #[serde(borrow, rename = "paymentHash", default)]
+    payment_hash: Option<Cow<'a, str>>,
+}
 
 /// Prefix of charge single-use keys (followed by the 32-byte payment hash).
 pub const CHARGE_KEY_PREFIX: &[u8] = b"mpp/charge/";
@@ -109,6 +131,7 @@ impl Mpp {
     }
 
     /// Verify a charge credential for `offer` at `now` (see the module docs for the order).
+    /// The request is decoded into a borrowed, typed view (the invoice is skipped unread).
     pub fn verify_charge(
         &self,
         cred: &MppCredential,
@@ -116,14 +139,23 @@ impl Mpp {
         now: u64,
     ) -> Result<Verified, CredentialError> {
         let preimage = hex32(cred.payload_str("preimage")?, "preimage")?;
-        let (id, request, expires_at) = self.check_bound(&cred.challenge, CHARGE, now)?;
-        pin_offer(&request, offer)?;
+        let (id, bytes, expires_at) = self.check_bound_raw(&cred.challenge, CHARGE, now)?;
+        let request: ChargeView<'_> = serde_json::from_slice(&bytes)
+            .map_err(|_| ParseError::Syntax("invalid charge request"))?;
+        if request.amount.parse::<u64>().ok() != Some(offer.price_msat / 1000) {
+            return Err(VerifyError::OfferMismatch("amount").into());
+        }
+        if !matches!(&*request.currency, "sat" | "BTC") {
+            return Err(VerifyError::OfferMismatch("currency").into());
+        }
+        if request.external_id.as_deref() != Some(offer.service.as_str()) {
+            return Err(VerifyError::OfferMismatch("route").into());
+        }
         let hash = request
-            .get("methodDetails")
-            .and_then(|d| d.get("paymentHash"))
-            .and_then(Value::as_str)
+            .method_details
+            .and_then(|d| d.payment_hash)
             .ok_or(VerifyError::OfferMismatch("paymentHash"))?;
-        let hash = hex32(hash, "paymentHash")?;
+        let hash = hex32(&hash, "paymentHash")?;
         if !preimage_matches(&preimage, &hash) {
             return Err(VerifyError::PreimageMismatch.into());
         }

@@ -104,6 +104,13 @@ impl MppCredential {
     /// Decode a token (the part after `Payment `).
     pub fn from_token(token: &str) -> Result<MppCredential, ParseError> {
         let bytes = b64url::decode(token.trim()).ok_or(ParseError::Base64("credential"))?;
+        // Fast path: a typed decode; anything unusual takes the general path below, which
+        // also says precisely what is wrong.
+        if let Ok(w) = serde_json::from_slice::<super::wire::Wire>(&bytes) {
+            if let Ok(c) = w.into_credential() {
+                return Ok(c);
+            }
+        }
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|_| ParseError::Syntax("credential is not JSON"))?;
         let Value::Object(mut obj) = v else {

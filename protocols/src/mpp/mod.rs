@@ -29,6 +29,7 @@ mod protocol;
 pub mod receipt;
 pub mod session;
 pub mod time;
+mod wire;
 
 pub use challenge::MppChallenge;
 pub use client::MppOffer;
@@ -140,6 +141,19 @@ impl Mpp {
         intent: &str,
         now: u64,
     ) -> Result<([u8; 32], Value, u64), CredentialError> {
+        let (id, bytes, expires_at) = self.check_bound_raw(echo, intent, now)?;
+        let v: Value =
+            serde_json::from_slice(&bytes).map_err(|_| ParseError::Syntax("invalid JSON"))?;
+        Ok((id, v, expires_at))
+    }
+
+    /// [`check_bound`](Self::check_bound) returning the request's JSON bytes undecoded.
+    fn check_bound_raw(
+        &self,
+        echo: &MppChallenge,
+        intent: &str,
+        now: u64,
+    ) -> Result<([u8; 32], Vec<u8>, u64), CredentialError> {
         if echo.method != METHOD || echo.intent != intent {
             return Err(VerifyError::UnknownChallenge("method or intent").into());
         }
@@ -157,6 +171,7 @@ impl Mpp {
         if now > expires_at {
             return Err(VerifyError::Expired.into());
         }
-        Ok((id, echo.request_json()?, expires_at))
+        let bytes = b64url::decode(&echo.request).ok_or(ParseError::Base64("request"))?;
+        Ok((id, bytes, expires_at))
     }
 }
