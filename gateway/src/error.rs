@@ -21,6 +21,8 @@ pub enum ErrorSource {
     Upstream,
     /// The gateway's own configuration.
     Config,
+    /// The gateway's state store (replay guard, sessions).
+    Store,
 }
 
 /// An error on the paid request path.
@@ -46,6 +48,9 @@ pub enum GateError {
     /// A challenge could not be built from the route's offer.
     #[error("challenge: {0}")]
     Challenge(#[from] ChallengeError),
+    /// The replay guard or session store failed.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl GateError {
@@ -56,6 +61,7 @@ impl GateError {
             GateError::Rail(_) => ErrorSource::Rail,
             GateError::Upstream(_) | GateError::UpstreamTimeout => ErrorSource::Upstream,
             GateError::Challenge(_) => ErrorSource::Config,
+            GateError::Store(_) => ErrorSource::Store,
         }
     }
 
@@ -63,7 +69,7 @@ impl GateError {
     pub fn retryable(&self) -> bool {
         match self {
             GateError::Rail(e) => e.retryable(),
-            GateError::Upstream(_) | GateError::UpstreamTimeout => true,
+            GateError::Upstream(_) | GateError::UpstreamTimeout | GateError::Store(_) => true,
             GateError::PaymentRequired { .. } | GateError::Challenge(_) => false,
         }
     }
@@ -72,7 +78,7 @@ impl GateError {
     pub fn status(&self) -> StatusCode {
         match self {
             GateError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
-            GateError::Rail(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Rail(_) | GateError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             GateError::Upstream(_) => StatusCode::BAD_GATEWAY,
             GateError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GateError::Challenge(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,6 +93,7 @@ impl GateError {
             GateError::Upstream(_) => "upstream_unavailable",
             GateError::UpstreamTimeout => "upstream_timeout",
             GateError::Challenge(_) => "challenge_failed",
+            GateError::Store(_) => "store_unavailable",
         }
     }
 }

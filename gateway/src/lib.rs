@@ -4,6 +4,7 @@
 //!   [`paywall::PaywallLayer`], usable in any axum app.
 //! * [`proxy`] / [`server`] — the reverse proxy and its assembly from [`config`].
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
+//! * [`store`] — replay guard and MPP session balances behind narrow traits.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).
 
 pub mod backend;
@@ -15,3 +16,4 @@ pub mod error;
 pub mod paywall;
 pub mod proxy;
 pub mod server;
+pub mod store;

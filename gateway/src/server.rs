@@ -9,7 +9,7 @@ use axum::{
     routing::get,
     Router,
 };
-use gate402_protocols::{l402::L402, Offer, PaymentProtocol, ProtocolId};
+use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
 use gate402_rails::LightningRail;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
@@ -20,9 +20,10 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower::{ServiceBuilder, ServiceExt};
 
 use crate::{
-    config::{load_secret, Config, ConfigError},
+    config::{load_mpp_secret, load_secret, Config, ConfigError},
     paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable},
     proxy::Proxy,
+    store::{FileSessionStore, SessionStore},
 };
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -60,7 +61,8 @@ pub fn paywall(config: &Config, lightning: Arc<dyn LightningRail>) -> Result<Pay
     paywall_with_secret(config, lightning, &secret)
 }
 
-/// Like [`paywall`], with the L402 master secret given directly.
+/// Like [`paywall`], with the L402 master secret given directly (the MPP secret is then read
+/// as configured in `[mpp]`, or derived from it).
 pub fn paywall_with_secret(
     config: &Config,
     lightning: Arc<dyn LightningRail>,
@@ -69,7 +71,7 @@ pub fn paywall_with_secret(
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
     let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
     let pool = &config.invoice_pool;
-    Ok(Paywall::builder(route_table(config), protocols, lightning)
+    let mut builder = Paywall::builder(route_table(config), protocols, lightning)
         .invoice_expiry(config.l402.invoice_expiry_secs)
         .retry_after(config.server.retry_after_secs)
         .health_interval(Duration::from_millis(config.server.health_interval_ms))
@@ -77,8 +79,37 @@ pub fn paywall_with_secret(
             size: pool.size,
             refill_concurrency: pool.refill_concurrency,
             min_validity_secs: pool.min_validity_secs,
-        })
-        .build())
+        });
+    let uses_mpp = config
+        .routes
+        .iter()
+        .flat_map(|r| &r.protocols)
+        .any(|p| ProtocolId::parse(p) == Some(ProtocolId::Mpp));
+    if uses_mpp {
+        let m = &config.mpp;
+        let mpp_secret = load_mpp_secret(m, secret)?;
+        let mpp = Mpp::new(&mpp_secret, &m.realm)
+            .map_err(|e| ConfigError::Secret(e.to_string()))?
+            .with_ttl(m.challenge_ttl_secs)
+            .with_description(m.description.clone())
+            .with_session_terms(m.session.deposit_units, m.session.idle_timeout_secs);
+        let sessions: Option<Arc<dyn SessionStore>> =
+            if m.session.enabled {
+                Some(match &m.data_dir {
+                    Some(dir) => Arc::new(FileSessionStore::open_dir(dir).map_err(|e| {
+                        ConfigError::Read {
+                            path: dir.display().to_string(),
+                            message: e.to_string(),
+                        }
+                    })?),
+                    None => Arc::new(FileSessionStore::in_memory()),
+                })
+            } else {
+                None
+            };
+        builder = builder.mpp(Arc::new(mpp), sessions);
+    }
+    Ok(builder.build())
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to

@@ -21,6 +21,10 @@ fn demo_exits_zero_and_shows_the_exchange() {
         "paid 10 sat",
         "200 OK",
         "nothing paid",
+        "paid 10 sat via MPP charge",
+        "Payment-Receipt: reference",
+        "deposit 50 sat",
+        "\"refundSats\":20,\"refundStatus\":\"succeeded\"",
         "demo ok",
     ] {
         assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");

@@ -46,10 +46,20 @@ impl Challenge {
 /// Errors: [`ParseError::Oversized`] above [`MAX_HEADER_BYTES`], [`ParseError::Syntax`] for input
 /// that fits no challenge shape (unterminated quote, control character, stray `=`...).
 pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ParseError> {
-    if value.len() > MAX_HEADER_BYTES {
+    parse_challenges_max(MAX_HEADER_BYTES)(value)
+}
+
+/// [`parse_challenges`] with another size cap (a comma-merged list of several MPP challenges
+/// may legitimately exceed one challenge's 8 KiB).
+pub fn parse_challenges_max(max: usize) -> impl Fn(&str) -> Result<Vec<Challenge>, ParseError> {
+    move |value| parse_capped(value, max)
+}
+
+fn parse_capped(value: &str, max: usize) -> Result<Vec<Challenge>, ParseError> {
+    if value.len() > max {
         return Err(ParseError::Oversized {
             len: value.len(),
-            max: MAX_HEADER_BYTES,
+            max,
         });
     }
     Parser {
@@ -234,6 +244,13 @@ impl Parser<'_> {
                     if is_ctl(e) {
                         return Err(ParseError::Syntax("control character in quoted string"));
                     }
+                    if e == b'u' {
+                        if let Some(c) = self.unicode_escape() {
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                            continue;
+                        }
+                    }
                     out.push(e);
                     self.pos += 1;
                 }
@@ -244,6 +261,32 @@ impl Parser<'_> {
             }
         }
         String::from_utf8(out).map_err(|_| ParseError::NotText)
+    }
+
+    /// At `u` after a backslash: decode `uXXXX` (a surrogate pair as `uD8xx\\uDCxx`), the
+    /// SDKs' extension for non-ASCII in quoted strings. `None` (nothing consumed) when the
+    /// bytes are not a valid escape; the backslash then quotes the `u` as in RFC 9110.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let hex4 = |at: usize| -> Option<u32> {
+            let digits = self.s.get(at..at + 4)?;
+            let text = std::str::from_utf8(digits).ok()?;
+            u32::from_str_radix(text, 16)
+                .ok()
+                .filter(|_| digits.iter().all(u8::is_ascii_hexdigit))
+        };
+        let hi = hex4(self.pos + 1)?;
+        if (0xD800..0xDC00).contains(&hi) {
+            if self.s.get(self.pos + 5..self.pos + 7) != Some(b"\\u") {
+                return None;
+            }
+            let lo = hex4(self.pos + 7).filter(|lo| (0xDC00..0xE000).contains(lo))?;
+            let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?;
+            self.pos += 11;
+            return Some(c);
+        }
+        let c = char::from_u32(hi)?;
+        self.pos += 5;
+        Some(c)
     }
 
     fn token68(&mut self) -> Result<String, ParseError> {
@@ -291,5 +334,12 @@ mod tests {
             }
         );
         assert_eq!(c[2].token68.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn unicode_escapes_are_decoded() {
+        let c =
+            parse_challenges(r#"Payment description="caf\u00e9 \ud83d\ude00 \uzz \"x\"""#).unwrap();
+        assert_eq!(c[0].param("description"), Some("café 😀 uzz \"x\""));
     }
 }

@@ -85,6 +85,27 @@ pub enum VerifyError {
     /// The invoice is known to the rail but not settled.
     #[error("invoice not settled")]
     NotSettled,
+    /// MPP: the echoed challenge is not one we issued (HMAC id, realm or method mismatch).
+    #[error("unknown challenge: {0}")]
+    UnknownChallenge(&'static str),
+    /// MPP: the challenge was issued for another offer (route, amount, currency).
+    #[error("challenge was issued for another offer: {0}")]
+    OfferMismatch(&'static str),
+    /// A single-use proof was already consumed.
+    #[error("credential already used")]
+    Replayed,
+    /// MPP session: no such session.
+    #[error("session not found")]
+    SessionNotFound,
+    /// MPP session: the session is closed.
+    #[error("session closed")]
+    SessionClosed,
+    /// MPP session: the balance does not cover the request.
+    #[error("insufficient session balance")]
+    InsufficientBalance,
+    /// MPP session: the return invoice cannot be used for the refund.
+    #[error("invalid return invoice: {0}")]
+    InvalidReturnInvoice(&'static str),
 }
 
 impl VerifyError {
@@ -100,6 +121,13 @@ impl VerifyError {
             VerifyError::BadCaveat(_) => "invalid_caveat",
             VerifyError::Revoked => "revoked",
             VerifyError::NotSettled => "not_settled",
+            VerifyError::UnknownChallenge(_) => "unknown_challenge",
+            VerifyError::OfferMismatch(_) => "offer_mismatch",
+            VerifyError::Replayed => "replayed",
+            VerifyError::SessionNotFound => "session_not_found",
+            VerifyError::SessionClosed => "session_closed",
+            VerifyError::InsufficientBalance => "insufficient_balance",
+            VerifyError::InvalidReturnInvoice(_) => "invalid_return_invoice",
         }
     }
 }

@@ -9,11 +9,13 @@
 //! * [`ParseError`] (malformed input) is kept apart from [`VerifyError`] (well-formed but
 //!   wrong, possibly hostile input). Both carry a stable machine-readable [`reason`](ParseError::reason).
 //! * [`l402`] is the first implementation (Aperture-compatible macaroons).
+//! * [`mpp`] is the `Payment` scheme (MPP) with the Lightning charge and session methods.
 
 pub mod auth_header;
 mod b64;
 mod error;
 pub mod l402;
+pub mod mpp;
 mod protocol;
 mod types;
 

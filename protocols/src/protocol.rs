@@ -43,6 +43,20 @@ pub trait PaymentProtocol: Send + Sync {
     /// Receipt headers for a verified, served request (may be empty).
     fn receipt(&self, verified: &Verified) -> Vec<HeaderPair>;
 
+    /// Receipt headers when the receipt needs the time (`now`, Unix seconds). Defaults to
+    /// [`receipt`](Self::receipt).
+    fn receipt_at(&self, verified: &Verified, now: u64) -> Vec<HeaderPair> {
+        let _ = now;
+        self.receipt(verified)
+    }
+
+    /// The RFC 9457 problem `type` URI this protocol wants for a 402 caused by `err`
+    /// (`None`: no credential presented). `None` keeps the gateway's generic type.
+    fn problem_type(&self, err: Option<&CredentialError>) -> Option<&'static str> {
+        let _ = err;
+        None
+    }
+
     // ----- client side -----
 
     /// Challenges of this protocol in a 402 response (each parsed independently).

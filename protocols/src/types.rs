@@ -10,6 +10,8 @@ pub type HeaderPair = (HeaderName, HeaderValue);
 pub enum ProtocolId {
     /// L402 (formerly LSAT): macaroon + Lightning preimage.
     L402,
+    /// MPP: the `Payment` HTTP authentication scheme (Lightning charge and session).
+    Mpp,
 }
 
 impl ProtocolId {
@@ -17,13 +19,15 @@ impl ProtocolId {
     pub const fn as_str(self) -> &'static str {
         match self {
             ProtocolId::L402 => "l402",
+            ProtocolId::Mpp => "mpp",
         }
     }
 
-    /// Parse a stable id (case-insensitive; `lsat` is an alias of `l402`).
+    /// Parse a stable id (case-insensitive; `lsat` is an alias of `l402`, `payment` of `mpp`).
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "l402" | "lsat" => Some(ProtocolId::L402),
+            "mpp" | "payment" => Some(ProtocolId::Mpp),
             _ => None,
         }
     }
@@ -95,6 +99,8 @@ impl RailFacts for NoRailFacts {
 pub enum Credential {
     /// `Authorization: L402 <macaroon>:<preimage>` (or LSAT, or a macaroon header).
     L402(crate::l402::L402Credential),
+    /// `Authorization: Payment <base64url JSON>` (MPP).
+    Mpp(crate::mpp::MppCredential),
 }
 
 impl Credential {
@@ -102,6 +108,7 @@ impl Credential {
     pub fn protocol(&self) -> ProtocolId {
         match self {
             Credential::L402(_) => ProtocolId::L402,
+            Credential::Mpp(_) => ProtocolId::Mpp,
         }
     }
 }
@@ -132,7 +139,8 @@ pub struct Verified {
     pub protocol: ProtocolId,
     /// Payment reference: the payment hash for Lightning proofs.
     pub reference: Reference,
-    /// Stable id of a reusable credential (L402 token id), for caching, revocation and logs.
+    /// Stable id of a reusable credential (L402 token id), for caching, revocation and logs;
+    /// for MPP the (single-use) challenge id, echoed in the receipt's `challengeId`.
     pub token_id: Option<[u8; 32]>,
     /// Key to consume atomically when the proof is single-use (`None` for reusable tokens).
     pub single_use_key: Option<Vec<u8>>,
@@ -145,6 +153,8 @@ pub struct Verified {
 pub enum ClientChallenge {
     /// An L402/LSAT challenge.
     L402(crate::l402::L402Challenge),
+    /// A `Payment` (MPP) challenge.
+    Mpp(crate::mpp::MppOffer),
 }
 
 impl ClientChallenge {
@@ -152,6 +162,7 @@ impl ClientChallenge {
     pub fn protocol(&self) -> ProtocolId {
         match self {
             ClientChallenge::L402(_) => ProtocolId::L402,
+            ClientChallenge::Mpp(_) => ProtocolId::Mpp,
         }
     }
 
@@ -159,6 +170,7 @@ impl ClientChallenge {
     pub fn invoice(&self) -> Option<&str> {
         match self {
             ClientChallenge::L402(c) => Some(&c.invoice),
+            ClientChallenge::Mpp(o) => o.invoice.as_deref(),
         }
     }
 }

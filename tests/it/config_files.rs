@@ -88,3 +88,48 @@ fn secrets_come_from_env_or_file_and_must_be_long_enough() {
         .to_string()
         .contains("GATE402_TEST_SECRET_THAT_IS_NOT_SET"));
 }
+
+#[test]
+fn mpp_section_is_validated_and_its_secret_checked() {
+    use gate402::config::{load_mpp_secret, MppConfig};
+    let cases = [
+        ("[mpp]\nrealm = \"\"\n", "mpp.realm"),
+        ("[mpp]\nchallenge_ttl_secs = 1\n", "mpp.challenge_ttl_secs"),
+        (
+            "[mpp.session]\ndeposit_units = 0\n",
+            "mpp.session.deposit_units",
+        ),
+        ("[mpp]\nbogus = 1\n", "bogus"),
+        (
+            "[[route]]\nname = \"a\"\nprice_msat = 1500\nprotocols = [\"l402\", \"mpp\"]\n",
+            "route[0].price",
+        ),
+    ];
+    for (extra, field) in cases {
+        let e = err(&format!("{BASE}{extra}"));
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    let ok = Config::from_toml(&format!(
+        "{BASE}[[route]]\nname = \"a\"\nprice_sat = 2\nprotocols = [\"payment\"]\n"
+    ))
+    .unwrap();
+    ok.validate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "abcd").unwrap();
+    let cfg = MppConfig {
+        secret_file: Some(short),
+        ..MppConfig::default()
+    };
+    assert!(load_mpp_secret(&cfg, &[1; 32])
+        .unwrap_err()
+        .to_string()
+        .contains("at least 32"));
+    let derived = MppConfig {
+        secret_env: "GATE402_TEST_MPP_SECRET_NOT_SET".into(),
+        ..MppConfig::default()
+    };
+    let a = load_mpp_secret(&derived, &[1; 32]).unwrap();
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, load_mpp_secret(&derived, &[2; 32]).unwrap());
+}

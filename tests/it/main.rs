@@ -4,6 +4,9 @@
 mod config_files;
 mod layer;
 mod lnd_backend;
+mod mpp_charge;
+mod mpp_interop;
+mod mpp_session;
 mod outages;
 mod policy;
 mod rejections;

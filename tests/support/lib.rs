@@ -49,6 +49,43 @@ path_prefix = "/free/"
 price_sat = 0
 "#;
 
+/// An MPP test config: `/api/` and `/other/` (10 sat each, MPP only), `/both/` (L402 then
+/// MPP); sessions on with a 10-unit deposit. `{UPSTREAM}` and `{DATA_DIR}` are replaced.
+pub const MPP_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+upstream = "{UPSTREAM}"
+
+[mpp]
+realm = "gate402.test"
+data_dir = "{DATA_DIR}"
+
+[mpp.session]
+enabled = true
+deposit_units = 10
+
+[lightning]
+backend = "simnet"
+
+[[route]]
+name = "api"
+path_prefix = "/api/"
+price_sat = 10
+protocols = ["mpp"]
+
+[[route]]
+name = "other"
+path_prefix = "/other/"
+price_sat = 10
+protocols = ["mpp"]
+
+[[route]]
+name = "both"
+path_prefix = "/both/"
+price_sat = 10
+protocols = ["l402", "mpp"]
+"#;
+
 /// The L402 master secret used by test gateways.
 pub const SECRET: [u8; 32] = [7u8; 32];
 
@@ -100,6 +137,18 @@ impl Harness {
         Harness::start_with(&CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))).await
     }
 
+    /// Start upstream + gateway with [`MPP_CONFIG`] (sessions persisted in a temp dir).
+    pub async fn start_mpp() -> Harness {
+        let upstream = serve(upstream_app()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let text = MPP_CONFIG
+            .replace("{UPSTREAM}", &format!("http://{upstream}"))
+            .replace("{DATA_DIR}", &dir.path().join("data").display().to_string());
+        let mut h = Harness::start_with(&text).await;
+        h.dir = dir;
+        h
+    }
+
     /// Start a gateway with the given config text.
     pub async fn start_with(config_text: &str) -> Harness {
         let config = Config::from_toml(config_text).expect("config parses");
@@ -107,11 +156,7 @@ impl Harness {
         let net = SimNetwork::new();
         let buyer = net.add_node("buyer", BUYER_MSAT);
         let seller = net.add_node("seller", 0);
-        let paywall =
-            server::paywall_with_secret(&config, Arc::new(seller.clone()), &SECRET).unwrap();
-        let router = server::router(&config, Arc::new(paywall)).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = server::spawn(listener, router).unwrap();
+        let gateway = start_gateway(&config, &seller).await;
         Harness {
             net,
             buyer,
@@ -142,6 +187,14 @@ impl Harness {
     pub fn seller_msat(&self) -> u64 {
         self.net.balance_msat("seller").unwrap()
     }
+}
+
+/// Start a gateway for `config` whose rail is `seller`.
+pub async fn start_gateway(config: &Config, seller: &SimNode) -> Running {
+    let paywall = server::paywall_with_secret(config, Arc::new(seller.clone()), &SECRET).unwrap();
+    let router = server::router(config, Arc::new(paywall)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server::spawn(listener, router).unwrap()
 }
 
 /// A raw HTTP request (no payment logic).

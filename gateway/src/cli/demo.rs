@@ -1,8 +1,10 @@
 //! `gate402 demo`: the whole exchange on loopback with an embedded simulated Lightning network.
 //!
 //! buyer and seller nodes on a simnet → a small upstream API → the gateway in front of it →
-//! the buyer client: 402 → pay → 200 → reuse the token without paying. Every step is checked;
-//! any surprise ends the demo with a non-zero exit code.
+//! the buyer client: 402 → pay → 200 → reuse the token without paying; then the same route paid
+//! with MPP (one Lightning charge, then a short session with a refund, in
+//! [`super::demo_mpp`]). Every step is checked; any surprise ends the demo with a non-zero exit
+//! code.
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -81,14 +83,14 @@ async fn demo() -> Result<(), String> {
     let gw_addr = running.addr;
     let route = &config.routes[0];
 
-    println!("gate402 demo — L402 over a simulated Lightning network\n");
+    println!("gate402 demo — L402 and MPP over a simulated Lightning network\n");
     println!(
         "  simnet    buyer {} sat, seller 0 sat",
         BUYER_START_MSAT / 1000
     );
     println!("  upstream  http://{up_addr}  (GET /api/quote)");
     println!(
-        "  gateway   http://{gw_addr}  route {}* costs {} sat via L402\n",
+        "  gateway   http://{gw_addr}  route {}* costs {} sat via L402 or MPP\n",
         route.path_prefix,
         route.price_msat() / 1000
     );
@@ -98,8 +100,9 @@ async fn demo() -> Result<(), String> {
         .map_err(|_| "bad URL".to_string())?;
     let cache_dir = std::env::temp_dir().join(format!("gate402-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache_dir);
+    let wallet: Arc<dyn LightningRail> = Arc::new(buyer);
     let client = Client::new(
-        Arc::new(buyer),
+        wallet.clone(),
         TokenCache::new(&cache_dir),
         Policy {
             max_cost_msat: 50_000,
@@ -107,7 +110,10 @@ async fn demo() -> Result<(), String> {
         },
     );
 
-    let result = steps(&client, &url, &net).await;
+    let mut result = steps(&client, &url, &net).await;
+    if result.is_ok() {
+        result = super::demo_mpp::mpp_steps(wallet, &url, &net, &cache_dir.join("mpp")).await;
+    }
     let _ = std::fs::remove_dir_all(&cache_dir);
     let _ = running.shutdown().await;
     result

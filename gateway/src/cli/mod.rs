@@ -1,6 +1,7 @@
 //! The `gate402` command line: `demo`, `serve`, `check-config`, `get`.
 
 mod demo;
+mod demo_mpp;
 mod get;
 mod serve;
 mod simnet;

@@ -5,13 +5,17 @@ use std::{path::Path, process::ExitCode, sync::Arc};
 use tokio::net::TcpListener;
 
 use crate::{
-    config::{load_secret, Config},
+    config::{load_mpp_secret, load_secret, Config},
     server,
 };
 
 /// Validate a config file and its secrets.
 pub fn check(path: &Path) -> ExitCode {
-    match Config::load(path).and_then(|c| load_secret(&c.l402).map(|_| c)) {
+    let loaded = Config::load(path).and_then(|c| {
+        let l402 = load_secret(&c.l402)?;
+        load_mpp_secret(&c.mpp, &l402).map(|_| c)
+    });
+    match loaded {
         Ok(c) => {
             println!(
                 "{}: ok ({} route{}, upstream {})",

@@ -7,22 +7,23 @@
 
 mod cache;
 mod error;
+mod l402;
+mod mpp;
 
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use gate402_protocols::{l402, l402::L402Challenge, ProtocolId};
-use gate402_rails::{LightningRail, PayLimits, Payment};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+pub use cache::{CachedToken, TokenCache};
+pub use error::{ClientError, PolicyError};
+use gate402_protocols::{l402::L402Challenge, mpp::MppOffer, ProtocolId};
+use gate402_rails::LightningRail;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client as HyperClient},
     rt::TokioExecutor,
 };
-use sha2::{Digest, Sha256};
-
-pub use cache::{CachedToken, TokenCache};
-pub use error::{ClientError, PolicyError};
+pub use mpp::MppSession;
 
 use crate::clock::now_unix;
 
@@ -116,7 +117,14 @@ pub struct Client {
     wallet: Arc<dyn LightningRail>,
     cache: TokenCache,
     policy: Policy,
+    prefer: ProtocolId,
     on_event: Option<EventSink>,
+}
+
+/// The challenge chosen to pay.
+enum Pick {
+    L402(L402Challenge),
+    Mpp(MppOffer),
 }
 
 impl Client {
@@ -129,8 +137,16 @@ impl Client {
             wallet,
             cache,
             policy,
+            prefer: ProtocolId::L402,
             on_event: None,
         }
+    }
+
+    /// Which protocol to pay when a 402 offers several (default L402; the other one is
+    /// still paid when it is the only payable offer).
+    pub fn prefer(mut self, protocol: ProtocolId) -> Self {
+        self.prefer = protocol;
+        self
     }
 
     /// Report progress events to `f`.
@@ -153,6 +169,7 @@ impl Client {
         let auth = cached.as_ref().and_then(|t| {
             HeaderValue::from_str(&format!("L402 {}:{}", t.macaroon, t.preimage)).ok()
         });
+        let auth = auth.map(|v| (http::header::AUTHORIZATION, v));
         let first = self.execute(req, auth.clone()).await?;
         if first.status() != StatusCode::PAYMENT_REQUIRED {
             return Ok(PaidResponse {
@@ -164,19 +181,25 @@ impl Client {
         if cached.is_some() {
             self.cache.remove(&key);
         }
-        let challenge = self.pick_challenge(first.headers())?;
-        let (payment, token) = self.pay(&challenge).await?;
-        self.cache.put(&key, &token)?;
-        let info = PaymentInfo {
-            protocol: ProtocolId::L402,
-            amount_msat: payment.amount_msat,
-            fee_msat: payment.fee_msat,
-            payment_hash: hex::encode(payment.payment_hash),
+        let (info, header) = match self.pick_challenge(first.headers())? {
+            Pick::L402(challenge) => {
+                let (payment, token) = self.pay(&challenge).await?;
+                self.cache.put(&key, &token)?;
+                let value =
+                    HeaderValue::from_str(&challenge.credential(payment.preimage).authorization())
+                        .map_err(|e| ClientError::Usage(e.to_string()))?;
+                (
+                    info(ProtocolId::L402, &payment),
+                    (http::header::AUTHORIZATION, value),
+                )
+            }
+            Pick::Mpp(offer) => {
+                let (payment, header) = self.pay_mpp_charge(&offer).await?;
+                (info(ProtocolId::Mpp, &payment), header)
+            }
         };
         self.emit(Event::Paid(info.clone()));
-        let value = HeaderValue::from_str(&challenge.credential(payment.preimage).authorization())
-            .map_err(|e| ClientError::Usage(e.to_string()))?;
-        let response = self.execute(req, Some(value)).await?;
+        let response = self.execute(req, Some(header)).await?;
         Ok(PaidResponse {
             response,
             payment: Some(info),
@@ -184,77 +207,47 @@ impl Client {
         })
     }
 
-    fn pick_challenge(&self, headers: &HeaderMap) -> Result<L402Challenge, ClientError> {
+    fn pick_challenge(&self, headers: &HeaderMap) -> Result<Pick, ClientError> {
         let mut first_err = None;
         let mut offered = Vec::new();
-        let mut found = None;
-        for c in l402::parse_challenges(headers) {
+        let mut l402 = None;
+        for c in gate402_protocols::l402::parse_challenges(headers) {
             match c {
                 Ok(c) => {
                     offered.push(ProtocolId::L402);
-                    found.get_or_insert(c);
+                    l402.get_or_insert(c);
                 }
                 Err(e) => {
                     first_err.get_or_insert(e);
                 }
             }
         }
-        self.emit(Event::Challenged(offered));
-        found.ok_or(ClientError::NoPayableChallenge(first_err))
-    }
-
-    /// Check the offer against the policy, pay it, and build the token to cache.
-    async fn pay(&self, c: &L402Challenge) -> Result<(Payment, CachedToken), ClientError> {
-        let inv = self
-            .wallet
-            .decode(&c.invoice)
-            .map_err(ClientError::Invoice)?;
-        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
-        if amount > self.policy.max_cost_msat {
-            return Err(PolicyError::OverMaxCost {
-                amount_msat: amount,
-                max_msat: self.policy.max_cost_msat,
+        let mut mpp = None;
+        for c in gate402_protocols::mpp::client::parse_challenges(headers) {
+            match c {
+                Ok(o) if o.is_lightning_charge() => {
+                    offered.push(ProtocolId::Mpp);
+                    mpp.get_or_insert(o);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
-            .into());
         }
-        if c.payment_hash() != Some(inv.payment_hash) {
-            return Err(
-                PolicyError::InvoiceMismatch("payment hash differs from the token's").into(),
-            );
-        }
-        if inv.is_expired(now_unix()) {
-            return Err(PolicyError::ExpiredInvoice.into());
-        }
-        self.emit(Event::Paying(amount));
-        let limits = PayLimits {
-            max_fee_msat: self.policy.max_fee_msat,
-            timeout: self.policy.payment_timeout,
+        self.emit(Event::Challenged(offered));
+        let (l402, mpp) = (l402.map(Pick::L402), mpp.map(Pick::Mpp));
+        let picked = match self.prefer {
+            ProtocolId::Mpp => mpp.or(l402),
+            _ => l402.or(mpp),
         };
-        let payment = self
-            .wallet
-            .pay_invoice(&c.invoice, limits)
-            .await
-            .map_err(ClientError::Payment)?;
-        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
-            return Err(ClientError::BadPreimage);
-        }
-        let token = CachedToken {
-            protocol: ProtocolId::L402.as_str().into(),
-            macaroon: c.macaroon.to_base64(),
-            preimage: hex::encode(payment.preimage),
-            payment_hash: hex::encode(payment.payment_hash),
-            amount_msat: payment.amount_msat,
-            fee_msat: payment.fee_msat,
-            created_at: now_unix(),
-            expires_at: token_expiry(&c.macaroon),
-        };
-        Ok((payment, token))
+        picked.ok_or(ClientError::NoPayableChallenge(first_err))
     }
 
     async fn execute(
         &self,
         req: &ClientRequest,
-        auth: Option<HeaderValue>,
+        auth: Option<(HeaderName, HeaderValue)>,
     ) -> Result<Response<Bytes>, ClientError> {
         let mut builder = Request::builder()
             .method(req.method.clone())
@@ -262,8 +255,11 @@ impl Client {
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        if let Some(a) = auth {
-            builder = builder.header(http::header::AUTHORIZATION, a);
+        if !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
+            builder = builder.header(mpp::ACCEPT_PAYMENT, mpp::ACCEPT_CHARGE);
+        }
+        if let Some((name, value)) = auth {
+            builder = builder.header(name, value);
         }
         let request = builder
             .body(Full::new(req.body.clone()))
@@ -283,6 +279,15 @@ impl Client {
     }
 }
 
+fn info(protocol: ProtocolId, p: &gate402_rails::Payment) -> PaymentInfo {
+    PaymentInfo {
+        protocol,
+        amount_msat: p.amount_msat,
+        fee_msat: p.fee_msat,
+        payment_hash: hex::encode(p.payment_hash),
+    }
+}
+
 /// Cache key of a URL: `host[:port]` (tokens are per service host, like lnget).
 fn cache_key(url: &Uri) -> Result<String, ClientError> {
     if url.scheme_str() != Some("http") {
@@ -293,13 +298,4 @@ fn cache_key(url: &Uri) -> Result<String, ClientError> {
     url.authority()
         .map(|a| a.as_str().to_ascii_lowercase())
         .ok_or_else(|| ClientError::Usage(format!("URL has no host: {url}")))
-}
-
-/// Earliest `<service>_valid_until` caveat of a macaroon: when the token stops working.
-fn token_expiry(mac: &l402::Macaroon) -> Option<u64> {
-    mac.caveats()
-        .filter_map(|c| std::str::from_utf8(c).ok()?.split_once('='))
-        .filter(|(k, _)| k.ends_with(l402::VALID_UNTIL_SUFFIX))
-        .filter_map(|(_, v)| v.parse().ok())
-        .min()
 }

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::Path};
 
 use serde::Deserialize;
 
-pub use secret::load_secret;
+pub use secret::{load_mpp_secret, load_secret};
 pub use validate::ConfigError;
 
 /// The whole gateway configuration (one TOML file).
@@ -20,6 +20,9 @@ pub struct Config {
     /// L402 settings.
     #[serde(default)]
     pub l402: L402Config,
+    /// MPP (`Payment` scheme) settings.
+    #[serde(default)]
+    pub mpp: MppConfig,
     /// Which Lightning node mints invoices.
     pub lightning: LightningConfig,
     /// Pre-minted invoices per route.
@@ -99,6 +102,73 @@ impl Default for L402Config {
             secret_env: default_secret_env(),
             secret_file: None,
             invoice_expiry_secs: default_invoice_expiry(),
+        }
+    }
+}
+
+/// `[mpp]`: the `Payment` HTTP authentication scheme (Lightning charge and session).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MppConfig {
+    /// Protection space sent in every challenge (usually the public host name).
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Environment variable holding the HMAC secret (hex, or ≥ 32 raw bytes). When neither it
+    /// nor `secret_file` is set, the secret is derived from the L402 master secret.
+    #[serde(default = "default_mpp_secret_env")]
+    pub secret_env: String,
+    /// File holding the HMAC secret; wins over `secret_env`.
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// Challenge lifetime, seconds (never beyond the invoice expiry).
+    #[serde(default = "default_mpp_ttl")]
+    pub challenge_ttl_secs: u64,
+    /// `description` auth-param of every challenge (display only).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where session balances are persisted (`mpp-sessions.json`); absent = in memory only.
+    #[serde(default)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Lightning sessions (prepaid deposit, bearer use, top-up, close with refund).
+    #[serde(default)]
+    pub session: MppSessionConfig,
+}
+
+impl Default for MppConfig {
+    fn default() -> Self {
+        MppConfig {
+            realm: default_realm(),
+            secret_env: default_mpp_secret_env(),
+            secret_file: None,
+            challenge_ttl_secs: default_mpp_ttl(),
+            description: None,
+            data_dir: None,
+            session: MppSessionConfig::default(),
+        }
+    }
+}
+
+/// `[mpp.session]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MppSessionConfig {
+    /// Offer a `session` challenge next to the `charge` one on MPP routes.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Deposit asked at open and per top-up, in units of the route price.
+    #[serde(default = "default_deposit_units")]
+    pub deposit_units: u64,
+    /// Advertised idle timeout, seconds.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for MppSessionConfig {
+    fn default() -> Self {
+        MppSessionConfig {
+            enabled: false,
+            deposit_units: default_deposit_units(),
+            idle_timeout_secs: default_idle_timeout(),
         }
     }
 }
@@ -236,4 +306,19 @@ fn default_prefix() -> String {
 }
 fn default_protocols() -> Vec<String> {
     vec!["l402".into()]
+}
+fn default_realm() -> String {
+    "gate402".into()
+}
+fn default_mpp_secret_env() -> String {
+    "GATE402_MPP_SECRET".into()
+}
+fn default_mpp_ttl() -> u64 {
+    300
+}
+fn default_deposit_units() -> u64 {
+    20
+}
+fn default_idle_timeout() -> u64 {
+    300
 }

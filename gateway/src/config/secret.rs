@@ -1,6 +1,10 @@
-//! Loading the L402 master secret from a file or an environment variable.
+//! Loading the L402 master secret and the MPP HMAC secret from a file or an environment
+//! variable.
 
-use super::{ConfigError, L402Config};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::{ConfigError, L402Config, MppConfig};
 
 /// Minimum secret length in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -32,6 +36,38 @@ pub fn load_secret(cfg: &L402Config) -> Result<Vec<u8>, ConfigError> {
     if secret.len() < MIN_SECRET_BYTES {
         return Err(ConfigError::Secret(format!(
             "{origin} holds {} bytes; at least {MIN_SECRET_BYTES} are required",
+            secret.len()
+        )));
+    }
+    Ok(secret)
+}
+
+/// Load the MPP HMAC secret: `secret_file`, else the `secret_env` variable (hex or raw text,
+/// ≥ 32 bytes), else `HMAC-SHA256(l402_secret, "gate402/mpp/secret")` so a gateway with only
+/// the L402 master secret configured still has a distinct MPP key.
+pub fn load_mpp_secret(cfg: &MppConfig, l402_secret: &[u8]) -> Result<Vec<u8>, ConfigError> {
+    let raw = if let Some(path) = &cfg.secret_file {
+        std::fs::read(path).map_err(|e| {
+            ConfigError::Secret(format!(
+                "cannot read mpp.secret_file {}: {e}",
+                path.display()
+            ))
+        })?
+    } else if let Ok(v) = std::env::var(&cfg.secret_env) {
+        v.into_bytes()
+    } else {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(l402_secret)
+            .map_err(|_| ConfigError::Secret("invalid L402 secret".into()))?;
+        mac.update(b"gate402/mpp/secret");
+        return Ok(mac.finalize().into_bytes().to_vec());
+    };
+    let text = std::str::from_utf8(&raw).ok().map(str::trim);
+    let secret = text
+        .and_then(|t| hex::decode(t).ok())
+        .unwrap_or_else(|| text.map_or(raw.clone(), |t| t.as_bytes().to_vec()));
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::Secret(format!(
+            "the MPP secret holds {} bytes; at least {MIN_SECRET_BYTES} are required",
             secret.len()
         )));
     }

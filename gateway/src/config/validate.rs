@@ -83,6 +83,37 @@ impl Config {
         if let super::LightningConfig::Lnd(lnd) = &self.lightning {
             validate_lnd(lnd)?;
         }
+        let mpp = &self.mpp;
+        if mpp.realm.is_empty()
+            || mpp
+                .realm
+                .chars()
+                .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            return Err(invalid(
+                "mpp.realm",
+                "must be non-empty, without quotes or backslashes",
+            ));
+        }
+        if !(10..=3600).contains(&mpp.challenge_ttl_secs) {
+            return Err(invalid(
+                "mpp.challenge_ttl_secs",
+                "must be between 10 and 3600",
+            ));
+        }
+        if mpp
+            .description
+            .as_deref()
+            .is_some_and(|d| d.chars().any(char::is_control))
+        {
+            return Err(invalid("mpp.description", "no control characters"));
+        }
+        if !(1..=10_000).contains(&mpp.session.deposit_units) {
+            return Err(invalid(
+                "mpp.session.deposit_units",
+                "must be between 1 and 10000",
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, r) in self.routes.iter().enumerate() {
             let field = |f: &str| format!("route[{i}].{f}");
@@ -126,6 +157,13 @@ impl Config {
                         format!("unknown protocol `{p}`"),
                     ));
                 }
+            }
+            let uses_mpp = r
+                .protocols
+                .iter()
+                .any(|p| ProtocolId::parse(p) == Some(ProtocolId::Mpp));
+            if uses_mpp && r.price_msat() % 1000 != 0 {
+                return Err(invalid(field("price"), "MPP prices are whole satoshis"));
             }
             for c in &r.capabilities {
                 if c.is_empty() || c.contains([',', ' ', '=']) {

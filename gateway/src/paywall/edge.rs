@@ -16,6 +16,18 @@ pub fn error_response(
     challenges: Vec<HeaderPair>,
     retry_after_secs: u64,
 ) -> Response<Body> {
+    typed_error_response(err, challenges, retry_after_secs, None)
+}
+
+/// [`error_response`] with the RFC 9457 `type` chosen by the protocol that refused the
+/// credential (e.g. MPP's `https://paymentauth.org/problems/…`); `None` keeps
+/// `https://gate402.dev/problems/<code>`. The other members (`reason`, `detail`…) stay.
+pub fn typed_error_response(
+    err: &GateError,
+    challenges: Vec<HeaderPair>,
+    retry_after_secs: u64,
+    problem_type: Option<&str>,
+) -> Response<Body> {
     let status = err.status();
     let code = err.code();
     let detail = match err {
@@ -23,7 +35,7 @@ pub fn error_response(
         other => Some(other.to_string()),
     };
     let body = json!({
-        "type": format!("https://gate402.dev/problems/{code}"),
+        "type": problem_type.map_or_else(|| format!("https://gate402.dev/problems/{code}"), str::to_owned),
         "title": status.canonical_reason().unwrap_or("error"),
         "status": status.as_u16(),
         "reason": code,

@@ -4,22 +4,29 @@
 //! `request -> Result<(request, receipt), response>`. [`PaywallLayer`] wraps any tower service
 //! (the reverse proxy, or an axum app) with it.
 
+mod challenges;
+mod check;
 pub mod edge;
 pub mod health;
 mod layer;
 pub mod pool;
 pub mod routes;
+mod session;
 
 use std::{sync::Arc, time::Duration};
 
 use axum::body::Body;
 use gate402_protocols::{
-    CredentialError, HeaderPair, InvoiceFacts, NoRailFacts, PaymentProtocol, ProtocolId, Verified,
+    mpp::Mpp, CredentialError, HeaderPair, InvoiceFacts, PaymentProtocol, ProtocolId, Verified,
 };
 use gate402_rails::{InvoiceRequest, LightningRail, RailError, RailErrorKind};
 use http::{Request, Response};
 
-use crate::{clock::now_unix, error::GateError};
+use crate::{
+    error::GateError,
+    store::{MemoryReplayGuard, ReplayGuard, SessionStore},
+};
+use check::Check;
 use health::RailHealth;
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
 use pool::{InvoicePool, PoolConfig};
@@ -39,7 +46,15 @@ pub struct Receipt {
 }
 
 /// Request headers that carry credentials; removed before forwarding upstream.
-const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "grpc-metadata-macaroon", "macaroon"];
+const CREDENTIAL_HEADERS: [&str; 4] = [
+    "authorization",
+    "payment-authorization",
+    "grpc-metadata-macaroon",
+    "macaroon",
+];
+
+/// MPP client preferences (`method/intent;q=…`).
+pub const ACCEPT_PAYMENT: &str = "accept-payment";
 
 /// Seller-side payment logic shared by the proxy and the tower layer.
 pub struct Paywall {
@@ -51,6 +66,9 @@ pub struct Paywall {
     monitor: Option<tokio::task::JoinHandle<()>>,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
+    replay: Arc<dyn ReplayGuard>,
+    mpp: Option<Arc<Mpp>>,
+    sessions: Option<Arc<dyn SessionStore>>,
 }
 
 impl Drop for Paywall {
@@ -81,6 +99,9 @@ pub struct PaywallBuilder {
     health_interval: Duration,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
+    replay: Arc<dyn ReplayGuard>,
+    mpp: Option<Arc<Mpp>>,
+    sessions: Option<Arc<dyn SessionStore>>,
 }
 
 impl PaywallBuilder {
@@ -108,6 +129,22 @@ impl PaywallBuilder {
         self
     }
 
+    /// Offer MPP (`Payment` scheme, Lightning charge) with `mpp`; with `sessions`, also the
+    /// Lightning session intent, balances kept in that store.
+    pub fn mpp(mut self, mpp: Arc<Mpp>, sessions: Option<Arc<dyn SessionStore>>) -> Self {
+        self.protocols.retain(|p| p.id() != ProtocolId::Mpp);
+        self.protocols.push(mpp.clone());
+        self.mpp = Some(mpp);
+        self.sessions = sessions;
+        self
+    }
+
+    /// Where single-use proofs are consumed (default: in memory).
+    pub fn replay_guard(mut self, replay: Arc<dyn ReplayGuard>) -> Self {
+        self.replay = replay;
+        self
+    }
+
     /// Register invoice stocks for every priced route and start the health monitor.
     pub fn build(self) -> Paywall {
         let health = Arc::new(RailHealth::default());
@@ -121,6 +158,9 @@ impl PaywallBuilder {
             monitor: None,
             invoice_expiry_secs: self.invoice_expiry_secs,
             retry_after_secs: self.retry_after_secs,
+            replay: self.replay,
+            mpp: self.mpp,
+            sessions: self.sessions,
         };
         for route in paywall.routes.routes() {
             let needs = route
@@ -128,9 +168,8 @@ impl PaywallBuilder {
                 .iter()
                 .any(|id| paywall.protocol(*id).is_some_and(|p| p.needs_invoice()));
             if route.offer.price_msat > 0 && needs {
-                paywall
-                    .pool
-                    .register(&route.name, paywall.invoice_request(route));
+                let req = paywall.invoice_request(route, route.offer.price_msat);
+                paywall.pool.register(&route.name, req);
             }
         }
         paywall.monitor = tokio::runtime::Handle::try_current().ok().map(|_| {
@@ -159,6 +198,9 @@ impl Paywall {
             health_interval: Duration::from_secs(1),
             invoice_expiry_secs: 3600,
             retry_after_secs: 5,
+            replay: Arc::new(MemoryReplayGuard::new()),
+            mpp: None,
+            sessions: None,
         }
     }
 
@@ -197,8 +239,8 @@ impl Paywall {
         if route.offer.price_msat == 0 {
             return Ok((req, None));
         }
-        let refused = match self.check(route, &req) {
-            Ok(receipt) => {
+        let refused = match self.check(route, req.headers()).await {
+            Check::Paid(receipt) => {
                 let headers = req.headers_mut();
                 for name in CREDENTIAL_HEADERS {
                     headers.remove(name);
@@ -206,15 +248,30 @@ impl Paywall {
                 req.extensions_mut().insert(receipt.clone());
                 return Ok((req, Some(receipt)));
             }
-            Err(refused) => refused,
+            Check::Respond(resp) => return Err(resp),
+            Check::Failed(e) => {
+                tracing::warn!(route = %route.name, error = %e, "cannot check the credential");
+                return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs));
+            }
+            Check::Refused(refused) => refused,
         };
+        let error = refused.as_ref().map(|(e, _)| e);
         let err = GateError::PaymentRequired {
-            reason: refused.as_ref().map(CredentialError::reason),
-            detail: refused.as_ref().map(ToString::to_string),
+            reason: error.map(CredentialError::reason),
+            detail: error.map(ToString::to_string),
         };
-        if let Some(e) = &refused {
+        if let Some(e) = error {
             tracing::info!(route = %route.name, reason = e.reason(), "credential refused");
         }
+        // The protocol that refused the credential (or, without one, the route's first
+        // protocol) picks the problem type.
+        let decider = match &refused {
+            Some((_, id)) => Some(*id),
+            None => route.protocols.first().copied(),
+        };
+        let problem_type = decider
+            .and_then(|id| self.protocol(id))
+            .and_then(|p| p.problem_type(error));
         if !self.health.is_up() {
             let cause = self.health.last_error().unwrap_or_else(|| {
                 RailError::new(RailErrorKind::Unavailable, "lightning backend unavailable")
@@ -225,8 +282,15 @@ impl Paywall {
                 self.retry_after_secs,
             ));
         }
-        Err(match self.challenges(route).await {
-            Ok(challenges) => edge::error_response(&err, challenges, self.retry_after_secs),
+        let accept = req
+            .headers()
+            .get(ACCEPT_PAYMENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Err(match self.challenges_for(route, accept.as_deref()).await {
+            Ok(challenges) => {
+                edge::typed_error_response(&err, challenges, self.retry_after_secs, problem_type)
+            }
             Err(e) => {
                 tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
                 edge::error_response(&e, Vec::new(), self.retry_after_secs)
@@ -234,59 +298,9 @@ impl Paywall {
         })
     }
 
-    /// Verify whatever credential the request carries. `Err(None)`: none presented.
-    fn check<B>(
-        &self,
-        route: &Route,
-        req: &Request<B>,
-    ) -> Result<Receipt, Option<CredentialError>> {
-        let now = now_unix();
-        let mut refused = None;
-        for id in &route.protocols {
-            let Some(proto) = self.protocol(*id) else {
-                continue;
-            };
-            let outcome = match proto.parse_credential(req.headers()) {
-                None => continue,
-                Some(Err(e)) => Err(CredentialError::from(e)),
-                Some(Ok(cred)) => proto.verify(&cred, &route.offer, &NoRailFacts, now),
-            };
-            match outcome {
-                Ok(verified) => {
-                    return Ok(Receipt {
-                        route: route.name.clone(),
-                        price_msat: route.offer.price_msat,
-                        headers: proto.receipt(&verified),
-                        verified,
-                    })
-                }
-                Err(e) => refused = Some(e),
-            }
-        }
-        Err(refused)
-    }
-
-    /// Fresh challenges of every protocol on the route, in order (L402 first by convention).
-    pub async fn challenges(&self, route: &Route) -> Result<Vec<HeaderPair>, GateError> {
-        let now = now_unix();
-        let mut out = Vec::new();
-        for id in &route.protocols {
-            let Some(proto) = self.protocol(*id) else {
-                continue;
-            };
-            let invoice = if proto.needs_invoice() {
-                Some(self.invoice(route).await?)
-            } else {
-                None
-            };
-            out.extend(proto.challenge(&route.offer, invoice.as_ref(), now)?);
-        }
-        Ok(out)
-    }
-
-    fn invoice_request(&self, route: &Route) -> InvoiceRequest {
+    fn invoice_request(&self, route: &Route, amount_msat: u64) -> InvoiceRequest {
         InvoiceRequest {
-            amount_msat: route.offer.price_msat,
+            amount_msat,
             memo: format!("gate402 {}", route.name),
             expiry_secs: self.invoice_expiry_secs,
         }
@@ -294,10 +308,17 @@ impl Paywall {
 
     /// One fresh invoice for one challenge (never shared between protocols: each proof is
     /// worth exactly one access grant).
-    async fn invoice(&self, route: &Route) -> Result<InvoiceFacts, GateError> {
+    /// Invoices for the route's price come from the pool; other amounts (session deposits)
+    /// are minted on the spot.
+    async fn invoice(&self, route: &Route, amount_msat: u64) -> Result<InvoiceFacts, GateError> {
+        let key = if amount_msat == route.offer.price_msat {
+            route.name.as_str()
+        } else {
+            ""
+        };
         let inv = self
             .pool
-            .take(&route.name, &self.invoice_request(route))
+            .take(key, &self.invoice_request(route, amount_msat))
             .await
             .map_err(GateError::Rail)?;
         Ok(InvoiceFacts {

@@ -1,0 +1,238 @@
+//! MPP on the buyer side: paying a Lightning `charge`, and minimal Lightning sessions
+//! (open → use → top up → close).
+//!
+//! Before paying, the invoice is decoded and checked against the challenge (draft rule: the
+//! client MUST decode it): amount present and equal to the announced amount, within the
+//! policy, payment hash equal to the announced one, not expired.
+
+use bytes::Bytes;
+use gate402_protocols::mpp::{MppCredential, MppOffer};
+use gate402_rails::{PayLimits, Payment};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{Client, ClientError, ClientRequest, Event, PolicyError};
+use crate::clock::now_unix;
+
+/// `Accept-Payment` request header name.
+pub const ACCEPT_PAYMENT: &str = "accept-payment";
+/// What [`Client::send`] accepts: Lightning charges.
+pub const ACCEPT_CHARGE: &str = "lightning/charge";
+/// What session requests accept.
+const ACCEPT_SESSION: &str = "lightning/session";
+
+/// An open Lightning session (the preimage is the bearer secret: `Debug` redacts it).
+#[derive(Clone)]
+pub struct MppSession {
+    /// The session challenge that was paid (echoed in every credential).
+    pub offer: MppOffer,
+    /// Session id (deposit payment hash).
+    pub session_id: [u8; 32],
+    preimage: [u8; 32],
+    /// Satoshis deposited so far.
+    pub deposited_sats: u64,
+    /// Satoshis paid to the network in routing fees.
+    pub fees_msat: u64,
+}
+
+impl std::fmt::Debug for MppSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MppSession")
+            .field("session_id", &hex::encode(self.session_id))
+            .field("deposited_sats", &self.deposited_sats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn payload(pairs: &[(&str, String)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+        .collect()
+}
+
+fn header(cred: &MppCredential) -> Result<(HeaderName, HeaderValue), ClientError> {
+    let v = HeaderValue::try_from(cred.to_header_value())
+        .map_err(|e| ClientError::Usage(e.to_string()))?;
+    Ok((cred.header_name(), v))
+}
+
+impl Client {
+    /// Check a Lightning offer against its request and the policy, then pay it.
+    async fn pay_offer(
+        &self,
+        offer: &MppOffer,
+        announced_sats: Option<u64>,
+    ) -> Result<Payment, ClientError> {
+        let bolt11 = offer
+            .invoice
+            .as_deref()
+            .ok_or(PolicyError::InvoiceMismatch("no invoice"))?;
+        let inv = self.wallet.decode(bolt11).map_err(ClientError::Invoice)?;
+        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
+        if announced_sats.map(|s| s.saturating_mul(1000)) != Some(amount) {
+            return Err(PolicyError::InvoiceMismatch("amount differs from the request").into());
+        }
+        if amount > self.policy.max_cost_msat {
+            return Err(PolicyError::OverMaxCost {
+                amount_msat: amount,
+                max_msat: self.policy.max_cost_msat,
+            }
+            .into());
+        }
+        if offer.payment_hash() != Some(inv.payment_hash) {
+            return Err(
+                PolicyError::InvoiceMismatch("payment hash differs from the request").into(),
+            );
+        }
+        if inv.is_expired(now_unix()) {
+            return Err(PolicyError::ExpiredInvoice.into());
+        }
+        self.emit(Event::Paying(amount));
+        let limits = PayLimits {
+            max_fee_msat: self.policy.max_fee_msat,
+            timeout: self.policy.payment_timeout,
+        };
+        let payment = self
+            .wallet
+            .pay_invoice(bolt11, limits)
+            .await
+            .map_err(ClientError::Payment)?;
+        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
+            return Err(ClientError::BadPreimage);
+        }
+        Ok(payment)
+    }
+
+    /// Pay an MPP Lightning charge; returns the payment and the credential header.
+    pub(super) async fn pay_mpp_charge(
+        &self,
+        offer: &MppOffer,
+    ) -> Result<(Payment, (HeaderName, HeaderValue)), ClientError> {
+        let payment = self.pay_offer(offer, offer.amount_sats()).await?;
+        let cred = MppCredential::new(
+            &offer.challenge,
+            payload(&[("preimage", hex::encode(payment.preimage))]),
+        );
+        Ok((payment, header(&cred)?))
+    }
+
+    /// Ask `req` for a session challenge (402) and pay its deposit invoice.
+    async fn pay_session_challenge(
+        &self,
+        req: &ClientRequest,
+    ) -> Result<(MppOffer, Payment), ClientError> {
+        let mut ask = req.clone();
+        ask.headers
+            .insert(ACCEPT_PAYMENT, HeaderValue::from_static(ACCEPT_SESSION));
+        let resp = self.execute(&ask, None).await?;
+        if resp.status() != StatusCode::PAYMENT_REQUIRED {
+            return Err(ClientError::Http(format!(
+                "expected 402 with a session offer, got {}",
+                resp.status()
+            )));
+        }
+        let offer = gate402_protocols::mpp::client::parse_challenges(resp.headers())
+            .into_iter()
+            .flatten()
+            .find(MppOffer::is_lightning_session)
+            .ok_or(ClientError::NoPayableChallenge(None))?;
+        let deposit = offer
+            .request
+            .get("depositAmount")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok());
+        let payment = self.pay_offer(&offer, deposit).await?;
+        Ok((offer, payment))
+    }
+
+    /// Open a session on `req`'s route (pay the deposit) and send `req` with it.
+    /// `return_invoice` is registered for the refund.
+    pub async fn open_session(
+        &self,
+        req: &ClientRequest,
+        return_invoice: Option<String>,
+    ) -> Result<(MppSession, Response<Bytes>), ClientError> {
+        let (offer, payment) = self.pay_session_challenge(req).await?;
+        let mut fields = vec![
+            ("action", "open".to_owned()),
+            ("preimage", hex::encode(payment.preimage)),
+        ];
+        if let Some(inv) = return_invoice {
+            fields.push(("returnInvoice", inv));
+        }
+        let cred = MppCredential::new(&offer.challenge, payload(&fields));
+        let resp = self.execute(req, Some(header(&cred)?)).await?;
+        let session = MppSession {
+            session_id: payment.payment_hash,
+            preimage: payment.preimage,
+            deposited_sats: payment.amount_msat / 1000,
+            fees_msat: payment.fee_msat,
+            offer,
+        };
+        Ok((session, resp))
+    }
+
+    /// Send `req` paid by the session (bearer).
+    pub async fn session_send(
+        &self,
+        s: &MppSession,
+        req: &ClientRequest,
+    ) -> Result<Response<Bytes>, ClientError> {
+        self.session_action(s, req, "bearer", None).await
+    }
+
+    /// Pay a fresh deposit invoice for `req`'s route and credit it to the session.
+    pub async fn session_top_up(
+        &self,
+        s: &mut MppSession,
+        req: &ClientRequest,
+    ) -> Result<Response<Bytes>, ClientError> {
+        let (offer, payment) = self.pay_session_challenge(req).await?;
+        let cred = MppCredential::new(
+            &offer.challenge,
+            payload(&[
+                ("action", "topUp".into()),
+                ("sessionId", hex::encode(s.session_id)),
+                ("topUpPreimage", hex::encode(payment.preimage)),
+            ]),
+        );
+        let resp = self.execute(req, Some(header(&cred)?)).await?;
+        if resp.status().is_success() {
+            s.deposited_sats += payment.amount_msat / 1000;
+            s.fees_msat += payment.fee_msat;
+        }
+        Ok(resp)
+    }
+
+    /// Close the session; the gateway refunds the balance to `return_invoice` (an invoice for
+    /// exactly the remaining balance) or to the one registered at open.
+    pub async fn session_close(
+        &self,
+        s: &MppSession,
+        req: &ClientRequest,
+        return_invoice: Option<String>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        self.session_action(s, req, "close", return_invoice).await
+    }
+
+    async fn session_action(
+        &self,
+        s: &MppSession,
+        req: &ClientRequest,
+        action: &str,
+        return_invoice: Option<String>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        let mut fields = vec![
+            ("action", action.to_owned()),
+            ("sessionId", hex::encode(s.session_id)),
+            ("preimage", hex::encode(s.preimage)),
+        ];
+        if let Some(inv) = return_invoice {
+            fields.push(("returnInvoice", inv));
+        }
+        let cred = MppCredential::new(&s.offer.challenge, payload(&fields));
+        self.execute(req, Some(header(&cred)?)).await
+    }
+}

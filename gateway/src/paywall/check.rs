@@ -1,0 +1,76 @@
+//! Verifying the credential of a request: parse → verify (sans-IO) → consume single-use proofs
+//! atomically (the async step) → receipt.
+
+use axum::body::Body;
+use gate402_protocols::{mpp, Credential, CredentialError, NoRailFacts, ProtocolId, VerifyError};
+use http::{HeaderMap, Response};
+
+use super::{Paywall, Receipt, Route};
+use crate::{clock::now_unix, error::GateError};
+
+/// The outcome of checking a request's credential.
+pub(super) enum Check {
+    /// Paid: serve with this receipt.
+    Paid(Receipt),
+    /// Answer with this response without serving (MPP session top-up and close).
+    Respond(Response<Body>),
+    /// Refused (`None`: no credential), by the given protocol: 402 with fresh challenges.
+    Refused(Option<(CredentialError, ProtocolId)>),
+    /// A store or rail failed: 5xx, never a 402 a client would pay again.
+    Failed(GateError),
+}
+
+impl Paywall {
+    /// Verify whatever credential the request carries, consuming single-use proofs.
+    ///
+    /// The consumption is the gateway's half of the exactly-once rule: a proof that verifies
+    /// is served only if [`ReplayGuard::consume`](crate::store::ReplayGuard::consume) of its
+    /// key returns `true`, which happens for exactly one of any concurrent duplicates.
+    pub(super) async fn check(&self, route: &Route, headers: &HeaderMap) -> Check {
+        let now = now_unix();
+        let mut refused = None;
+        for id in &route.protocols {
+            let Some(proto) = self.protocol(*id) else {
+                continue;
+            };
+            let cred = match proto.parse_credential(headers) {
+                None => continue,
+                Some(Err(e)) => {
+                    refused = Some((CredentialError::from(e), *id));
+                    continue;
+                }
+                Some(Ok(c)) => c,
+            };
+            if let Credential::Mpp(c) = &cred {
+                if c.challenge.intent == mpp::SESSION {
+                    return self.session(route, c, now).await;
+                }
+            }
+            let verified = match proto.verify(&cred, &route.offer, &NoRailFacts, now) {
+                Ok(v) => v,
+                Err(e) => {
+                    refused = Some((e, *id));
+                    continue;
+                }
+            };
+            if let Some(key) = &verified.single_use_key {
+                let keep_until = verified.expires_at.unwrap_or(now + 86_400);
+                match self.replay.consume(key, keep_until, now).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        refused = Some((VerifyError::Replayed.into(), *id));
+                        continue;
+                    }
+                    Err(e) => return Check::Failed(e.into()),
+                }
+            }
+            return Check::Paid(Receipt {
+                route: route.name.clone(),
+                price_msat: route.offer.price_msat,
+                headers: proto.receipt_at(&verified, now),
+                verified,
+            });
+        }
+        Check::Refused(refused)
+    }
+}

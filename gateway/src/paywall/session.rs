@@ -1,0 +1,240 @@
+//! MPP Lightning sessions in the gateway: open (deposit), bearer use with per-request
+//! deduction, top-up, close with a refund paid by our Lightning rail.
+//!
+//! The sans-IO checks are [`Mpp::verify_session`](gate402_protocols::mpp::Mpp); here are the
+//! stateful steps: deposits and top-ups are consumed once through the replay guard, balances
+//! live in the [`SessionStore`](crate::store::SessionStore) (persisted: sessions survive a
+//! restart), refunds go through [`LightningRail::pay_invoice`](gate402_rails::LightningRail).
+
+use axum::body::Body;
+use gate402_protocols::{
+    mpp::{session::session_key, MppCredential, SessionStep},
+    CredentialError, ProtocolId, Reference, Verified, VerifyError,
+};
+use gate402_rails::PayLimits;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::{check::Check, Paywall, Receipt, Route};
+use crate::store::{RefundStatus, SessionRecord, StoreError};
+
+fn refused(e: impl Into<CredentialError>) -> Check {
+    Check::Refused(Some((e.into(), ProtocolId::Mpp)))
+}
+
+fn verified(session_id: [u8; 32], challenge_id: Option<[u8; 32]>) -> Verified {
+    Verified {
+        protocol: ProtocolId::Mpp,
+        reference: Reference::PaymentHash(session_id),
+        token_id: challenge_id,
+        single_use_key: None,
+        expires_at: None,
+    }
+}
+
+fn balance_extra(rec: &SessionRecord) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sessionId".into(), rec.id.clone().into());
+    m.insert("spent".into(), rec.spent_sats.into());
+    m.insert("balance".into(), rec.balance_sats().into());
+    m
+}
+
+impl Paywall {
+    pub(super) async fn session(&self, route: &Route, cred: &MppCredential, now: u64) -> Check {
+        let (Some(m), Some(store)) = (&self.mpp, &self.sessions) else {
+            return refused(VerifyError::UnknownChallenge("sessions are not offered"));
+        };
+        let step = match m.verify_session(cred, &route.offer, now) {
+            Ok(s) => s,
+            Err(e) => return refused(e),
+        };
+        let price = route.offer.price_msat / 1000;
+        let result: Result<Check, StoreError> = async {
+            Ok(match step {
+                SessionStep::Open {
+                    session_id,
+                    deposit_sats,
+                    return_invoice,
+                    challenge_id,
+                    expires_at,
+                } => {
+                    if !self
+                        .replay
+                        .consume(&session_key(&session_id), expires_at, now)
+                        .await?
+                    {
+                        return Ok(refused(VerifyError::Replayed));
+                    }
+                    let rec = SessionRecord {
+                        id: hex::encode(session_id),
+                        route: route.name.clone(),
+                        deposited_sats: deposit_sats,
+                        spent_sats: 0,
+                        return_invoice,
+                        closed: false,
+                        last_used: now,
+                    };
+                    if !store.open(rec).await? {
+                        return Ok(refused(VerifyError::Replayed));
+                    }
+                    self.serve(
+                        route,
+                        store
+                            .debit(&hex::encode(session_id), &route.name, price, now)
+                            .await?,
+                        session_id,
+                        Some(challenge_id),
+                        now,
+                    )
+                }
+                SessionStep::Bearer { session_id } => {
+                    let rec = store
+                        .debit(&hex::encode(session_id), &route.name, price, now)
+                        .await?;
+                    self.serve(route, rec, session_id, None, now)
+                }
+                SessionStep::TopUp {
+                    session_id,
+                    topup_hash,
+                    deposit_sats,
+                    expires_at,
+                } => {
+                    if !self
+                        .replay
+                        .consume(&session_key(&topup_hash), expires_at, now)
+                        .await?
+                    {
+                        return Ok(refused(VerifyError::Replayed));
+                    }
+                    match store
+                        .credit(&hex::encode(session_id), deposit_sats, now)
+                        .await?
+                    {
+                        Ok(rec) => self.json_answer(&rec, session_id, json!({"status": "ok"}), now),
+                        Err(e) => refused(e),
+                    }
+                }
+                SessionStep::Close {
+                    session_id,
+                    return_invoice,
+                } => self.close(session_id, return_invoice, now).await?,
+            })
+        }
+        .await;
+        result.unwrap_or_else(|e| Check::Failed(e.into()))
+    }
+
+    fn serve(
+        &self,
+        route: &Route,
+        rec: Result<SessionRecord, VerifyError>,
+        session_id: [u8; 32],
+        challenge_id: Option<[u8; 32]>,
+        now: u64,
+    ) -> Check {
+        let (Some(m), Ok(rec)) = (&self.mpp, rec.as_ref()) else {
+            return rec.err().map_or(Check::Refused(None), refused);
+        };
+        let v = verified(session_id, challenge_id);
+        Check::Paid(Receipt {
+            route: route.name.clone(),
+            price_msat: route.offer.price_msat,
+            headers: m.receipt_headers(&v, now, balance_extra(rec)),
+            verified: v,
+        })
+    }
+
+    fn json_answer(
+        &self,
+        rec: &SessionRecord,
+        session_id: [u8; 32],
+        body: Value,
+        now: u64,
+    ) -> Check {
+        let mut resp = Response::new(Body::from(body.to_string()));
+        *resp.status_mut() = StatusCode::OK;
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(m) = &self.mpp {
+            let mut extra = balance_extra(rec);
+            if let Value::Object(b) = &body {
+                extra.extend(
+                    b.iter()
+                        .filter(|(k, _)| k.starts_with("refund"))
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+            }
+            for (k, v) in m.receipt_headers(&verified(session_id, None), now, extra) {
+                h.insert(k, v);
+            }
+        }
+        Check::Respond(resp)
+    }
+
+    /// Close: check the refund invoice, mark closed (atomically), pay the refund once.
+    async fn close(
+        &self,
+        session_id: [u8; 32],
+        close_invoice: Option<String>,
+        now: u64,
+    ) -> Result<Check, StoreError> {
+        let Some(store) = &self.sessions else {
+            return Ok(Check::Refused(None));
+        };
+        let id = hex::encode(session_id);
+        let Some(current) = store.get(&id).await? else {
+            return Ok(refused(VerifyError::SessionNotFound));
+        };
+        if current.closed {
+            return Ok(refused(VerifyError::SessionClosed));
+        }
+        if let Some(inv) = &close_invoice {
+            match self.lightning.decode(inv) {
+                Ok(d) if d.amount_msat == Some(current.balance_sats() * 1000) => {}
+                Ok(_) => {
+                    return Ok(refused(VerifyError::InvalidReturnInvoice(
+                        "amount differs from the refund",
+                    )))
+                }
+                Err(_) => {
+                    return Ok(refused(VerifyError::InvalidReturnInvoice(
+                        "not a valid BOLT11 invoice",
+                    )))
+                }
+            }
+        }
+        let rec = match store.close(&id).await? {
+            Ok(r) => r,
+            Err(e) => return Ok(refused(e)),
+        };
+        let refund = rec.balance_sats();
+        let invoice = close_invoice.or_else(|| rec.return_invoice.clone());
+        let status = match (refund, invoice) {
+            (0, _) => RefundStatus::Skipped,
+            (_, None) => RefundStatus::Failed,
+            (_, Some(inv)) => match self.lightning.decode(&inv) {
+                Ok(d) if d.amount_msat == Some(refund * 1000) => {
+                    match self.lightning.pay_invoice(&inv, PayLimits::default()).await {
+                        Ok(_) => RefundStatus::Succeeded,
+                        Err(e) => {
+                            tracing::warn!(session = %id, error = %e, "session refund failed");
+                            RefundStatus::Failed
+                        }
+                    }
+                }
+                _ => {
+                    tracing::warn!(session = %id, refund, "return invoice cannot carry the refund");
+                    RefundStatus::Failed
+                }
+            },
+        };
+        tracing::info!(session = %id, refund, status = status.as_str(), "session closed");
+        let body =
+            json!({"status": "closed", "refundSats": refund, "refundStatus": status.as_str()});
+        Ok(self.json_answer(&rec, session_id, body, now))
+    }
+}

@@ -1,0 +1,44 @@
+//! base64url **without padding** (RFC 4648 §5), the only encoding MPP uses on the wire.
+//!
+//! Encoding never pads; decoding accepts padded and unpadded input (spec: "MUST accept input
+//! with or without padding"), and nothing else (no standard alphabet, no whitespace).
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Encode as base64url without padding.
+pub fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decode base64url, padded or not. `None` on any malformed input.
+pub fn decode(input: &str) -> Option<Vec<u8>> {
+    LENIENT.decode(input.as_bytes()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_and_padding() {
+        assert_eq!(
+            encode(br#"{"amount":"1000000"}"#),
+            "eyJhbW91bnQiOiIxMDAwMDAwIn0"
+        );
+        assert_eq!(
+            decode("eyJhbW91bnQiOiIxMDAwMDAwIn0=").unwrap(),
+            br#"{"amount":"1000000"}"#
+        );
+        assert_eq!(encode(&[0xfb, 0xff]), "-_8");
+        assert!(decode("+/8").is_none());
+        assert!(decode("a").is_none());
+    }
+}

@@ -1,0 +1,172 @@
+//! Method `lightning`, intent `charge` (draft-lightning-charge-00): request and verification.
+//!
+//! Request: `{"amount": "<sat>", "currency": "sat", "externalId": "<route service>",
+//! "methodDetails": {"invoice", "paymentHash", "network"}}` — the BOLT11 invoice is
+//! authoritative; `externalId` pins the route so that a challenge paid for one route is refused
+//! on another. Payload: `{"preimage": "<64 hex>"}`.
+//!
+//! Verification order (the draft's, with the HMAC-bound id standing in for the stored
+//! challenge, as the SDK plugins do): decode → preimage format → id HMAC / realm / method /
+//! intent → `expires` → echoed amount, currency and route equal the offer → echoed
+//! `paymentHash` well-formed → `sha256(preimage) == paymentHash` (constant time). The
+//! single-use key is the payment hash (one fresh invoice per challenge id, so hash and id are
+//! one-to-one); the gateway consumes it atomically before serving.
+
+use std::borrow::Cow;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::challenge::MppChallenge;
+use super::credential::MppCredential;
+use super::{Mpp, CHARGE, METHOD};
+use crate::{
+    CredentialError, InvoiceFacts, Offer, ParseError, ProtocolId, Reference, Verified, VerifyError,
+};
+
+/// The fields of a charge request that verification reads (others are skipped).
+#[derive(serde::Deserialize)]
+struct ChargeView<'a> {
+    #[serde(borrow)]
+    amount: Cow<'a, str>,
+    #[serde(borrow)]
+    currency: Cow<'a, str>,
+    #[serde(borrow, rename = "externalId", default)]
+    external_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "methodDetails", default)]
+    method_details: Option<DetailsView<'a>>,
+}
+
+/// `methodDetails` as read by verification.
+#[derive(serde::Deserialize)]
+struct DetailsView<'a> {
+    #[serde(borrow, rename = "paymentHash", default)]
+    payment_hash: Option<Cow<'a, str>>,
+}
+
+/// Prefix of charge single-use keys (followed by the 32-byte payment hash).
+pub const CHARGE_KEY_PREFIX: &[u8] = b"mpp/charge/";
+
+/// The Lightning network of a BOLT11 invoice, from its human-readable prefix.
+pub fn network_of(bolt11: &str) -> &'static str {
+    let lower = bolt11.get(..6).unwrap_or("").to_ascii_lowercase();
+    if lower.starts_with("lnbcrt") {
+        "regtest"
+    } else if lower.starts_with("lntbs") {
+        "signet"
+    } else if lower.starts_with("lntb") {
+        "testnet"
+    } else {
+        "mainnet"
+    }
+}
+
+/// The charge `request` JSON for `offer` and its fresh `invoice`.
+pub fn charge_request(offer: &Offer, invoice: &InvoiceFacts) -> Value {
+    json!({
+        "amount": (offer.price_msat / 1000).to_string(),
+        "currency": "sat",
+        "externalId": offer.service,
+        "methodDetails": {
+            "invoice": invoice.bolt11,
+            "paymentHash": hex::encode(invoice.payment_hash),
+            "network": network_of(&invoice.bolt11),
+        },
+    })
+}
+
+/// A 32-byte value from 64 hex digits (either case).
+pub(crate) fn hex32(s: &str, what: &'static str) -> Result<[u8; 32], ParseError> {
+    if s.len() != 64 {
+        return Err(ParseError::Hex(what));
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).map_err(|_| ParseError::Hex(what))?;
+    Ok(out)
+}
+
+/// Whether `sha256(preimage) == hash`, in constant time.
+pub(crate) fn preimage_matches(preimage: &[u8; 32], hash: &[u8; 32]) -> bool {
+    let h: [u8; 32] = Sha256::digest(preimage).into();
+    bool::from(h.ct_eq(hash))
+}
+
+/// Check that `request` was issued for `offer`: amount, currency and route.
+pub(crate) fn pin_offer(request: &Value, offer: &Offer) -> Result<(), VerifyError> {
+    let amount = request.get("amount").and_then(Value::as_str);
+    if amount != Some((offer.price_msat / 1000).to_string().as_str()) {
+        return Err(VerifyError::OfferMismatch("amount"));
+    }
+    match request.get("currency").and_then(Value::as_str) {
+        Some("sat" | "BTC") => {}
+        _ => return Err(VerifyError::OfferMismatch("currency")),
+    }
+    if request.get("externalId").and_then(Value::as_str) != Some(offer.service.as_str()) {
+        return Err(VerifyError::OfferMismatch("route"));
+    }
+    Ok(())
+}
+
+impl Mpp {
+    /// The charge challenge for `offer` paid by `invoice`. `expires` is `now + ttl`, never
+    /// later than the invoice expiry.
+    pub fn charge_challenge(
+        &self,
+        offer: &Offer,
+        invoice: &InvoiceFacts,
+        now: u64,
+    ) -> MppChallenge {
+        let expires = self.expires_at(now, invoice.expires_at);
+        MppChallenge::issue(
+            &self.secret,
+            &self.realm,
+            METHOD,
+            CHARGE,
+            &charge_request(offer, invoice),
+            &super::time::format_rfc3339(expires),
+            self.description.as_deref(),
+            None,
+        )
+    }
+
+    /// Verify a charge credential for `offer` at `now` (see the module docs for the order).
+    /// The request is decoded into a borrowed, typed view (the invoice is skipped unread).
+    pub fn verify_charge(
+        &self,
+        cred: &MppCredential,
+        offer: &Offer,
+        now: u64,
+    ) -> Result<Verified, CredentialError> {
+        let preimage = hex32(cred.payload_str("preimage")?, "preimage")?;
+        let (id, bytes, expires_at) = self.check_bound_raw(&cred.challenge, CHARGE, now)?;
+        let request: ChargeView<'_> = serde_json::from_slice(&bytes)
+            .map_err(|_| ParseError::Syntax("invalid charge request"))?;
+        if request.amount.parse::<u64>().ok() != Some(offer.price_msat / 1000) {
+            return Err(VerifyError::OfferMismatch("amount").into());
+        }
+        if !matches!(&*request.currency, "sat" | "BTC") {
+            return Err(VerifyError::OfferMismatch("currency").into());
+        }
+        if request.external_id.as_deref() != Some(offer.service.as_str()) {
+            return Err(VerifyError::OfferMismatch("route").into());
+        }
+        let hash = request
+            .method_details
+            .and_then(|d| d.payment_hash)
+            .ok_or(VerifyError::OfferMismatch("paymentHash"))?;
+        let hash = hex32(&hash, "paymentHash")?;
+        if !preimage_matches(&preimage, &hash) {
+            return Err(VerifyError::PreimageMismatch.into());
+        }
+        let mut key = CHARGE_KEY_PREFIX.to_vec();
+        key.extend_from_slice(&hash);
+        Ok(Verified {
+            protocol: ProtocolId::Mpp,
+            reference: Reference::PaymentHash(hash),
+            token_id: Some(id),
+            single_use_key: Some(key),
+            expires_at: Some(expires_at),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! MPP Lightning sessions through the real gateway: open, 10 paid requests, exhaustion,
+//! top-up, close with an exact refund; sessions survive a gateway restart.
+
+use gate402::client::{ClientRequest, Policy};
+use gate402::config::Config;
+use gate402_protocols::mpp::{problem, MppReceipt};
+use gate402_rails::{InvoiceRequest, LightningRail};
+use gate402_tests::{json_body, start_gateway, Harness, BUYER_MSAT};
+
+fn policy() -> Policy {
+    Policy {
+        max_cost_msat: 1_000_000,
+        ..Policy::default()
+    }
+}
+
+async fn return_invoice(h: &Harness, sats: u64) -> String {
+    h.buyer
+        .create_invoice(InvoiceRequest {
+            amount_msat: sats * 1000,
+            memo: "refund".into(),
+            expiry_secs: 3600,
+        })
+        .await
+        .unwrap()
+        .bolt11
+}
+
+#[tokio::test]
+async fn open_ten_requests_top_up_close_refunds_to_the_satoshi() {
+    let h = Harness::start_mpp().await;
+    let client = h.client("s", policy());
+    let req = ClientRequest::get(h.url("/api/stream"));
+    // Open: 100 sat deposit (10 units of 10 sat); the opening request is served and paid.
+    let (mut s, first) = client.open_session(&req, None).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(s.deposited_sats, 100);
+    for i in 1..10 {
+        let r = client.session_send(&s, &req).await.unwrap();
+        assert_eq!(r.status(), 200, "request {i}");
+        let receipt = MppReceipt::parse(r.headers()["payment-receipt"].to_str().unwrap()).unwrap();
+        assert_eq!(receipt.extra["spent"], 10 * (i + 1));
+    }
+    // Balance exhausted after 10 requests: 402 insufficient-balance with fresh challenges.
+    let r = client.session_send(&s, &req).await.unwrap();
+    assert_eq!(r.status(), 402);
+    assert_eq!(
+        json_body(r.body())["type"],
+        problem::LN_INSUFFICIENT_BALANCE
+    );
+    assert!(r.headers().contains_key("www-authenticate"));
+    // Top-up: 200 {"status":"ok"}, not forwarded upstream.
+    let r = client.session_top_up(&mut s, &req).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_body(r.body()), serde_json::json!({"status": "ok"}));
+    assert_eq!(s.deposited_sats, 200);
+    let r = client.session_send(&s, &req).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // A bearer credential for another route is refused.
+    let other = client
+        .session_send(&s, &ClientRequest::get(h.url("/other/x")))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 402);
+    // Close: refund = 100 + 100 - 11 * 10 = 90 sat, paid to an invoice for exactly that.
+    let wrong = client
+        .session_close(&s, &req, Some(return_invoice(&h, 89).await))
+        .await
+        .unwrap();
+    assert_eq!(
+        json_body(wrong.body())["type"],
+        problem::LN_INVALID_RETURN_INVOICE
+    );
+    let before = h.net.balance_msat("buyer").unwrap();
+    let r = client
+        .session_close(&s, &req, Some(return_invoice(&h, 90).await))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        json_body(r.body()),
+        serde_json::json!({"status": "closed", "refundSats": 90, "refundStatus": "succeeded"})
+    );
+    assert!(r.headers().contains_key("payment-receipt"));
+    assert_eq!(h.net.balance_msat("buyer").unwrap(), before + 90_000);
+    // Money is conserved: what the network burned in fees is the buyer's and the seller's.
+    let burned = BUYER_MSAT - h.net.total_balance_msat() as u64;
+    assert_eq!(h.seller_msat(), 110_000 - (burned - s.fees_msat));
+    assert_eq!(
+        h.net.balance_msat("buyer").unwrap(),
+        BUYER_MSAT - 110_000 - s.fees_msat
+    );
+    // Closed: nothing more.
+    let r = client.session_send(&s, &req).await.unwrap();
+    assert_eq!(json_body(r.body())["type"], problem::LN_SESSION_CLOSED);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_gateway_restart() {
+    let h = Harness::start_mpp().await;
+    let client = h.client("s", policy());
+    let req = ClientRequest::get(h.url("/api/x"));
+    let (s, first) = client.open_session(&req, None).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let addr = h.gateway.addr;
+    let Harness {
+        gateway,
+        config,
+        seller,
+        ..
+    } = h;
+    gateway.shutdown().await.unwrap();
+    let config: Config = config;
+    let again = start_gateway(&config, &seller).await;
+    let req = ClientRequest::get(format!("http://{}/api/x", again.addr).parse().unwrap());
+    assert_ne!(again.addr, addr);
+    let r = client.session_send(&s, &req).await.unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.body());
+    let receipt = MppReceipt::parse(r.headers()["payment-receipt"].to_str().unwrap()).unwrap();
+    assert_eq!(receipt.extra["spent"], 20);
+    assert_eq!(receipt.extra["balance"], 80);
+}
