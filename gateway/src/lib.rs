@@ -3,6 +3,8 @@
 //! * [`paywall`] — seller side: the [`paywall::Paywall`] decision logic and its tower
 //!   [`paywall::PaywallLayer`], usable in any axum app.
 //! * [`proxy`] / [`server`] — the reverse proxy and its assembly from [`config`].
+//! * [`store`] — persistence: payment ledger, consumed credentials, revocations (SQLite or
+//!   PostgreSQL).
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).
 
@@ -14,3 +16,4 @@ pub mod error;
 pub mod paywall;
 pub mod proxy;
 pub mod server;
+pub mod store;
