@@ -10,6 +10,8 @@ use gate402_rails::RailError;
 use http::StatusCode;
 use thiserror::Error;
 
+use crate::store::StoreError;
+
 /// Who caused an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorSource {
@@ -21,6 +23,8 @@ pub enum ErrorSource {
     Upstream,
     /// The gateway's own configuration.
     Config,
+    /// The gateway's database (ledger, consumed credentials).
+    Store,
 }
 
 /// An error on the paid request path.
@@ -37,6 +41,9 @@ pub enum GateError {
     /// The payment rail failed while building a challenge or checking a payment.
     #[error("payment rail: {0}")]
     Rail(#[source] RailError),
+    /// The store could not record or check what a paid request needs.
+    #[error("store: {0}")]
+    Store(#[source] StoreError),
     /// The upstream could not be reached or broke the connection.
     #[error("upstream unavailable: {0}")]
     Upstream(String),
@@ -54,6 +61,7 @@ impl GateError {
         match self {
             GateError::PaymentRequired { .. } => ErrorSource::Client,
             GateError::Rail(_) => ErrorSource::Rail,
+            GateError::Store(_) => ErrorSource::Store,
             GateError::Upstream(_) | GateError::UpstreamTimeout => ErrorSource::Upstream,
             GateError::Challenge(_) => ErrorSource::Config,
         }
@@ -63,6 +71,7 @@ impl GateError {
     pub fn retryable(&self) -> bool {
         match self {
             GateError::Rail(e) => e.retryable(),
+            GateError::Store(e) => e.retryable(),
             GateError::Upstream(_) | GateError::UpstreamTimeout => true,
             GateError::PaymentRequired { .. } | GateError::Challenge(_) => false,
         }
@@ -73,6 +82,8 @@ impl GateError {
         match self {
             GateError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             GateError::Rail(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Store(e) if e.retryable() => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GateError::Upstream(_) => StatusCode::BAD_GATEWAY,
             GateError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GateError::Challenge(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +95,7 @@ impl GateError {
         match self {
             GateError::PaymentRequired { reason, .. } => reason.unwrap_or("payment_required"),
             GateError::Rail(e) => e.kind.as_str(),
+            GateError::Store(e) => e.code(),
             GateError::Upstream(_) => "upstream_unavailable",
             GateError::UpstreamTimeout => "upstream_timeout",
             GateError::Challenge(_) => "challenge_failed",

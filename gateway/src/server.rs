@@ -12,6 +12,7 @@ use crate::{
     config::{load_secret, Config, ConfigError},
     paywall::{Paywall, PaywallLayer, Route, RouteTable},
     proxy::Proxy,
+    store::{self, Revocations, Store, StoreError},
 };
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -60,6 +61,26 @@ pub fn paywall_with_secret(
     Ok(Paywall::new(route_table(config), protocols, lightning)
         .with_invoice_expiry(config.l402.invoice_expiry_secs)
         .with_retry_after(config.server.retry_after_secs))
+}
+
+/// Open the store configured in `[store]` and apply its migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    let options = config
+        .store
+        .options()
+        .map_err(|e| StoreError::Config(e.to_string()))?;
+    store::open(&options).await
+}
+
+/// Attach `store` to `paywall`: load the revocations and keep them fresh every `refresh`.
+pub async fn attach_store(
+    paywall: Paywall,
+    store: Arc<dyn Store>,
+    refresh: Duration,
+) -> Result<Paywall, StoreError> {
+    let revocations = Revocations::load(&*store).await?;
+    revocations.spawn_refresh(store.clone(), refresh);
+    Ok(paywall.with_store(store, revocations))
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to

@@ -1,5 +1,9 @@
 //! Shared harness for the integration tests: a simnet, an upstream API and a gateway, all on
-//! `127.0.0.1:0`.
+//! `127.0.0.1:0`, with its store in a temporary SQLite file; PostgreSQL test databases
+//! ([`pg`]) and a TCP relay that can cut a database off ([`relay`]).
+
+pub mod pg;
+pub mod relay;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -8,6 +12,7 @@ use gate402::{
     client::{Client, Policy, TokenCache},
     config::Config,
     server::{self, Running},
+    store::{self, Store, StoreOptions},
 };
 use gate402_rails::simnet::{SimNetwork, SimNode};
 use http::{HeaderMap, StatusCode, Uri};
@@ -89,7 +94,9 @@ pub struct Harness {
     pub gateway: Running,
     /// Parsed config.
     pub config: Config,
-    /// Client credential caches live here.
+    /// The gateway's store.
+    pub store: Arc<dyn Store>,
+    /// Client credential caches and the SQLite store live here.
     pub dir: tempfile::TempDir,
 }
 
@@ -107,18 +114,21 @@ impl Harness {
         let net = SimNetwork::new();
         let buyer = net.add_node("buyer", BUYER_MSAT);
         let seller = net.add_node("seller", 0);
-        let paywall =
-            server::paywall_with_secret(&config, Arc::new(seller.clone()), &SECRET).unwrap();
-        let router = server::router(&config, Arc::new(paywall)).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = server::spawn(listener, router).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::open(&StoreOptions::Sqlite {
+            path: dir.path().join("gate402.sqlite"),
+        })
+        .await
+        .unwrap();
+        let gateway = gateway(&config, Arc::new(seller.clone()), store.clone()).await;
         Harness {
             net,
             buyer,
             seller,
             gateway,
             config,
-            dir: tempfile::tempdir().unwrap(),
+            store,
+            dir,
         }
     }
 
@@ -142,6 +152,20 @@ impl Harness {
     pub fn seller_msat(&self) -> u64 {
         self.net.balance_msat("seller").unwrap()
     }
+}
+
+/// Start a gateway for `config` with the test [`SECRET`], minting on `rail`, recording in `store`.
+pub async fn gateway(
+    config: &Config,
+    rail: Arc<dyn gate402_rails::LightningRail>,
+    store: Arc<dyn Store>,
+) -> Running {
+    let paywall = server::paywall_with_secret(config, rail, &SECRET).unwrap();
+    let refresh = config.store.revocation_refresh();
+    let paywall = server::attach_store(paywall, store, refresh).await.unwrap();
+    let router = server::router(config, Arc::new(paywall)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server::spawn(listener, router).unwrap()
 }
 
 /// A raw HTTP request (no payment logic).

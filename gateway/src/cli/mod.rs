@@ -1,5 +1,6 @@
-//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`.
+//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `ledger`, `revoke`.
 
+mod admin;
 mod demo;
 mod get;
 mod serve;
@@ -9,6 +10,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+pub use admin::{LedgerArgs, RevokeArgs};
 pub use demo::run_demo;
 pub use get::{Exit, GetArgs};
 
@@ -37,6 +39,10 @@ enum Command {
     },
     /// Fetch a URL, paying a 402 challenge within --max-cost (curl-like).
     Get(Box<GetArgs>),
+    /// List settled payments and totals per route and protocol from the gateway's store.
+    Ledger(LedgerArgs),
+    /// Revoke an L402 token id on every gateway sharing the store.
+    Revoke(RevokeArgs),
 }
 
 /// Parse the command line and run; returns the process exit code.
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
             Command::Serve { config } => serve::run(&config).await,
             Command::CheckConfig { config } => serve::check(&config),
             Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
+            Command::Ledger(args) => admin::ledger(args).await,
+            Command::Revoke(args) => admin::revoke(args).await,
         }
     })
 }

@@ -1,14 +1,19 @@
 //! `gate402 serve` and `gate402 check-config`.
 
-use std::{path::Path, process::ExitCode, sync::Arc};
+use std::{path::Path, process::ExitCode, sync::Arc, time::Duration};
 
 use gate402_rails::{simnet::SimNetwork, LightningRail};
 use tokio::net::TcpListener;
 
 use crate::{
+    clock::now_unix,
     config::{load_secret, Config, LightningConfig},
     server,
+    store::Store,
 };
+
+/// How often expired consumed keys, sessions and pooled invoices are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Validate a config file and its secrets.
 pub fn check(path: &Path) -> ExitCode {
@@ -39,6 +44,20 @@ fn lightning(config: &Config) -> Arc<dyn LightningRail> {
     }
 }
 
+fn spawn_purge(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tick.tick().await;
+            match store.purge_expired(now_unix()).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired store rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired store rows"),
+            }
+        }
+    });
+}
+
 /// Run the gateway until Ctrl-C.
 pub async fn run(path: &Path) -> ExitCode {
     let config = match Config::load(path) {
@@ -49,12 +68,28 @@ pub async fn run(path: &Path) -> ExitCode {
         }
     };
     let paywall = match server::paywall(&config, lightning(&config)) {
-        Ok(p) => Arc::new(p),
+        Ok(p) => p,
         Err(e) => {
             eprintln!("{}: {e}", path.display());
             return ExitCode::from(2);
         }
     };
+    let store = match server::open_store(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let refresh = config.store.revocation_refresh();
+    let paywall = match server::attach_store(paywall, store.clone(), refresh).await {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("cannot load revocations: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    spawn_purge(store.clone());
     let router = match server::router(&config, paywall) {
         Ok(r) => r,
         Err(e) => {
@@ -76,7 +111,7 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(addr = %running.addr, upstream = %config.server.upstream, "gate402 listening");
+    tracing::info!(addr = %running.addr, upstream = %config.server.upstream, store = store.backend(), "gate402 listening");
     println!("gate402 listening on http://{}", running.addr);
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");

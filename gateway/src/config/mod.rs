@@ -2,6 +2,7 @@
 //! [`Config::validate`], and secrets read from the environment or files, never from the TOML.
 
 mod secret;
+mod store;
 mod validate;
 
 use std::{net::SocketAddr, path::Path};
@@ -9,6 +10,7 @@ use std::{net::SocketAddr, path::Path};
 use serde::Deserialize;
 
 pub use secret::load_secret;
+pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
 
 /// The whole gateway configuration (one TOML file).
@@ -22,6 +24,9 @@ pub struct Config {
     pub l402: L402Config,
     /// Which Lightning node mints invoices.
     pub lightning: LightningConfig,
+    /// Persistence (ledger, consumed credentials, revocations); SQLite by default.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Priced routes; first match wins. Requests matching no route pass through free.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,

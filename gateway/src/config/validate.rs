@@ -61,6 +61,7 @@ impl Config {
                 "must be between 60 and 31536000",
             ));
         }
+        self.store.validate()?;
         let mut names = std::collections::HashSet::new();
         for (i, r) in self.routes.iter().enumerate() {
             let field = |f: &str| format!("route[{i}].{f}");

@@ -7,8 +7,11 @@
 pub mod edge;
 mod layer;
 pub mod routes;
+mod settle;
 
 use std::sync::Arc;
+
+use settle::{Settlement, Unsettled};
 
 use axum::body::Body;
 use gate402_protocols::{
@@ -17,7 +20,11 @@ use gate402_protocols::{
 use gate402_rails::{InvoiceRequest, LightningRail};
 use http::{Request, Response};
 
-use crate::{clock::now_unix, error::GateError};
+use crate::{
+    clock::now_unix,
+    error::GateError,
+    store::{Revocations, Store},
+};
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
 pub use routes::{Route, RouteTable};
 
@@ -44,6 +51,7 @@ pub struct Paywall {
     lightning: Arc<dyn LightningRail>,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
+    settlement: Option<Settlement>,
 }
 
 impl std::fmt::Debug for Paywall {
@@ -68,7 +76,26 @@ impl Paywall {
             lightning,
             invoice_expiry_secs: 3600,
             retry_after_secs: 5,
+            settlement: None,
         }
+    }
+
+    /// Record payments in `store`, consume single-use credentials there, and refuse the token
+    /// ids in `revocations` (keep it fresh with [`Revocations::spawn_refresh`]). Without a
+    /// store the paywall verifies statelessly and records nothing.
+    pub fn with_store(mut self, store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
+        self.settlement = Some(Settlement::new(store, revocations));
+        self
+    }
+
+    /// The store, if one is attached.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.settlement.as_ref().map(|s| &s.store)
+    }
+
+    /// The revocation set, if a store is attached.
+    pub fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.settlement.as_ref().map(|s| &s.revocations)
     }
 
     /// Expiry of minted invoices, seconds.
@@ -109,23 +136,30 @@ impl Paywall {
             return Ok((req, None));
         }
         let refused = match self.check(route, &req) {
-            Ok(receipt) => {
-                let headers = req.headers_mut();
-                for name in CREDENTIAL_HEADERS {
-                    headers.remove(name);
+            Ok(receipt) => match self.settle(&receipt).await {
+                Ok(()) => {
+                    let headers = req.headers_mut();
+                    for name in CREDENTIAL_HEADERS {
+                        headers.remove(name);
+                    }
+                    req.extensions_mut().insert(receipt.clone());
+                    return Ok((req, Some(receipt)));
                 }
-                req.extensions_mut().insert(receipt.clone());
-                return Ok((req, Some(receipt)));
-            }
-            Err(refused) => refused,
+                Err(Unsettled::Refused { reason, detail }) => Some((reason, detail)),
+                Err(Unsettled::Failed(e)) => {
+                    tracing::warn!(route = %route.name, error = %e, "cannot settle a paid request");
+                    return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs));
+                }
+            },
+            Err(refused) => refused.map(|e| (e.reason(), e.to_string())),
         };
-        let err = GateError::PaymentRequired {
-            reason: refused.as_ref().map(CredentialError::reason),
-            detail: refused.as_ref().map(ToString::to_string),
-        };
-        if let Some(e) = &refused {
-            tracing::info!(route = %route.name, reason = e.reason(), "credential refused");
+        if let Some((reason, _)) = &refused {
+            tracing::info!(route = %route.name, reason, "credential refused");
         }
+        let err = GateError::PaymentRequired {
+            reason: refused.as_ref().map(|r| r.0),
+            detail: refused.map(|r| r.1),
+        };
         Err(match self.challenges(route).await {
             Ok(challenges) => edge::error_response(&err, challenges, self.retry_after_secs),
             Err(e) => {
@@ -133,6 +167,13 @@ impl Paywall {
                 edge::error_response(&e, Vec::new(), self.retry_after_secs)
             }
         })
+    }
+
+    async fn settle(&self, receipt: &Receipt) -> Result<(), Unsettled> {
+        match &self.settlement {
+            Some(s) => s.settle(receipt, self.lightning.rail_id()).await,
+            None => Ok(()),
+        }
     }
 
     /// Verify whatever credential the request carries. `Err(None)`: none presented.
