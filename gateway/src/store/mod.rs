@@ -18,6 +18,7 @@ mod migrate;
 mod postgres;
 mod revocations;
 mod sql;
+mod sql_rows;
 mod sqlite;
 mod types;
 
