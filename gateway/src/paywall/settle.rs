@@ -13,7 +13,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex},
+    sync::{Arc, RwLock},
 };
 
 use crate::{
@@ -32,7 +32,7 @@ const MAX_RECORDED: usize = 100_000;
 pub(crate) struct Settlement {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) revocations: Arc<Revocations>,
-    recorded: Mutex<HashSet<[u8; 32]>>,
+    recorded: RwLock<HashSet<[u8; 32]>>,
 }
 
 /// Why a verified credential was not accepted after all.
@@ -53,19 +53,19 @@ impl Settlement {
         Settlement {
             store,
             revocations,
-            recorded: Mutex::new(HashSet::new()),
+            recorded: RwLock::new(HashSet::new()),
         }
     }
 
     fn already_recorded(&self, token_id: &[u8; 32]) -> bool {
         self.recorded
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains(token_id)
     }
 
     fn mark_recorded(&self, token_id: [u8; 32]) {
-        let mut set = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut set = self.recorded.write().unwrap_or_else(|e| e.into_inner());
         if set.len() >= MAX_RECORDED {
             set.clear();
         }

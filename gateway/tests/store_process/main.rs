@@ -28,7 +28,7 @@ async fn two_processes_on_one_postgres_record_a_token_once_and_share_revocations
     let db = TestDb::create().await;
     let dir = tempfile::tempdir().unwrap();
     let store = format!(
-        "[store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\n",
+        "[store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\nrevocation_refresh_ms = 500\n",
         db.url
     );
     let config = write_config(dir.path(), upstream().await, &store);

@@ -40,7 +40,7 @@ impl TestStore {
                 let path = dir.path().join("gate402.sqlite");
                 TestStore {
                     toml: format!(
-                        "[store]\nbackend = \"sqlite\"\npath = \"{}\"\n",
+                        "[store]\nbackend = \"sqlite\"\npath = \"{}\"\nrevocation_refresh_ms = 500\n",
                         path.display()
                     ),
                     options: StoreOptions::Sqlite { path },
@@ -52,7 +52,7 @@ impl TestStore {
                 let db = TestDb::create().await;
                 TestStore {
                     toml: format!(
-                        "[store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\n",
+                        "[store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\nrevocation_refresh_ms = 500\n",
                         db.url
                     ),
                     options: StoreOptions::Postgres {
