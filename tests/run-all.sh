@@ -22,6 +22,9 @@ if [ -z "${GATE402_TEST_PG_URL:-}" ] && ! pg_up; then
         echo "PostgreSQL not running: installing it"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+        if [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+            pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -1)" main
+        fi
         pg_start || { echo "FAIL: PostgreSQL unavailable on 127.0.0.1:5432" >&2; exit 1; }
     fi
 fi
