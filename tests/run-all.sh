@@ -7,6 +7,42 @@ cd "$(dirname "$0")/.."
 echo "== npm interop peers (tests/interop, pinned lockfile)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
+echo "== PostgreSQL on 127.0.0.1:5432 (store tests; started or installed if absent)"
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+pg_wait() { for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done; return 1; }
+pg_start() {
+    local v
+    for v in $(ls /etc/postgresql 2>/dev/null); do
+        pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
+    done
+    pg_wait
+}
+if [ -z "${GATE402_TEST_PG_URL:-}" ] && ! pg_up; then
+    if ! pg_start; then
+        echo "PostgreSQL not running: installing it"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+        if [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+            pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -1)" main
+        fi
+        pg_start || { echo "FAIL: PostgreSQL unavailable on 127.0.0.1:5432" >&2; exit 1; }
+    fi
+fi
+if [ -z "${GATE402_TEST_PG_URL:-}" ]; then
+    # Tests connect as postgres@127.0.0.1 without a password (trust on loopback only).
+    if command -v psql >/dev/null && ! psql -h 127.0.0.1 -U postgres -Atc 'select 1' >/dev/null 2>&1; then
+        for hba in /etc/postgresql/*/main/pg_hba.conf; do
+            grep -q '^host all postgres 127.0.0.1/32 trust' "$hba" ||
+                sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+        done
+        for v in $(ls /etc/postgresql); do
+            pg_ctlcluster --skip-systemctl-redirect "$v" main reload || true
+        done
+        psql -h 127.0.0.1 -U postgres -Atc 'select 1' >/dev/null ||
+            { echo "FAIL: cannot connect to PostgreSQL as postgres@127.0.0.1" >&2; exit 1; }
+    fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

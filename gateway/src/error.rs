@@ -10,6 +10,8 @@ use gate402_rails::RailError;
 use http::StatusCode;
 use thiserror::Error;
 
+use crate::store::StoreError;
+
 /// Who caused an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorSource {
@@ -21,7 +23,7 @@ pub enum ErrorSource {
     Upstream,
     /// The gateway's own configuration.
     Config,
-    /// The gateway's state store (replay guard, sessions).
+    /// The gateway's database (ledger, consumed credentials).
     Store,
 }
 
@@ -39,6 +41,10 @@ pub enum GateError {
     /// The payment rail failed while building a challenge or checking a payment.
     #[error("payment rail: {0}")]
     Rail(#[source] RailError),
+    /// The store (ledger, consumed credentials, sessions) could not record or check what a
+    /// paid request needs.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
     /// The upstream could not be reached or broke the connection.
     #[error("upstream unavailable: {0}")]
     Upstream(String),
@@ -48,9 +54,6 @@ pub enum GateError {
     /// A challenge could not be built from the route's offer.
     #[error("challenge: {0}")]
     Challenge(#[from] ChallengeError),
-    /// The replay guard or session store failed.
-    #[error("{0}")]
-    Store(#[from] crate::store::StoreError),
 }
 
 impl GateError {
@@ -59,9 +62,9 @@ impl GateError {
         match self {
             GateError::PaymentRequired { .. } => ErrorSource::Client,
             GateError::Rail(_) => ErrorSource::Rail,
+            GateError::Store(_) => ErrorSource::Store,
             GateError::Upstream(_) | GateError::UpstreamTimeout => ErrorSource::Upstream,
             GateError::Challenge(_) => ErrorSource::Config,
-            GateError::Store(_) => ErrorSource::Store,
         }
     }
 
@@ -69,7 +72,8 @@ impl GateError {
     pub fn retryable(&self) -> bool {
         match self {
             GateError::Rail(e) => e.retryable(),
-            GateError::Upstream(_) | GateError::UpstreamTimeout | GateError::Store(_) => true,
+            GateError::Store(e) => e.retryable(),
+            GateError::Upstream(_) | GateError::UpstreamTimeout => true,
             GateError::PaymentRequired { .. } | GateError::Challenge(_) => false,
         }
     }
@@ -78,7 +82,9 @@ impl GateError {
     pub fn status(&self) -> StatusCode {
         match self {
             GateError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
-            GateError::Rail(_) | GateError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Rail(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Store(e) if e.retryable() => StatusCode::SERVICE_UNAVAILABLE,
+            GateError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GateError::Upstream(_) => StatusCode::BAD_GATEWAY,
             GateError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GateError::Challenge(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,10 +96,10 @@ impl GateError {
         match self {
             GateError::PaymentRequired { reason, .. } => reason.unwrap_or("payment_required"),
             GateError::Rail(e) => e.kind.as_str(),
+            GateError::Store(e) => e.code(),
             GateError::Upstream(_) => "upstream_unavailable",
             GateError::UpstreamTimeout => "upstream_timeout",
             GateError::Challenge(_) => "challenge_failed",
-            GateError::Store(_) => "store_unavailable",
         }
     }
 }

@@ -3,6 +3,8 @@
 //! * [`paywall`] — seller side: the [`paywall::Paywall`] decision logic and its tower
 //!   [`paywall::PaywallLayer`], usable in any axum app.
 //! * [`proxy`] / [`server`] — the reverse proxy and its assembly from [`config`].
+//! * [`store`] — persistence: payment ledger, consumed credentials, revocations (SQLite or
+//!   PostgreSQL).
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
 //! * [`store`] — replay guard and MPP session balances behind narrow traits.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).

@@ -23,7 +23,7 @@ use crate::{
     config::{load_mpp_secret, load_secret, Config, ConfigError},
     paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable},
     proxy::Proxy,
-    store::{FileSessionStore, SessionStore},
+    store::{self, FileSessionStore, Revocations, SessionStore, Store, StoreError},
 };
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -110,6 +110,26 @@ pub fn paywall_with_secret(
         builder = builder.mpp(Arc::new(mpp), sessions);
     }
     Ok(builder.build())
+}
+
+/// Open the store configured in `[store]` and apply its migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    let options = config
+        .store
+        .options()
+        .map_err(|e| StoreError::Config(e.to_string()))?;
+    store::open(&options).await
+}
+
+/// Attach `store` to `paywall`: load the revocations and keep them fresh every `refresh`.
+pub async fn attach_store(
+    paywall: Paywall,
+    store: Arc<dyn Store>,
+    refresh: Duration,
+) -> Result<Paywall, StoreError> {
+    let revocations = Revocations::load(&*store).await?;
+    revocations.spawn_refresh(store.clone(), refresh);
+    Ok(paywall.with_store(store, revocations))
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to

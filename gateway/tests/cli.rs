@@ -67,3 +67,49 @@ fn get_without_a_wallet_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lnd-dir"));
 }
+
+#[test]
+fn ledger_and_revoke_work_on_an_empty_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("g.toml");
+    let db = dir.path().join("data/g.sqlite");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:1\"\n\
+             [lightning]\nbackend = \"simnet\"\n[store]\npath = \"{}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let out = gate402()
+        .args(["ledger", "--config", cfg])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("total") && text.contains("protocol"),
+        "{text}"
+    );
+    assert!(db.exists(), "the store is created with its directory");
+    let bad = gate402()
+        .args(["revoke", "--config", cfg, "xyz"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let id = "ab".repeat(32);
+    for expected in ["revoked ", "already revoked "] {
+        let out = gate402()
+            .args(["revoke", "--config", cfg, &id])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(expected));
+    }
+}

@@ -56,6 +56,35 @@ fn bad_configs_are_rejected_with_the_field_named() {
         let e = err(&format!("{BASE}{extra}"));
         assert!(e.to_string().contains(field), "{field}: {e}");
     }
+    let store_cases = [
+        ("[store]\nbackend = \"mysql\"\n", "backend"),
+        ("[store]\nbogus = 1\n", "bogus"),
+        (
+            "[store]\ndatabase_url = \"postgres://x/y\"\n",
+            "store.database_url",
+        ),
+        (
+            "[store]\nbackend = \"postgres\"\npath = \"x.db\"\n",
+            "store.path",
+        ),
+        (
+            "[store]\nbackend = \"postgres\"\ndatabase_url = \"mysql://x\"\n",
+            "store.database_url",
+        ),
+        (
+            "[store]\nacquire_timeout_ms = 0\n",
+            "store.acquire_timeout_ms",
+        ),
+        (
+            "[store]\nrevocation_refresh_ms = 999999\n",
+            "store.revocation_refresh_ms",
+        ),
+        ("[store]\nmax_connections = 0\n", "store.max_connections"),
+    ];
+    for (extra, field) in store_cases {
+        let e = err(&format!("{BASE}{extra}"));
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
     let e = err(&BASE.replace("http://127.0.0.1:1", "ftp://x"));
     assert!(e.to_string().contains("server.upstream"), "{e}");
 }
@@ -132,4 +161,26 @@ fn mpp_section_is_validated_and_its_secret_checked() {
     let a = load_mpp_secret(&derived, &[1; 32]).unwrap();
     assert_eq!(a.len(), 32);
     assert_ne!(a, load_mpp_secret(&derived, &[2; 32]).unwrap());
+}
+
+#[test]
+fn the_store_url_comes_from_the_environment_and_is_never_printed() {
+    use gate402::{config::StoreBackend, store::StoreOptions};
+    let text = format!(
+        "{BASE}[store]\nbackend = \"postgres\"\ndatabase_url_env = \"GATE402_TEST_URL_NOT_SET\"\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.store.backend, StoreBackend::Postgres);
+    let e = config.store.options().unwrap_err().to_string();
+    assert!(e.contains("GATE402_TEST_URL_NOT_SET"), "{e}");
+    let text = format!(
+        "{BASE}[store]\nbackend = \"postgres\"\ndatabase_url = \"postgres://u:hunter2@h/db\"\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let options = config.store.options().unwrap();
+    assert!(matches!(options, StoreOptions::Postgres { .. }));
+    assert!(!format!("{config:?}{options:?}").contains("hunter2"));
+    let sqlite = Config::from_toml(BASE).unwrap().store.options().unwrap();
+    assert!(matches!(sqlite, StoreOptions::Sqlite { path } if path.ends_with("gate402.sqlite")));
 }

@@ -12,3 +12,4 @@ mod policy;
 mod rejections;
 mod roundtrip;
 mod server;
+mod store;

@@ -122,7 +122,11 @@ async fn replay_and_concurrent_duplicates_are_served_once() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (url, auth) = (h.url("/api/a"), auth.clone());
-            tokio::spawn(async move { raw(&url, &[("authorization", &auth)]).await.0 })
+            tokio::spawn(async move {
+                let (status, _, body) = raw(&url, &[("authorization", &auth)]).await;
+                assert_ne!(status, 503, "{}", String::from_utf8_lossy(&body));
+                status
+            })
         })
         .collect();
     let mut ok = 0;

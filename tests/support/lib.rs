@@ -1,5 +1,9 @@
 //! Shared harness for the integration tests: a simnet, an upstream API and a gateway, all on
-//! `127.0.0.1:0`.
+//! `127.0.0.1:0`, with its store in a temporary SQLite file; PostgreSQL test databases
+//! ([`pg`]) and a TCP relay that can cut a database off ([`relay`]).
+
+pub mod pg;
+pub mod relay;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -8,6 +12,7 @@ use gate402::{
     client::{Client, Policy, TokenCache},
     config::Config,
     server::{self, Running},
+    store::{self, Store, StoreOptions},
 };
 use gate402_rails::simnet::{SimNetwork, SimNode};
 use http::{HeaderMap, StatusCode, Uri};
@@ -126,7 +131,9 @@ pub struct Harness {
     pub gateway: Running,
     /// Parsed config.
     pub config: Config,
-    /// Client credential caches live here.
+    /// The gateway's store.
+    pub store: Arc<dyn Store>,
+    /// Client credential caches and the SQLite store live here.
     pub dir: tempfile::TempDir,
 }
 
@@ -144,26 +151,36 @@ impl Harness {
         let text = MPP_CONFIG
             .replace("{UPSTREAM}", &format!("http://{upstream}"))
             .replace("{DATA_DIR}", &dir.path().join("data").display().to_string());
-        let mut h = Harness::start_with(&text).await;
-        h.dir = dir;
-        h
+        Harness::start_in(&text, dir).await
     }
 
     /// Start a gateway with the given config text.
     pub async fn start_with(config_text: &str) -> Harness {
+        Harness::start_in(config_text, tempfile::tempdir().unwrap()).await
+    }
+
+    /// Start a gateway with the given config text; its SQLite store and the clients' caches
+    /// live in `dir` (kept as long as the harness).
+    pub async fn start_in(config_text: &str, dir: tempfile::TempDir) -> Harness {
         let config = Config::from_toml(config_text).expect("config parses");
         config.validate().expect("config is valid");
         let net = SimNetwork::new();
         let buyer = net.add_node("buyer", BUYER_MSAT);
         let seller = net.add_node("seller", 0);
-        let gateway = start_gateway(&config, &seller).await;
+        let store = store::open(&StoreOptions::Sqlite {
+            path: dir.path().join("gate402.sqlite"),
+        })
+        .await
+        .unwrap();
+        let gateway = gateway(&config, Arc::new(seller.clone()), store.clone()).await;
         Harness {
             net,
             buyer,
             seller,
             gateway,
             config,
-            dir: tempfile::tempdir().unwrap(),
+            store,
+            dir,
         }
     }
 
@@ -192,6 +209,20 @@ impl Harness {
 /// Start a gateway for `config` whose rail is `seller`.
 pub async fn start_gateway(config: &Config, seller: &SimNode) -> Running {
     let paywall = server::paywall_with_secret(config, Arc::new(seller.clone()), &SECRET).unwrap();
+    let router = server::router(config, Arc::new(paywall)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server::spawn(listener, router).unwrap()
+}
+
+/// Start a gateway for `config` with the test [`SECRET`], minting on `rail`, recording in `store`.
+pub async fn gateway(
+    config: &Config,
+    rail: Arc<dyn gate402_rails::LightningRail>,
+    store: Arc<dyn Store>,
+) -> Running {
+    let paywall = server::paywall_with_secret(config, rail, &SECRET).unwrap();
+    let refresh = config.store.revocation_refresh();
+    let paywall = server::attach_store(paywall, store, refresh).await.unwrap();
     let router = server::router(config, Arc::new(paywall)).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     server::spawn(listener, router).unwrap()

@@ -1,5 +1,6 @@
-//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`.
+//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `ledger`, `revoke`.
 
+mod admin;
 mod demo;
 mod demo_mpp;
 mod get;
@@ -11,6 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+pub use admin::{LedgerArgs, RevokeArgs};
 pub use demo::run_demo;
 pub use get::{Exit, GetArgs};
 
@@ -41,6 +43,10 @@ enum Command {
     Get(Box<GetArgs>),
     /// Serve a simulated Lightning network whose nodes speak LND's gRPC API (TLS + macaroons).
     Simnet(simnet::SimnetArgs),
+    /// List settled payments and totals per route and protocol from the gateway's store.
+    Ledger(LedgerArgs),
+    /// Revoke an L402 token id on every gateway sharing the store.
+    Revoke(RevokeArgs),
 }
 
 /// Parse the command line and run; returns the process exit code.
@@ -67,6 +73,8 @@ pub fn main() -> ExitCode {
             Command::CheckConfig { config } => serve::check(&config),
             Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
             Command::Simnet(args) => simnet::run(args).await,
+            Command::Ledger(args) => admin::ledger(args).await,
+            Command::Revoke(args) => admin::revoke(args).await,
         }
     })
 }

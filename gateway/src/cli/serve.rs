@@ -1,13 +1,18 @@
 //! `gate402 serve` and `gate402 check-config`.
 
-use std::{path::Path, process::ExitCode, sync::Arc};
+use std::{path::Path, process::ExitCode, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 
 use crate::{
+    clock::now_unix,
     config::{load_mpp_secret, load_secret, Config},
     server,
+    store::Store,
 };
+
+/// How often expired consumed keys, sessions and pooled invoices are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Validate a config file and its secrets.
 pub fn check(path: &Path) -> ExitCode {
@@ -33,6 +38,20 @@ pub fn check(path: &Path) -> ExitCode {
     }
 }
 
+fn spawn_purge(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tick.tick().await;
+            match store.purge_expired(now_unix()).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired store rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired store rows"),
+            }
+        }
+    });
+}
+
 /// Run the gateway until Ctrl-C.
 pub async fn run(path: &Path) -> ExitCode {
     let config = match Config::load(path) {
@@ -50,12 +69,28 @@ pub async fn run(path: &Path) -> ExitCode {
         }
     };
     let paywall = match server::paywall(&config, rail) {
-        Ok(p) => Arc::new(p),
+        Ok(p) => p,
         Err(e) => {
             eprintln!("{}: {e}", path.display());
             return ExitCode::from(2);
         }
     };
+    let store = match server::open_store(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let refresh = config.store.revocation_refresh();
+    let paywall = match server::attach_store(paywall, store.clone(), refresh).await {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("cannot load revocations: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    spawn_purge(store.clone());
     let router = match server::router(&config, paywall) {
         Ok(r) => r,
         Err(e) => {
@@ -78,7 +113,7 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(addr = %running.addr, upstream = %config.server.upstream, "gate402 listening");
+    tracing::info!(addr = %running.addr, upstream = %config.server.upstream, store = store.backend(), "gate402 listening");
     println!("gate402 listening on http://{}", running.addr);
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");

@@ -1,14 +1,39 @@
-//! Persistent credential cache: one file per service host, written atomically, mode 0600.
+//! Persistent credential cache and spend ledger: one SQLite file (`cache.sqlite`, mode 0600)
+//! in the cache directory.
 //!
 //! A token is stored right after the payment succeeds and before the paid retry, so a crash
-//! or network failure after paying never loses what was bought.
+//! or network failure after paying never loses what was bought. Storing a token also records
+//! its payment in the spend ledger (once per payment hash), which budgets read per domain and
+//! day. The API is synchronous (the client calls it between awaits; each call is one short
+//! transaction).
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
+
+/// Name of the database file inside the cache directory.
+pub const CACHE_FILE: &str = "cache.sqlite";
+
+/// Seconds per spend-ledger day (UTC days since the Unix epoch).
+const DAY: u64 = 86_400;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    key TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    expires_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS spend (
+    payment_hash TEXT PRIMARY KEY,
+    domain TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    amount_msat INTEGER NOT NULL,
+    fee_msat INTEGER NOT NULL,
+    paid_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spend_domain_day ON spend (domain, day);
+";
 
 /// A cached L402 token (macaroon + preimage) for one host.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,10 +67,18 @@ impl std::fmt::Debug for CachedToken {
     }
 }
 
-/// A directory of cached tokens keyed by host (`host[:port]`).
+/// Cached tokens keyed by host (`host[:port]`), and what was spent per domain and day.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
     dir: PathBuf,
+}
+
+fn io(e: rusqlite::Error) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+fn sql_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl TokenCache {
@@ -59,94 +92,110 @@ impl TokenCache {
         &self.dir
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        let safe: String = key
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{safe}.json"))
+    /// The SQLite file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join(CACHE_FILE)
+    }
+
+    /// Open the database; `create` makes the directory and a 0600 file first.
+    fn open(&self, create: bool) -> std::io::Result<Option<Connection>> {
+        let path = self.db_path();
+        if !path.exists() {
+            if !create {
+                return Ok(None);
+            }
+            std::fs::create_dir_all(&self.dir)?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            opts.open(&path)?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(io)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(io)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(io)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(io)?;
+        conn.execute_batch(SCHEMA).map_err(io)?;
+        Ok(Some(conn))
     }
 
     /// The token for `key`, if any and not expired at `now`. Expired or unreadable entries
     /// are dropped.
     pub fn get(&self, key: &str, now: u64) -> Option<CachedToken> {
-        let path = self.path(key);
-        let text = std::fs::read(&path).ok()?;
-        match serde_json::from_slice::<CachedToken>(&text) {
+        let conn = self.open(false).ok()??;
+        let text: String = conn
+            .query_row("SELECT token FROM tokens WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()??;
+        match serde_json::from_str::<CachedToken>(&text) {
             Ok(t) if t.expires_at.is_none_or(|e| e > now) => Some(t),
             _ => {
-                let _ = std::fs::remove_file(&path);
+                let _ = conn.execute("DELETE FROM tokens WHERE key = ?1", [key]);
                 None
             }
         }
     }
 
-    /// Store (replace) the token for `key`.
+    /// Store (replace) the token for `key` and record its payment in the spend ledger (once
+    /// per payment hash), in one durable transaction.
     pub fn put(&self, key: &str, token: &CachedToken) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let path = self.path(key);
-        let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
-        {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp)?;
-            f.write_all(&serde_json::to_vec_pretty(token).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path)
+        let Some(mut conn) = self.open(true)? else {
+            return Err(std::io::Error::other("cache database missing"));
+        };
+        let text = serde_json::to_string(token).map_err(std::io::Error::other)?;
+        let tx = conn.transaction().map_err(io)?;
+        tx.execute(
+            "INSERT INTO tokens (key, token, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+            params![key, text, token.expires_at.map(sql_i64)],
+        )
+        .map_err(io)?;
+        tx.execute(
+            "INSERT INTO spend (payment_hash, domain, day, amount_msat, fee_msat, paid_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (payment_hash) DO NOTHING",
+            params![
+                token.payment_hash,
+                key,
+                sql_i64(token.created_at / DAY),
+                sql_i64(token.amount_msat),
+                sql_i64(token.fee_msat),
+                sql_i64(token.created_at)
+            ],
+        )
+        .map_err(io)?;
+        tx.commit().map_err(io)
     }
 
-    /// Forget the token for `key`.
+    /// Forget the token for `key` (its spend stays in the ledger).
     pub fn remove(&self, key: &str) {
-        let _ = std::fs::remove_file(self.path(key));
+        if let Ok(Some(conn)) = self.open(false) {
+            let _ = conn.execute("DELETE FROM tokens WHERE key = ?1", [key]);
+        }
+    }
+
+    /// Millisatoshis spent on `domain` (the cache key) during the UTC day containing `at`
+    /// (Unix s), fees included.
+    pub fn spent_msat(&self, domain: &str, at: u64) -> std::io::Result<u64> {
+        let Some(conn) = self.open(false)? else {
+            return Ok(0);
+        };
+        let sum: i64 = conn
+            .query_row(
+                "SELECT COALESCE(SUM(amount_msat + fee_msat), 0) FROM spend \
+                 WHERE domain = ?1 AND day = ?2",
+                params![domain, sql_i64(at / DAY)],
+                |r| r.get(0),
+            )
+            .map_err(io)?;
+        Ok(u64::try_from(sum).unwrap_or(0))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn token(expires_at: Option<u64>) -> CachedToken {
-        CachedToken {
-            protocol: "l402".into(),
-            macaroon: "AgE=".into(),
-            preimage: "00".repeat(32),
-            payment_hash: "11".repeat(32),
-            amount_msat: 1000,
-            fee_msat: 0,
-            created_at: 1,
-            expires_at,
-        }
-    }
-
-    #[test]
-    fn put_get_remove_and_expiry() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = TokenCache::new(dir.path().join("tokens"));
-        cache.put("127.0.0.1:80", &token(Some(100))).unwrap();
-        assert_eq!(cache.get("127.0.0.1:80", 50), Some(token(Some(100))));
-        assert_eq!(
-            cache.get("127.0.0.1:80", 100),
-            None,
-            "expired entries are dropped"
-        );
-        assert_eq!(cache.get("127.0.0.1:80", 0), None, "and deleted");
-        cache.put("h", &token(None)).unwrap();
-        cache.remove("h");
-        assert_eq!(cache.get("h", 0), None);
-    }
-
-    #[test]
-    fn debug_redacts_the_preimage() {
-        let dbg = format!("{:?}", token(None));
-        assert!(!dbg.contains(&"00".repeat(32)));
-    }
-}
+mod tests;

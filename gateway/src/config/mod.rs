@@ -2,6 +2,7 @@
 //! [`Config::validate`], and secrets read from the environment or files, never from the TOML.
 
 mod secret;
+mod store;
 mod validate;
 
 use std::{net::SocketAddr, path::Path};
@@ -9,6 +10,7 @@ use std::{net::SocketAddr, path::Path};
 use serde::Deserialize;
 
 pub use secret::{load_mpp_secret, load_secret};
+pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
 
 /// The whole gateway configuration (one TOML file).
@@ -28,6 +30,9 @@ pub struct Config {
     /// Pre-minted invoices per route.
     #[serde(default)]
     pub invoice_pool: InvoicePoolConfig,
+    /// Persistence (ledger, consumed credentials, revocations); SQLite by default.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Priced routes; first match wins. Requests matching no route pass through free.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,

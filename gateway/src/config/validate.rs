@@ -114,6 +114,7 @@ impl Config {
                 "must be between 1 and 10000",
             ));
         }
+        self.store.validate()?;
         let mut names = std::collections::HashSet::new();
         for (i, r) in self.routes.iter().enumerate() {
             let field = |f: &str| format!("route[{i}].{f}");

@@ -5,7 +5,7 @@ use axum::body::Body;
 use gate402_protocols::{mpp, Credential, CredentialError, NoRailFacts, ProtocolId, VerifyError};
 use http::{HeaderMap, Response};
 
-use super::{Paywall, Receipt, Route};
+use super::{settle::Unsettled, Paywall, Receipt, Route};
 use crate::{clock::now_unix, error::GateError};
 
 /// The outcome of checking a request's credential.
@@ -21,6 +21,26 @@ pub(super) enum Check {
 }
 
 impl Paywall {
+    /// The gateway's half of a verified payment. With a store: refuse revoked tokens, consume
+    /// a single-use proof and record its payment in one transaction, record a reusable
+    /// token's first use (see [`super::settle`]). Without one: consume single-use proofs in
+    /// the in-memory replay guard. Exactly one of any concurrent duplicates gets `Ok`.
+    async fn settle(&self, receipt: &Receipt, now: u64) -> Result<(), Unsettled> {
+        if let Some(s) = &self.settlement {
+            return s.settle(receipt, self.lightning.rail_id()).await;
+        }
+        let v = &receipt.verified;
+        let Some(key) = &v.single_use_key else {
+            return Ok(());
+        };
+        let keep_until = v.expires_at.unwrap_or(now + 86_400);
+        match self.replay.consume(key, keep_until, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Unsettled::Refused(VerifyError::Replayed)),
+            Err(e) => Err(Unsettled::Failed(e.into())),
+        }
+    }
+
     /// Verify whatever credential the request carries, consuming single-use proofs.
     ///
     /// The consumption is the gateway's half of the exactly-once rule: a proof that verifies
@@ -53,23 +73,17 @@ impl Paywall {
                     continue;
                 }
             };
-            if let Some(key) = &verified.single_use_key {
-                let keep_until = verified.expires_at.unwrap_or(now + 86_400);
-                match self.replay.consume(key, keep_until, now).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        refused = Some((VerifyError::Replayed.into(), *id));
-                        continue;
-                    }
-                    Err(e) => return Check::Failed(e.into()),
-                }
-            }
-            return Check::Paid(Receipt {
+            let receipt = Receipt {
                 route: route.name.clone(),
                 price_msat: route.offer.price_msat,
                 headers: proto.receipt_at(&verified, now),
                 verified,
-            });
+            };
+            match self.settle(&receipt, now).await {
+                Ok(()) => return Check::Paid(receipt),
+                Err(Unsettled::Refused(e)) => refused = Some((e.into(), *id)),
+                Err(Unsettled::Failed(e)) => return Check::Failed(e),
+            }
         }
         Check::Refused(refused)
     }

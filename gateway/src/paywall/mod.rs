@@ -12,6 +12,7 @@ mod layer;
 pub mod pool;
 pub mod routes;
 mod session;
+mod settle;
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,13 +25,14 @@ use http::{Request, Response};
 
 use crate::{
     error::GateError,
-    store::{MemoryReplayGuard, ReplayGuard, SessionStore},
+    store::{MemoryReplayGuard, ReplayGuard, Revocations, SessionStore, Store, StoreReplayGuard},
 };
 use check::Check;
 use health::RailHealth;
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
 use pool::{InvoicePool, PoolConfig};
 pub use routes::{Route, RouteTable};
+use settle::Settlement;
 
 /// Proof that a request was paid, attached to the request (extension) and the response.
 #[derive(Debug, Clone)]
@@ -69,6 +71,7 @@ pub struct Paywall {
     replay: Arc<dyn ReplayGuard>,
     mpp: Option<Arc<Mpp>>,
     sessions: Option<Arc<dyn SessionStore>>,
+    settlement: Option<Settlement>,
 }
 
 impl Drop for Paywall {
@@ -161,6 +164,7 @@ impl PaywallBuilder {
             replay: self.replay,
             mpp: self.mpp,
             sessions: self.sessions,
+            settlement: None,
         };
         for route in paywall.routes.routes() {
             let needs = route
@@ -202,6 +206,26 @@ impl Paywall {
             mpp: None,
             sessions: None,
         }
+    }
+
+    /// Record payments in `store`, consume single-use credentials there (exactly once across
+    /// every gateway sharing it), and refuse the token ids in `revocations` (keep it fresh
+    /// with [`Revocations::spawn_refresh`]). Without a store the paywall verifies
+    /// statelessly, consumes in memory and records nothing.
+    pub fn with_store(mut self, store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
+        self.replay = Arc::new(StoreReplayGuard::new(store.clone()));
+        self.settlement = Some(Settlement::new(store, revocations));
+        self
+    }
+
+    /// The store, if one is attached.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.settlement.as_ref().map(|s| &s.store)
+    }
+
+    /// The revocation set, if a store is attached.
+    pub fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.settlement.as_ref().map(|s| &s.revocations)
     }
 
     /// The invoice pool (stock levels and counters).

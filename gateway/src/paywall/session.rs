@@ -16,7 +16,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::{check::Check, Paywall, Receipt, Route};
-use crate::store::{RefundStatus, SessionRecord, StoreError};
+use crate::store::{MppSessionRecord as SessionRecord, RefundStatus, StoreError};
 
 fn refused(e: impl Into<CredentialError>) -> Check {
     Check::Refused(Some((e.into(), ProtocolId::Mpp)))

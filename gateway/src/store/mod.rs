@@ -1,20 +1,166 @@
-//! Gateway state behind narrow traits: single-use proof consumption ([`ReplayGuard`]) and MPP
-//! session balances ([`SessionStore`]).
+//! Persistence: one [`Store`] trait, two backends — embedded SQLite (the zero-setup default)
+//! and PostgreSQL (a fleet of gateways behind a load balancer sharing one database).
 //!
-//! Today: an in-memory replay guard and a file-backed session store (one JSON file in the
-//! data dir, rewritten atomically on every change). Issue F backs both traits with
-//! SQLite/PostgreSQL; the traits are kept small so that an SQL row update can implement each
-//! method atomically.
+//! What is stored: the payment ledger, consumed single-use credentials, revoked L402 token
+//! ids, payment sessions and the invoice pool. Schema changes are versioned SQL files
+//! (`migrations/<backend>/NNNN_*.sql`) applied at start and recorded in `schema_migrations`.
+//!
+//! Guarantees (see `docs/ARCHITECTURE.md`, "Store"):
+//! * **exactly once** — [`Store::consume`] is one `INSERT … ON CONFLICT DO NOTHING` on a
+//!   primary key: across any number of replicas exactly one caller gets `true`;
+//! * **durable** — every write is committed (SQLite: WAL + `synchronous=FULL`) before the call
+//!   returns; the paywall records a payment before the request is forwarded;
+//! * **revocation** — [`Revocations`] is an in-memory copy refreshed in the background, so the
+//!   hot path never queries the database; staleness is bounded by the refresh interval.
+//!
+//! Two narrow traits sit beside [`Store`]: [`ReplayGuard`] (single-use consumption; in memory
+//! without a store, [`StoreReplayGuard`] with one) and [`SessionStore`] (MPP session
+//! balances; a file in the data dir today).
 
+mod error;
+mod migrate;
+mod postgres;
 mod replay;
+mod revocations;
 mod sessions;
+mod sql;
+mod sql_rows;
+mod sqlite;
+mod types;
 
-pub use replay::{MemoryReplayGuard, ReplayGuard};
-pub use sessions::{FileSessionStore, RefundStatus, SessionRecord, SessionStore};
+use std::{sync::Arc, time::Duration};
 
-use thiserror::Error;
+use async_trait::async_trait;
 
-/// A store is unavailable or failed (answered 503, never 402).
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use replay::{MemoryReplayGuard, ReplayGuard, StoreReplayGuard};
+pub use revocations::Revocations;
+pub use sessions::{
+    FileSessionStore, RefundStatus, SessionRecord as MppSessionRecord, SessionStore,
+};
+pub use sqlite::SqliteStore;
+pub use types::{LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, Totals};
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The gateway's persistent state. Every method is one short transaction; every write is
+/// durable when it returns `Ok`.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Consume a single-use credential: `true` for the first caller ever (across replicas),
+    /// `false` if `key` was already consumed. `expires_at` (Unix s) lets old keys be purged.
+    async fn consume(&self, key: &[u8], protocol: &str, expires_at: u64) -> StoreResult<bool>;
+
+    /// [`consume`](Store::consume) and [`record_payment`](Store::record_payment) in one
+    /// transaction: the payment is recorded if and only if this call consumed the key.
+    async fn consume_and_record(
+        &self,
+        key: &[u8],
+        expires_at: u64,
+        payment: &PaymentRecord,
+    ) -> StoreResult<bool>;
+
+    /// Record a settled payment, idempotently on `(protocol, reference)`; `true` if new.
+    async fn record_payment(&self, payment: &PaymentRecord) -> StoreResult<bool>;
+
+    /// Ledger rows matching `filter`, newest first.
+    async fn ledger(&self, filter: &LedgerFilter) -> StoreResult<Vec<PaymentRecord>>;
+
+    /// Count and sum per route and protocol of the rows matching `filter` (its `limit` is
+    /// ignored), ordered by route then protocol.
+    async fn totals(&self, filter: &LedgerFilter) -> StoreResult<Vec<Totals>>;
+
+    /// Revoke an L402 token id; `true` if it was not revoked before.
+    async fn revoke(&self, token_id: &[u8; 32], now: u64) -> StoreResult<bool>;
+
+    /// Whether `token_id` is revoked (one query; the paywall uses [`Revocations`] instead).
+    async fn is_revoked(&self, token_id: &[u8; 32]) -> StoreResult<bool>;
+
+    /// Every revoked token id (what [`Revocations`] reloads).
+    async fn revoked(&self) -> StoreResult<Vec<[u8; 32]>>;
+
+    /// Delete consumed keys, sessions and pooled invoices that expired before `now`; returns
+    /// the number of rows removed.
+    async fn purge_expired(&self, now: u64) -> StoreResult<u64>;
+
+    /// Create a session (its `version` is stored as given, normally 0); `false` if the id
+    /// exists.
+    async fn session_create(&self, session: &SessionRecord, now: u64) -> StoreResult<bool>;
+
+    /// The session with this id.
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+
+    /// Compare-and-swap: store `session` with version `session.version + 1` only if the stored
+    /// version is still `session.version`; `false` if another writer got there first.
+    async fn session_update(&self, session: &SessionRecord, now: u64) -> StoreResult<bool>;
+
+    /// Delete a session; `true` if it existed.
+    async fn session_delete(&self, id: &str) -> StoreResult<bool>;
+
+    /// Add a pre-minted invoice to the pool; `false` if its payment hash is already there.
+    async fn pool_add(&self, invoice: &PooledInvoice, now: u64) -> StoreResult<bool>;
+
+    /// Atomically take (remove and return) one pooled invoice for `route` and `amount_msat`
+    /// that is still valid at `valid_until` (Unix s); the soonest-expiring first. Two replicas
+    /// never take the same invoice.
+    async fn pool_take(
+        &self,
+        route: &str,
+        amount_msat: u64,
+        valid_until: u64,
+    ) -> StoreResult<Option<PooledInvoice>>;
+
+    /// Number of pooled invoices for `route` still valid at `valid_until`.
+    async fn pool_count(&self, route: &str, valid_until: u64) -> StoreResult<u64>;
+}
+
+/// How to open a store (built from the `[store]` config section).
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreOptions {
+    /// An SQLite file (created with its directory if missing).
+    Sqlite {
+        /// Database file.
+        path: std::path::PathBuf,
+    },
+    /// A PostgreSQL database.
+    Postgres {
+        /// `postgres://user[:password]@host[:port]/db` (secret: never logged).
+        url: String,
+        /// Pool size.
+        max_connections: u32,
+        /// How long a request waits for a connection before the store is "unavailable".
+        acquire_timeout: Duration,
+    },
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreOptions::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            StoreOptions::Postgres {
+                max_connections, ..
+            } => f
+                .debug_struct("Postgres")
+                .field("url", &"<redacted>")
+                .field("max_connections", max_connections)
+                .finish(),
+        }
+    }
+}
+
+/// Open the store and apply pending migrations.
+pub async fn open(options: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
+    Ok(match options {
+        StoreOptions::Sqlite { path } => Arc::new(SqliteStore::open(path).await?),
+        StoreOptions::Postgres {
+            url,
+            max_connections,
+            acquire_timeout,
+        } => Arc::new(PgStore::connect(url, *max_connections, *acquire_timeout).await?),
+    })
+}

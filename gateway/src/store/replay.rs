@@ -45,7 +45,7 @@ impl ReplayGuard for MemoryReplayGuard {
         let mut keys = self
             .keys
             .lock()
-            .map_err(|_| StoreError("replay guard poisoned".into()))?;
+            .map_err(|_| StoreError::Local("replay guard poisoned".into()))?;
         if keys.len() > 4096 && keys.len().is_power_of_two() {
             keys.retain(|_, exp| *exp >= now);
         }
@@ -78,5 +78,26 @@ mod tests {
         assert_eq!(wins, 1);
         assert!(!g.consume(b"k", 100, 50).await.unwrap());
         assert!(g.consume(b"other", 100, 50).await.unwrap());
+    }
+}
+
+/// A [`ReplayGuard`] backed by the shared [`Store`](super::Store): consumption is one atomic
+/// statement in the database, so it holds across every gateway sharing it.
+#[derive(Debug, Clone)]
+pub struct StoreReplayGuard {
+    store: std::sync::Arc<dyn super::Store>,
+}
+
+impl StoreReplayGuard {
+    /// Consume in `store`.
+    pub fn new(store: std::sync::Arc<dyn super::Store>) -> Self {
+        StoreReplayGuard { store }
+    }
+}
+
+#[async_trait]
+impl ReplayGuard for StoreReplayGuard {
+    async fn consume(&self, key: &[u8], expires_at: u64, _now: u64) -> Result<bool, StoreError> {
+        self.store.consume(key, "replay", expires_at).await
     }
 }

@@ -105,16 +105,17 @@ impl FileSessionStore {
 
     /// A store persisted in `dir/mpp-sessions.json` (loaded if present).
     pub fn open_dir(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Local(format!("{}: {e}", dir.display())))?;
         let path = dir.join("mpp-sessions.json");
         let sessions = match std::fs::read(&path) {
             Ok(bytes) => {
                 let list: Vec<SessionRecord> = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| StoreError::Local(format!("{}: {e}", path.display())))?;
                 list.into_iter().map(|r| (r.id.clone(), r)).collect()
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-            Err(e) => return Err(StoreError(format!("{}: {e}", path.display()))),
+            Err(e) => return Err(StoreError::Local(format!("{}: {e}", path.display()))),
         };
         Ok(FileSessionStore {
             path: Some(path),
@@ -128,11 +129,12 @@ impl FileSessionStore {
         };
         let mut list: Vec<&SessionRecord> = map.values().collect();
         list.sort_by(|a, b| a.id.cmp(&b.id));
-        let bytes = serde_json::to_vec_pretty(&list).map_err(|e| StoreError(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(&list).map_err(|e| StoreError::Local(e.to_string()))?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, bytes)
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| StoreError(format!("{}: {e}", path.display())))
+            .map_err(|e| StoreError::Local(format!("{}: {e}", path.display())))
     }
 
     /// Apply `f` to an open session and persist; the in-memory change is undone if the file
@@ -145,7 +147,7 @@ impl FileSessionStore {
         let mut map = self
             .sessions
             .lock()
-            .map_err(|_| StoreError("session store poisoned".into()))?;
+            .map_err(|_| StoreError::Local("session store poisoned".into()))?;
         let Some(rec) = map.get_mut(id) else {
             return Ok(Err(VerifyError::SessionNotFound));
         };
@@ -171,7 +173,7 @@ impl SessionStore for FileSessionStore {
         let mut map = self
             .sessions
             .lock()
-            .map_err(|_| StoreError("session store poisoned".into()))?;
+            .map_err(|_| StoreError::Local("session store poisoned".into()))?;
         if map.contains_key(&record.id) {
             return Ok(false);
         }
@@ -231,7 +233,7 @@ impl SessionStore for FileSessionStore {
         let map = self
             .sessions
             .lock()
-            .map_err(|_| StoreError("session store poisoned".into()))?;
+            .map_err(|_| StoreError::Local("session store poisoned".into()))?;
         Ok(map.get(id).cloned())
     }
 }

@@ -1,0 +1,138 @@
+//! `gate402 ledger` (payments and totals per route and protocol) and `gate402 revoke` (refuse an
+//! L402 token id on every gateway sharing the store, within the revocation refresh bound).
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Args;
+use serde_json::json;
+
+use crate::{
+    clock::now_unix,
+    config::Config,
+    server,
+    store::{LedgerFilter, Store},
+};
+
+/// Arguments of `gate402 ledger`.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// Path of the gateway's TOML config (its `[store]` section is read).
+    #[arg(short, long)]
+    pub config: PathBuf,
+    /// Print JSON (`{"payments": [...], "totals": [...]}`).
+    #[arg(long)]
+    pub json: bool,
+    /// Only this route.
+    #[arg(long)]
+    pub route: Option<String>,
+    /// Only this protocol.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Only payments at or after this Unix second.
+    #[arg(long)]
+    pub since: Option<u64>,
+    /// List at most this many payments (newest first); totals always cover all of them.
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+/// Arguments of `gate402 revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Path of the gateway's TOML config (its `[store]` section is read).
+    #[arg(short, long)]
+    pub config: PathBuf,
+    /// The L402 token id, 64 hex digits.
+    pub token_id: String,
+}
+
+async fn open(path: &std::path::Path) -> Result<std::sync::Arc<dyn Store>, ExitCode> {
+    let config = Config::load(path).map_err(|e| {
+        eprintln!("{}: {e}", path.display());
+        ExitCode::from(2)
+    })?;
+    server::open_store(&config).await.map_err(|e| {
+        eprintln!("cannot open the store: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Run `gate402 ledger`.
+pub async fn ledger(args: LedgerArgs) -> ExitCode {
+    let store = match open(&args.config).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let filter = LedgerFilter {
+        route: args.route,
+        protocol: args.protocol,
+        since: args.since,
+        limit: args.limit,
+    };
+    let (payments, totals) = match (store.ledger(&filter).await, store.totals(&filter).await) {
+        (Ok(p), Ok(t)) => (p, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("cannot read the ledger: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!("{}", json!({ "payments": payments, "totals": totals }));
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<12} {:<16} {:<8} {:>14}  reference",
+        "time", "route", "protocol", "msat"
+    );
+    for p in &payments {
+        println!(
+            "{:<12} {:<16} {:<8} {:>14}  {}",
+            p.created_at, p.route, p.protocol, p.amount_msat, p.reference
+        );
+    }
+    println!();
+    println!(
+        "{:<16} {:<8} {:>10} {:>16}",
+        "route", "protocol", "payments", "msat"
+    );
+    let (mut n, mut sum) = (0u64, 0u64);
+    for t in &totals {
+        println!(
+            "{:<16} {:<8} {:>10} {:>16}",
+            t.route, t.protocol, t.payments, t.amount_msat
+        );
+        n += t.payments;
+        sum = sum.saturating_add(t.amount_msat);
+    }
+    println!("{:<16} {:<8} {:>10} {:>16}", "total", "", n, sum);
+    ExitCode::SUCCESS
+}
+
+/// Run `gate402 revoke`.
+pub async fn revoke(args: RevokeArgs) -> ExitCode {
+    let Some(id) = hex::decode(args.token_id.trim())
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+    else {
+        eprintln!("token id must be 64 hex digits");
+        return ExitCode::from(2);
+    };
+    let store = match open(&args.config).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match store.revoke(&id, now_unix()).await {
+        Ok(fresh) => {
+            println!(
+                "{} {}",
+                if fresh { "revoked" } else { "already revoked" },
+                hex::encode(id)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot revoke: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Settling a verified credential against the store, before the request goes on:
+//!
+//! 1. a revoked token id is refused (in-memory [`Revocations`], no I/O);
+//! 2. a single-use credential (`Verified::single_use_key`) is consumed and its payment recorded
+//!    in one transaction — exactly one presentation wins across every replica;
+//! 3. a reusable credential (L402) is recorded on its first use (idempotent on the payment
+//!    reference, so a token first used on two gateways at once is one ledger row); later uses
+//!    in this process skip the database through an in-memory set of recorded token ids.
+//!
+//! The record is committed before the request is forwarded, hence before any upstream
+//! response is released. If the store cannot be written the request fails with 503 +
+//! `Retry-After` (never 200 without the record, never a 402 that a paying client would pay).
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, RwLock},
+};
+
+use gate402_protocols::VerifyError;
+
+use crate::{
+    clock::now_unix,
+    error::GateError,
+    store::{PaymentRecord, Revocations, Store},
+};
+
+use super::Receipt;
+
+/// Forget the recorded-token set past this many entries (they are re-recorded idempotently).
+const MAX_RECORDED: usize = 100_000;
+
+/// The paywall's handle on the store.
+#[derive(Debug)]
+pub(crate) struct Settlement {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) revocations: Arc<Revocations>,
+    recorded: RwLock<HashSet<[u8; 32]>>,
+}
+
+/// Why a verified credential was not accepted after all.
+pub(crate) enum Unsettled {
+    /// Refused (revoked, already used): answer 402 with a fresh challenge.
+    Refused(VerifyError),
+    /// The store failed: answer 503/500, no challenge.
+    Failed(GateError),
+}
+
+impl Settlement {
+    pub(crate) fn new(store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Settlement {
+        Settlement {
+            store,
+            revocations,
+            recorded: RwLock::new(HashSet::new()),
+        }
+    }
+
+    fn already_recorded(&self, token_id: &[u8; 32]) -> bool {
+        self.recorded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(token_id)
+    }
+
+    fn mark_recorded(&self, token_id: [u8; 32]) {
+        let mut set = self.recorded.write().unwrap_or_else(|e| e.into_inner());
+        if set.len() >= MAX_RECORDED {
+            set.clear();
+        }
+        set.insert(token_id);
+    }
+
+    /// Apply steps 1–3 to an accepted credential.
+    pub(crate) async fn settle(&self, receipt: &Receipt, rail: &str) -> Result<(), Unsettled> {
+        let v = &receipt.verified;
+        if let Some(id) = &v.token_id {
+            if self.revocations.contains(id) {
+                return Err(Unsettled::Refused(VerifyError::Revoked));
+            }
+        }
+        if v.single_use_key.is_none() && v.token_id.is_some_and(|id| self.already_recorded(&id)) {
+            return Ok(());
+        }
+        let record = PaymentRecord {
+            protocol: v.protocol.as_str().to_string(),
+            rail: rail.to_string(),
+            reference: v.reference.to_string(),
+            token_id: v.token_id.map(hex::encode),
+            route: receipt.route.clone(),
+            amount_msat: receipt.price_msat,
+            payer: None,
+            created_at: now_unix(),
+        };
+        if let Some(key) = &v.single_use_key {
+            let expires_at = v.expires_at.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
+            return match self
+                .store
+                .consume_and_record(key, expires_at, &record)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Unsettled::Refused(VerifyError::Replayed)),
+                Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
+            };
+        }
+        match self.store.record_payment(&record).await {
+            Ok(_) => {
+                if let Some(id) = v.token_id {
+                    self.mark_recorded(id);
+                }
+                Ok(())
+            }
+            Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
+        }
+    }
+}

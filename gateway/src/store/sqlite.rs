@@ -1,0 +1,66 @@
+//! [`SqliteStore`]: the embedded default. One file (WAL journal, `synchronous = FULL`: a
+//! committed write survives `kill -9` and power loss), created with its directory on first
+//! start. Writers serialise on SQLite's lock; `busy_timeout` makes them wait instead of fail.
+
+use std::{path::Path, time::Duration};
+
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    Row, SqlitePool,
+};
+
+use super::{
+    error::{classify, to_i64, to_u64},
+    migrate::{apply_migrations, SQLITE},
+    sql::impl_sql_store,
+    LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, StoreError, StoreResult, Totals,
+};
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path` and migrate it.
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        // IMMEDIATE: take the write lock first, so two processes starting together cannot
+        // both decide to apply the same migration.
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(classify)?;
+        apply_migrations!(tx, SQLITE);
+        tx.commit().await.map_err(classify)?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Close the pool (waits for connections in use).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl_sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    take = "DELETE FROM invoice_pool WHERE payment_hash = (SELECT payment_hash FROM invoice_pool \
+            WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
+            ORDER BY expires_at LIMIT 1) \
+            RETURNING payment_hash, route, amount_msat, bolt11, expires_at"
+);

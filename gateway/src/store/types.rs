@@ -1,0 +1,82 @@
+//! Values kept in the store: payments, ledger filters and totals, sessions, pooled invoices.
+
+use serde::Serialize;
+
+/// One settled payment in the ledger. `(protocol, reference)` is unique: recording the same
+/// payment twice (e.g. two uses of one L402 token on two gateways) keeps one row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentRecord {
+    /// Protocol id (`l402`, …).
+    pub protocol: String,
+    /// Rail id (`simnet`, `lnd`, …).
+    pub rail: String,
+    /// Payment reference (the payment hash, hex, for Lightning).
+    pub reference: String,
+    /// Token id (hex) for reusable credentials.
+    pub token_id: Option<String>,
+    /// Route that was paid for.
+    pub route: String,
+    /// Amount, millisatoshis.
+    pub amount_msat: u64,
+    /// Payer identity, when the protocol tells it (x402 `from`, MPP source).
+    pub payer: Option<String>,
+    /// Unix seconds when the gateway first accepted the payment.
+    pub created_at: u64,
+}
+
+/// Which ledger rows to read. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerFilter {
+    /// Only this route.
+    pub route: Option<String>,
+    /// Only this protocol.
+    pub protocol: Option<String>,
+    /// Only payments at or after this Unix second.
+    pub since: Option<u64>,
+    /// At most this many rows (newest first); `None` = all.
+    pub limit: Option<u32>,
+}
+
+/// Count and sum of payments for one route and protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Route name.
+    pub route: String,
+    /// Protocol id.
+    pub protocol: String,
+    /// Number of payments.
+    pub payments: u64,
+    /// Sum of amounts, millisatoshis.
+    pub amount_msat: u64,
+}
+
+/// A payment session (e.g. MPP): opaque protocol state with optimistic versioning, so that
+/// replicas sharing the database never apply two updates on the same version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Session id (protocol-defined, unique).
+    pub id: String,
+    /// Protocol id.
+    pub protocol: String,
+    /// Version: 0 when created; each successful update stores `version + 1`.
+    pub version: u64,
+    /// Protocol state (JSON text by convention).
+    pub data: String,
+    /// Unix seconds after which the session may be purged.
+    pub expires_at: u64,
+}
+
+/// A pre-minted invoice waiting in the pool to serve a challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PooledInvoice {
+    /// Payment hash (unique).
+    pub payment_hash: [u8; 32],
+    /// Route the invoice was minted for.
+    pub route: String,
+    /// Amount, millisatoshis.
+    pub amount_msat: u64,
+    /// BOLT11 text.
+    pub bolt11: String,
+    /// Unix seconds when the invoice expires.
+    pub expires_at: u64,
+}

@@ -1,0 +1,113 @@
+//! The database goes away under a running gateway: paid requests that need it answer 503 with
+//! `Retry-After` (never 200 without the record, never a 402), tokens already recorded keep
+//! working, and everything recovers without a restart.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use gate402::{
+    client::{ClientRequest, Policy},
+    config::Config,
+    server,
+    store::{self, LedgerFilter, StoreOptions},
+};
+use gate402_rails::LightningRail;
+use gate402_tests::{
+    gateway, json_body, pg::TestDb, raw, relay::Relay, serve, upstream_app, CONFIG,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_503_with_retry_after_and_recovers_without_restart() {
+    let db = TestDb::create().await;
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let relay = Relay::start(pg).await;
+    let via_relay = db.url.replace("127.0.0.1:5432", &relay.addr.to_string());
+    assert_ne!(
+        via_relay, db.url,
+        "GATE402_TEST_PG_URL must use 127.0.0.1:5432"
+    );
+    let upstream = serve(upstream_app()).await;
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\ndatabase_url = \"{via_relay}\"\nacquire_timeout_ms = 500\n",
+        CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))
+    );
+    let config = Config::from_toml(&text).unwrap();
+    config.validate().unwrap();
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let store = server::open_store(&config).await.unwrap();
+    let gw = gateway(&config, Arc::new(seller), store).await;
+    let url = |p: &str| -> http::Uri { format!("http://{}{p}", gw.addr).parse().unwrap() };
+
+    let dir = tempfile::tempdir().unwrap();
+    let client = gate402::client::Client::new(
+        Arc::new(buyer.clone()),
+        gate402::client::TokenCache::new(dir.path()),
+        Policy::default(),
+    );
+    let first = client
+        .send(&ClientRequest::get(url("/api/a")))
+        .await
+        .unwrap();
+    assert_eq!(first.response.status(), 200);
+    // Pay for a second token on another route, not yet presented.
+    let (_, headers, _) = raw(&url("/other/b"), &[]).await;
+    let challenge = gate402_protocols::l402::parse_challenges(&headers)
+        .remove(0)
+        .unwrap();
+    let paid = buyer
+        .pay_invoice(&challenge.invoice, gate402_rails::PayLimits::default())
+        .await
+        .unwrap();
+    let auth = challenge.credential(paid.preimage).authorization();
+
+    relay.set_up(false);
+    let (status, headers, body) = raw(&url("/other/b"), &[("authorization", &auth)]).await;
+    assert_eq!(status, 503, "{body:?}");
+    assert_eq!(headers["retry-after"], "7");
+    assert_eq!(json_body(&body)["reason"], "store_unavailable");
+    assert!(
+        !headers.contains_key("www-authenticate"),
+        "never a 402 to pay again"
+    );
+    let reuse = client
+        .send(&ClientRequest::get(url("/api/a")))
+        .await
+        .unwrap();
+    assert_eq!(
+        reuse.response.status(),
+        200,
+        "a recorded token needs no database"
+    );
+
+    relay.set_up(true);
+    let start = Instant::now();
+    loop {
+        let (status, _, _) = raw(&url("/other/b"), &[("authorization", &auth)]).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(start.elapsed() < Duration::from_secs(10), "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let direct = store::open(&StoreOptions::Postgres {
+        url: db.url.clone(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let ledger = direct.ledger(&LedgerFilter::default()).await.unwrap();
+    let refs: Vec<_> = ledger.iter().map(|p| p.reference.clone()).collect();
+    assert_eq!(
+        refs,
+        [
+            hex::encode(paid.payment_hash),
+            first.payment.unwrap().payment_hash
+        ]
+    );
+}
