@@ -68,7 +68,9 @@ fn bench_verify(c: &mut Criterion) {
     c.bench_function("l402/verify_parsed_credential", |b| {
         b.iter(|| black_box(p.verify(black_box(&cred), &offer, &NoRailFacts, NOW)))
     });
-    let Credential::L402(l) = &cred;
+    let Credential::L402(l) = &cred else {
+        unreachable!("an L402 credential")
+    };
     let bin = l.macaroon.encode_v2();
     c.bench_function("l402/macaroon_decode_v2", |b| {
         b.iter(|| black_box(Macaroon::decode(black_box(&bin))))

@@ -37,6 +37,9 @@ pub enum ParseError {
     /// The macaroon identifier is not an L402 identifier.
     #[error("invalid L402 identifier: {0}")]
     Identifier(&'static str),
+    /// Decoded JSON is invalid or has the wrong shape (x402 payloads).
+    #[error("invalid JSON in {0}")]
+    Json(&'static str),
 }
 
 impl ParseError {
@@ -51,6 +54,7 @@ impl ParseError {
             ParseError::Hex(_) => "invalid_hex",
             ParseError::Macaroon(_) => "invalid_macaroon",
             ParseError::Identifier(_) => "invalid_identifier",
+            ParseError::Json(_) => "invalid_json",
         }
     }
 }
@@ -85,6 +89,19 @@ pub enum VerifyError {
     /// The invoice is known to the rail but not settled.
     #[error("invoice not settled")]
     NotSettled,
+    /// A payment field disagrees with what the seller asked for; the reason names the field
+    /// (e.g. `pay_to_mismatch`, `amount_mismatch`, `network_mismatch`, `asset_mismatch`).
+    #[error("payment does not match the requirement: {0}")]
+    Mismatch(&'static str),
+    /// The authorization's validity window has not started yet.
+    #[error("authorization not yet valid")]
+    NotYetValid,
+    /// The single-use proof was already used.
+    #[error("payment already used")]
+    Replayed,
+    /// The payment rail or facilitator refused the payment (reason, detail).
+    #[error("payment rejected ({0}): {1}")]
+    Rejected(&'static str, String),
 }
 
 impl VerifyError {
@@ -100,6 +117,10 @@ impl VerifyError {
             VerifyError::BadCaveat(_) => "invalid_caveat",
             VerifyError::Revoked => "revoked",
             VerifyError::NotSettled => "not_settled",
+            VerifyError::Mismatch(r) => r,
+            VerifyError::NotYetValid => "not_yet_valid",
+            VerifyError::Replayed => "replayed",
+            VerifyError::Rejected(r, _) => r,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! * [`ParseError`] (malformed input) is kept apart from [`VerifyError`] (well-formed but
 //!   wrong, possibly hostile input). Both carry a stable machine-readable [`reason`](ParseError::reason).
 //! * [`l402`] is the first implementation (Aperture-compatible macaroons).
+//! * [`x402`] speaks x402 v1/v2 (`exact` EIP-3009 on EVM, and the Lightning variant).
 
 pub mod auth_header;
 mod b64;
@@ -16,6 +17,7 @@ mod error;
 pub mod l402;
 mod protocol;
 mod types;
+pub mod x402;
 
 pub use error::{ChallengeError, CredentialError, ParseError, VerifyError};
 pub use protocol::{PaymentProtocol, MAX_HEADER_BYTES};

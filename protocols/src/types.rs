@@ -10,6 +10,8 @@ pub type HeaderPair = (HeaderName, HeaderValue);
 pub enum ProtocolId {
     /// L402 (formerly LSAT): macaroon + Lightning preimage.
     L402,
+    /// x402 (v1/v2): signed EIP-3009 authorizations, and its Lightning variant.
+    X402,
 }
 
 impl ProtocolId {
@@ -17,6 +19,7 @@ impl ProtocolId {
     pub const fn as_str(self) -> &'static str {
         match self {
             ProtocolId::L402 => "l402",
+            ProtocolId::X402 => "x402",
         }
     }
 
@@ -24,6 +27,7 @@ impl ProtocolId {
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "l402" | "lsat" => Some(ProtocolId::L402),
+            "x402" => Some(ProtocolId::X402),
             _ => None,
         }
     }
@@ -95,6 +99,8 @@ impl RailFacts for NoRailFacts {
 pub enum Credential {
     /// `Authorization: L402 <macaroon>:<preimage>` (or LSAT, or a macaroon header).
     L402(crate::l402::L402Credential),
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
+    X402(crate::x402::X402Credential),
 }
 
 impl Credential {
@@ -102,6 +108,7 @@ impl Credential {
     pub fn protocol(&self) -> ProtocolId {
         match self {
             Credential::L402(_) => ProtocolId::L402,
+            Credential::X402(_) => ProtocolId::X402,
         }
     }
 }
@@ -145,6 +152,8 @@ pub struct Verified {
 pub enum ClientChallenge {
     /// An L402/LSAT challenge.
     L402(crate::l402::L402Challenge),
+    /// One x402 `accepts` entry.
+    X402(crate::x402::X402Challenge),
 }
 
 impl ClientChallenge {
@@ -152,6 +161,7 @@ impl ClientChallenge {
     pub fn protocol(&self) -> ProtocolId {
         match self {
             ClientChallenge::L402(_) => ProtocolId::L402,
+            ClientChallenge::X402(_) => ProtocolId::X402,
         }
     }
 
@@ -159,6 +169,7 @@ impl ClientChallenge {
     pub fn invoice(&self) -> Option<&str> {
         match self {
             ClientChallenge::L402(c) => Some(&c.invoice),
+            ClientChallenge::X402(c) => c.invoice(),
         }
     }
 }
@@ -168,4 +179,6 @@ impl ClientChallenge {
 pub enum PaymentProof {
     /// A Lightning payment preimage.
     Preimage([u8; 32]),
+    /// A signed EIP-3009 authorization (x402 `exact` on EVM).
+    Evm(crate::x402::EvmPayment),
 }

@@ -206,7 +206,12 @@ fn client(values: &[&str]) -> Vec<Result<L402Challenge, ParseError>> {
     l402()
         .parse_challenges(&headers(&pairs), b"")
         .into_iter()
-        .map(|r| r.map(|ClientChallenge::L402(c)| c))
+        .map(|r| {
+            r.map(|c| match c {
+                ClientChallenge::L402(c) => c,
+                other => panic!("not L402: {other:?}"),
+            })
+        })
         .collect()
 }
 

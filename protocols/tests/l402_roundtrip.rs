@@ -31,7 +31,9 @@ fn full_round_trip() {
     let challenges = p.parse_challenges(&resp, b"payment required");
     assert_eq!(challenges.len(), 1);
     let challenge = challenges[0].clone().unwrap();
-    let ClientChallenge::L402(c) = &challenge;
+    let ClientChallenge::L402(c) = &challenge else {
+        panic!("expected an L402 challenge")
+    };
     assert_eq!(c.scheme, "L402");
     assert_eq!(c.invoice, BOLT11);
     assert_eq!(c.payment_hash(), Some(hash(&PREIMAGE)));
