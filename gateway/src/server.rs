@@ -3,14 +3,16 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{extract::State, http::StatusCode, routing::get, Router};
+use gate402_protocols::x402::{ResourceInfo, X402Route, X402};
 use gate402_protocols::{l402::L402, Offer, PaymentProtocol, ProtocolId};
+use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient};
 use gate402_rails::LightningRail;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower::ServiceBuilder;
 
 use crate::{
     config::{load_secret, Config, ConfigError},
-    paywall::{Paywall, PaywallLayer, Route, RouteTable},
+    paywall::{Paywall, PaywallLayer, Route, RouteTable, X402Support},
     proxy::Proxy,
 };
 
@@ -56,10 +58,71 @@ pub fn paywall_with_secret(
     secret: &[u8],
 ) -> Result<Paywall, ConfigError> {
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
-    let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
-    Ok(Paywall::new(route_table(config), protocols, lightning)
+    let mut protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
+    let x402 = x402_support(config)?;
+    if let Some(s) = &x402 {
+        protocols.push(s.protocol.clone());
+    }
+    let mut paywall = Paywall::new(route_table(config), protocols, lightning)
         .with_invoice_expiry(config.l402.invoice_expiry_secs)
-        .with_retry_after(config.server.retry_after_secs))
+        .with_retry_after(config.server.retry_after_secs);
+    if let Some(s) = x402 {
+        paywall = paywall.with_x402(s);
+    }
+    Ok(paywall)
+}
+
+/// x402 support from config: the protocol over every route with an `x402` table, and the
+/// EVM backend from `[evm]` (`None` when no route offers x402).
+pub fn x402_support(config: &Config) -> Result<Option<X402Support>, ConfigError> {
+    let mut routes = Vec::new();
+    for r in &config.routes {
+        let Some(x) = &r.x402 else { continue };
+        let evm = x.evm_price().map_err(|m| ConfigError::Invalid {
+            field: format!("route {}.x402", r.name),
+            message: m,
+        })?;
+        let resource = ResourceInfo {
+            url: r.path_prefix.clone(),
+            description: x.description.clone(),
+            mime_type: None,
+        };
+        routes.push((
+            r.name.clone(),
+            X402Route {
+                resource,
+                evm,
+                lightning: x.lightning,
+            },
+        ));
+    }
+    if routes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(X402Support {
+        protocol: Arc::new(X402::new(routes)),
+        evm: evm_backend(config)?,
+    }))
+}
+
+/// The EVM backend configured in `[evm]`: a node (with the settler key) or a facilitator.
+pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, ConfigError> {
+    let Some(e) = &config.evm else {
+        return Ok(None);
+    };
+    let timeout = Duration::from_secs(e.rpc_timeout_secs);
+    if let Some(url) = &e.facilitator_url {
+        let settle = Duration::from_secs(e.confirm_timeout_secs.max(e.rpc_timeout_secs));
+        return Ok(Some(Arc::new(FacilitatorClient::new(url, timeout, settle))));
+    }
+    let url = e.rpc_url.clone().unwrap_or_default();
+    Ok(Some(Arc::new(EvmRail::new(
+        &url,
+        e.chain_id,
+        e.settler_key()?,
+        timeout,
+        Duration::from_secs(e.confirm_timeout_secs),
+    ))))
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to

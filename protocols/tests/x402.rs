@@ -166,7 +166,8 @@ fn v2_round_trip_and_single_use_key() {
 #[test]
 fn every_field_is_checked() {
     let p = proto(false);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Authorization)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Authorization)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("pay_to_mismatch", Box::new(|a| a.to = [1; 20])),
         ("amount_mismatch", Box::new(|a| a.value = 9_999)),
         ("amount_mismatch", Box::new(|a| a.value = 10_001)),
@@ -194,7 +195,8 @@ fn tamper(h: &HeaderMap, f: impl Fn(&mut Value)) -> HeaderMap {
 fn tampered_payloads_are_refused_with_a_reason() {
     let p = proto(false);
     let good = pay(&p, |_| {});
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Tamper = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Tamper)> = vec![
         (
             "network_mismatch",
             Box::new(|v| v["accepted"]["network"] = json!("eip155:8453")),

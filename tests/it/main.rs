@@ -7,3 +7,4 @@ mod outages;
 mod policy;
 mod rejections;
 mod roundtrip;
+mod x402_evm;

@@ -1,6 +1,8 @@
 //! Shared harness for the integration tests: a simnet, an upstream API and a gateway, all on
 //! `127.0.0.1:0`.
 
+pub mod chain;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{body::Bytes, extract::Request, routing::get, Json, Router};

@@ -6,20 +6,25 @@
 
 pub mod edge;
 mod layer;
+pub mod replay;
 pub mod routes;
+pub mod x402;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use gate402_protocols::{
-    CredentialError, HeaderPair, InvoiceFacts, NoRailFacts, PaymentProtocol, ProtocolId, Verified,
+    Credential, CredentialError, HeaderPair, InvoiceFacts, NoRailFacts, PaymentProtocol,
+    ProtocolId, Verified,
 };
 use gate402_rails::{InvoiceRequest, LightningRail};
 use http::{Request, Response};
 
 use crate::{clock::now_unix, error::GateError};
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
+pub use replay::{MemoryReplayGuard, ReplayGuard};
 pub use routes::{Route, RouteTable};
+pub use x402::X402Support;
 
 /// Proof that a request was paid, attached to the request (extension) and the response.
 #[derive(Debug, Clone)]
@@ -32,10 +37,18 @@ pub struct Receipt {
     pub verified: Verified,
     /// Receipt headers to add to the response.
     pub headers: Vec<HeaderPair>,
+    /// An x402 payment to settle before the response is released.
+    pub pending: Option<x402::Pending>,
 }
 
 /// Request headers that carry credentials; removed before forwarding upstream.
-const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "grpc-metadata-macaroon", "macaroon"];
+const CREDENTIAL_HEADERS: [&str; 5] = [
+    "authorization",
+    "grpc-metadata-macaroon",
+    "macaroon",
+    "payment-signature",
+    "x-payment",
+];
 
 /// Seller-side payment logic shared by the proxy and the tower layer.
 pub struct Paywall {
@@ -44,6 +57,8 @@ pub struct Paywall {
     lightning: Arc<dyn LightningRail>,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
+    x402: Option<X402Support>,
+    replay: Arc<dyn ReplayGuard>,
 }
 
 impl std::fmt::Debug for Paywall {
@@ -68,7 +83,21 @@ impl Paywall {
             lightning,
             invoice_expiry_secs: 3600,
             retry_after_secs: 5,
+            x402: None,
+            replay: Arc::new(MemoryReplayGuard::new()),
         }
+    }
+
+    /// Enable x402 (the protocol must also be among the paywall's protocols to be offered).
+    pub fn with_x402(mut self, support: X402Support) -> Self {
+        self.x402 = Some(support);
+        self
+    }
+
+    /// Use `guard` for single-use proofs (default: in memory).
+    pub fn with_replay_guard(mut self, guard: Arc<dyn ReplayGuard>) -> Self {
+        self.replay = guard;
+        self
     }
 
     /// Expiry of minted invoices, seconds.
@@ -109,7 +138,23 @@ impl Paywall {
             return Ok((req, None));
         }
         let refused = match self.check(route, &req) {
-            Ok(receipt) => {
+            Ok((mut receipt, credential)) => {
+                if let Credential::X402(c) = &credential {
+                    match self.x402_admit(route, c, &mut receipt.verified).await {
+                        Ok(p) => receipt.pending = Some(p),
+                        Err(x402::Refusal::Payment(e)) => {
+                            return Err(self.refuse(route, Some(e)).await);
+                        }
+                        Err(x402::Refusal::Outage(e)) => {
+                            tracing::warn!(route = %route.name, error = %e, "x402 rail unavailable");
+                            return Err(edge::error_response(
+                                &e,
+                                Vec::new(),
+                                self.retry_after_secs,
+                            ));
+                        }
+                    }
+                }
                 let headers = req.headers_mut();
                 for name in CREDENTIAL_HEADERS {
                     headers.remove(name);
@@ -119,6 +164,11 @@ impl Paywall {
             }
             Err(refused) => refused,
         };
+        Err(self.refuse(route, refused).await)
+    }
+
+    /// A 402 with fresh challenges (or 503 when none can be issued).
+    async fn refuse(&self, route: &Route, refused: Option<CredentialError>) -> Response<Body> {
         let err = GateError::PaymentRequired {
             reason: refused.as_ref().map(CredentialError::reason),
             detail: refused.as_ref().map(ToString::to_string),
@@ -126,13 +176,13 @@ impl Paywall {
         if let Some(e) = &refused {
             tracing::info!(route = %route.name, reason = e.reason(), "credential refused");
         }
-        Err(match self.challenges(route).await {
+        match self.challenges(route).await {
             Ok(challenges) => edge::error_response(&err, challenges, self.retry_after_secs),
             Err(e) => {
                 tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
                 edge::error_response(&e, Vec::new(), self.retry_after_secs)
             }
-        })
+        }
     }
 
     /// Verify whatever credential the request carries. `Err(None)`: none presented.
@@ -140,7 +190,7 @@ impl Paywall {
         &self,
         route: &Route,
         req: &Request<B>,
-    ) -> Result<Receipt, Option<CredentialError>> {
+    ) -> Result<(Receipt, Credential), Option<CredentialError>> {
         let now = now_unix();
         let mut refused = None;
         for id in &route.protocols {
@@ -150,16 +200,20 @@ impl Paywall {
             let outcome = match proto.parse_credential(req.headers()) {
                 None => continue,
                 Some(Err(e)) => Err(CredentialError::from(e)),
-                Some(Ok(cred)) => proto.verify(&cred, &route.offer, &NoRailFacts, now),
+                Some(Ok(cred)) => proto
+                    .verify(&cred, &route.offer, &NoRailFacts, now)
+                    .map(|v| (v, cred)),
             };
             match outcome {
-                Ok(verified) => {
-                    return Ok(Receipt {
+                Ok((verified, credential)) => {
+                    let receipt = Receipt {
                         route: route.name.clone(),
                         price_msat: route.offer.price_msat,
                         headers: proto.receipt(&verified),
                         verified,
-                    })
+                        pending: None,
+                    };
+                    return Ok((receipt, credential));
                 }
                 Err(e) => refused = Some(e),
             }
@@ -175,7 +229,7 @@ impl Paywall {
             let Some(proto) = self.protocol(*id) else {
                 continue;
             };
-            let invoice = if proto.needs_invoice() {
+            let invoice = if proto.needs_invoice_for(&route.offer) {
                 Some(self.invoice(route).await?)
             } else {
                 None
