@@ -8,3 +8,4 @@ mod policy;
 mod rejections;
 mod roundtrip;
 mod x402_evm;
+mod x402_interop;

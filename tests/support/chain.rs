@@ -176,3 +176,27 @@ impl Chain {
         let _ = self.child.kill().await;
     }
 }
+
+/// Run `node tests/interop/x402/<script>` with `env` (keys go through the environment, never
+/// the command line) and parse the last stdout line as JSON. Fails with node's stderr.
+pub async fn node_json(script: &str, env: &[(&str, String)]) -> Value {
+    node_modules();
+    let path = workspace().join("tests/interop/x402").join(script);
+    let mut cmd = Command::new("node");
+    cmd.arg(&path).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within 120 s"))
+        .unwrap_or_else(|e| panic!("cannot run node (is Node.js installed?): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|_| panic!("{script}: not JSON: {stdout}"))
+}
