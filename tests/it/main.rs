@@ -9,3 +9,4 @@ mod rejections;
 mod roundtrip;
 mod x402_evm;
 mod x402_interop;
+mod x402_lightning;
