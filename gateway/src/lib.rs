@@ -3,6 +3,7 @@
 //! * [`paywall`] — seller side: the [`paywall::Paywall`] decision logic and its tower
 //!   [`paywall::PaywallLayer`], usable in any axum app.
 //! * [`proxy`] / [`server`] — the reverse proxy and its assembly from [`config`].
+//! * [`facilitator`] — the built-in x402 facilitator endpoints.
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).
 
@@ -11,6 +12,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod facilitator;
 pub mod paywall;
 pub mod proxy;
 pub mod server;

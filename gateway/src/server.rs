@@ -12,6 +12,7 @@ use tower::ServiceBuilder;
 
 use crate::{
     config::{load_secret, Config, ConfigError},
+    facilitator::Facilitator,
     paywall::{Paywall, PaywallLayer, Route, RouteTable, X402Support},
     proxy::Proxy,
 };
@@ -140,11 +141,39 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
     let gated = ServiceBuilder::new()
         .layer(PaywallLayer::new(paywall.clone()))
         .service(proxy);
-    Ok(Router::new()
+    let facilitator = facilitator_router(config, &paywall)?;
+    let router = Router::new()
         .route(&format!("{ADMIN_PREFIX}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PREFIX}/ready"), get(ready))
-        .with_state(paywall)
-        .fallback_service(gated))
+        .with_state(paywall);
+    let router = match facilitator {
+        Some(f) => router.merge(f),
+        None => router,
+    };
+    Ok(router.fallback_service(gated))
+}
+
+/// The built-in facilitator's routes when `[facilitator] enabled`, sharing the paywall's EVM
+/// backend (one settler nonce sequence).
+fn facilitator_router(config: &Config, paywall: &Paywall) -> Result<Option<Router>, ConfigError> {
+    let (Some(f), Some(evm)) = (
+        config.facilitator.as_ref().filter(|f| f.enabled),
+        &config.evm,
+    ) else {
+        return Ok(None);
+    };
+    let backend = match paywall.x402().and_then(|s| s.evm.clone()) {
+        Some(b) => b,
+        None => match evm_backend(config)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+    };
+    let signer = evm
+        .settler_key()?
+        .map(|k| gate402_protocols::x402::evm::checksum(&k.address()));
+    let fac = Arc::new(Facilitator::new(backend, evm.chain_id, signer));
+    Ok(Some(fac.router(&f.prefix)))
 }
 
 async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {

@@ -8,5 +8,6 @@ mod policy;
 mod rejections;
 mod roundtrip;
 mod x402_evm;
+mod x402_express;
 mod x402_interop;
 mod x402_lightning;

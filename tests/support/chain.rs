@@ -200,3 +200,46 @@ pub async fn node_json(script: &str, env: &[(&str, String)]) -> Value {
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|_| panic!("{script}: not JSON: {stdout}"))
 }
+
+/// A long-running node peer (`facilitator.mjs`, `express_server.mjs`): started with `env`,
+/// ready once it prints `LISTENING <port>`; killed when dropped.
+pub struct NodePeer {
+    _child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl NodePeer {
+    /// Start `tests/interop/x402/<script>` and wait for its `LISTENING` line.
+    pub async fn start(script: &str, env: &[(&str, String)]) -> NodePeer {
+        node_modules();
+        let path = workspace().join("tests/interop/x402").join(script);
+        let mut cmd = Command::new("node");
+        cmd.arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node (is Node.js installed?): {e}"));
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let port = loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("{script} not ready within 60 s"))
+                .expect("stdout")
+                .unwrap_or_else(|| panic!("{script} exited before listening"));
+            if let Some(p) = line.strip_prefix("LISTENING ") {
+                break p.trim().to_string();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        NodePeer {
+            _child: child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}

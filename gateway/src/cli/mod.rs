@@ -10,7 +10,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 pub use demo::run_demo;
-pub use get::{Exit, GetArgs};
+pub use get::{run as run_get, Exit, GetArgs};
 
 /// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.
 #[derive(Debug, Parser)]

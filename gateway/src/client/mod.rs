@@ -7,6 +7,7 @@
 
 mod cache;
 mod error;
+mod x402;
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 pub use cache::{CachedToken, TokenCache};
 pub use error::{ClientError, PolicyError};
+pub use x402::EvmWallet;
 
 use crate::clock::now_unix;
 
@@ -117,6 +119,7 @@ pub struct Client {
     cache: TokenCache,
     policy: Policy,
     on_event: Option<EventSink>,
+    evm: Option<EvmWallet>,
 }
 
 impl Client {
@@ -130,7 +133,14 @@ impl Client {
             cache,
             policy,
             on_event: None,
+            evm: None,
         }
+    }
+
+    /// Also pay x402 `exact` EVM offers, signing with `wallet` (L402 stays preferred).
+    pub fn with_evm_wallet(mut self, wallet: EvmWallet) -> Self {
+        self.evm = Some(wallet);
+        self
     }
 
     /// Report progress events to `f`.
@@ -164,7 +174,17 @@ impl Client {
         if cached.is_some() {
             self.cache.remove(&key);
         }
-        let challenge = self.pick_challenge(first.headers())?;
+        let challenge = match self.pick_challenge(first.headers()) {
+            Ok(c) => c,
+            Err(e) => {
+                let offers = x402::challenges(first.headers(), first.body());
+                if offers.is_empty() {
+                    return Err(e);
+                }
+                self.emit(Event::Challenged(vec![ProtocolId::X402]));
+                return self.pay_x402(req, offers).await;
+            }
+        };
         let (payment, token) = self.pay(&challenge).await?;
         self.cache.put(&key, &token)?;
         let info = PaymentInfo {
@@ -256,14 +276,23 @@ impl Client {
         req: &ClientRequest,
         auth: Option<HeaderValue>,
     ) -> Result<Response<Bytes>, ClientError> {
+        self.execute_with(req, auth.map(|a| (http::header::AUTHORIZATION, a)))
+            .await
+    }
+
+    async fn execute_with(
+        &self,
+        req: &ClientRequest,
+        credential: Option<(http::HeaderName, HeaderValue)>,
+    ) -> Result<Response<Bytes>, ClientError> {
         let mut builder = Request::builder()
             .method(req.method.clone())
             .uri(req.url.clone());
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        if let Some(a) = auth {
-            builder = builder.header(http::header::AUTHORIZATION, a);
+        if let Some((name, value)) = credential {
+            builder = builder.header(name, value);
         }
         let request = builder
             .body(Full::new(req.body.clone()))

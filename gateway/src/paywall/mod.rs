@@ -117,6 +117,11 @@ impl Paywall {
         &self.routes
     }
 
+    /// The x402 support, if enabled.
+    pub fn x402(&self) -> Option<&X402Support> {
+        self.x402.as_ref()
+    }
+
     /// The Lightning rail used for invoices.
     pub fn lightning(&self) -> &Arc<dyn LightningRail> {
         &self.lightning
