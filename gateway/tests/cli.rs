@@ -21,6 +21,10 @@ fn demo_exits_zero_and_shows_the_exchange() {
         "paid 10 sat",
         "200 OK",
         "nothing paid",
+        "PAYMENT-REQUIRED: ",
+        "paid 5 sat over x402",
+        "PAYMENT-RESPONSE: ",
+        "balances: buyer 99985 sat, seller 15 sat",
         "demo ok",
     ] {
         assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
