@@ -100,7 +100,7 @@ pub enum Credential {
     /// `Authorization: L402 <macaroon>:<preimage>` (or LSAT, or a macaroon header).
     L402(crate::l402::L402Credential),
     /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
-    X402(crate::x402::X402Credential),
+    X402(Box<crate::x402::X402Credential>),
 }
 
 impl Credential {

@@ -150,10 +150,7 @@ impl Paywall {
                         "no [evm] backend",
                     ))
                 })?;
-                let payload: PaymentPayload = serde_json::from_value(credential.raw.clone())
-                    .map_err(|_| {
-                        Refusal::Payment(gate402_protocols::ParseError::Json("payload").into())
-                    })?;
+                let payload = credential.payload.clone();
                 let r = PaymentRef {
                     price: &price,
                     payment,

@@ -5,6 +5,7 @@
 //! requirement match, signature (EIP-712 digest + ecrecover), recipient, time window, exact
 //! value. What needs the chain (balance, nonce state, simulation) is the rail's job.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::evm::{self, Address, Authorization, Domain};
@@ -162,7 +163,7 @@ pub struct EvmPayment {
 impl EvmPayment {
     /// Decode the `payload` member of an `exact` EVM PaymentPayload.
     pub fn from_payload(payload: &Value) -> Result<EvmPayment, ParseError> {
-        let p: ExactEvmPayloadJson = serde_json::from_value(payload.clone())
+        let p = ExactEvmPayloadJson::deserialize(payload)
             .map_err(|_| ParseError::Json("exact EVM payload"))?;
         let a = &p.authorization;
         let bad = |f: &'static str| ParseError::Syntax(f);

@@ -53,7 +53,7 @@ pub struct X402Credential {
     /// What was paid with.
     pub kind: X402Kind,
     /// The payload as received (forwarded verbatim to an external facilitator).
-    pub raw: Value,
+    pub payload: PaymentPayload,
 }
 
 /// The scheme-specific part of an [`X402Credential`].

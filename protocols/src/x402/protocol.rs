@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use http::{HeaderMap, HeaderValue};
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::exact::{EvmPayment, EvmPrice};
 use super::wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo};
@@ -170,8 +170,9 @@ pub fn parse_payment(value: &[u8], header_version: u8) -> Result<X402Credential,
         return Err(ParseError::Syntax("x402Version does not match the header"));
     }
     let accepted = match (header_version, &payload.accepted) {
-        (2, Some(a)) => serde_json::from_value::<PaymentRequirements>(a.clone())
-            .map_err(|_| ParseError::Json("accepted"))?,
+        (2, Some(a)) => {
+            PaymentRequirements::deserialize(a).map_err(|_| ParseError::Json("accepted"))?
+        }
         (2, None) => return Err(ParseError::MissingParam("accepted")),
         _ => PaymentRequirements {
             scheme: payload
@@ -196,12 +197,11 @@ pub fn parse_payment(value: &[u8], header_version: u8) -> Result<X402Credential,
     } else {
         X402Kind::Evm(EvmPayment::from_payload(&payload.payload)?)
     };
-    let raw = serde_json::to_value(&payload).unwrap_or(Value::Null);
     Ok(X402Credential {
         version: header_version,
         accepted,
         kind,
-        raw,
+        payload,
     })
 }
 
@@ -244,7 +244,7 @@ impl PaymentProtocol for X402 {
             Some(v) => (v, 2),
             None => (headers.get(X_PAYMENT)?, 1),
         };
-        Some(parse_payment(v.as_bytes(), version).map(Credential::X402))
+        Some(parse_payment(v.as_bytes(), version).map(|c| Credential::X402(Box::new(c))))
     }
 
     fn verify(

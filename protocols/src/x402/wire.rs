@@ -126,7 +126,7 @@ pub struct PaymentRequiredV1 {
 }
 
 /// `PaymentPayload` (the `PAYMENT-SIGNATURE` / `X-PAYMENT` header), v1 or v2.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentPayload {
     /// 1 or 2.
