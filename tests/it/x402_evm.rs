@@ -199,6 +199,8 @@ async fn x402_refusals_carry_reasons_and_never_reach_upstream() {
             1,
             Box::new(move |a| a.valid_after = future),
         ),
+        // Signed by #1 but claiming to be from another address.
+        ("invalid_signature", 1, Box::new(|a| a.from = [2; 20])),
         // Account #3 holds no tokens: the chain simulation refuses it.
         ("insufficient_funds", 3, Box::new(|_| {})),
     ];
@@ -255,5 +257,51 @@ async fn x402_failed_settlement_withholds_the_upstream_response() {
     assert_eq!(receipt["success"], false);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert_eq!(chain.balance(&chain.address(2)).await, 0);
+    chain.stop().await;
+}
+
+#[tokio::test]
+async fn x402_v1_body_challenge_and_x_payment() {
+    let chain = Chain::start().await;
+    let (up, hits) = counting_upstream().await;
+    let (h, _d) = start(&chain, &chain.url, &chain.keys[0], &up).await;
+    let (status, _, body) = raw(&h.url("/evm/v1"), &[]).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    let v = json_body(&body);
+    assert_eq!(v["x402Version"], 1);
+    assert_eq!(v["accepts"][0]["maxAmountRequired"], "10000");
+    assert_eq!(v["accepts"][0]["network"], "eip155:31337");
+    // A v1 client reads only the body.
+    let proto = X402::new([]);
+    let ch = proto
+        .parse_challenges(&HeaderMap::new(), &body)
+        .remove(0)
+        .unwrap();
+    let ClientChallenge::X402(c) = &ch else {
+        unreachable!()
+    };
+    assert_eq!(c.version, 1);
+    let key = chain.key(1);
+    let (auth, domain) = c
+        .authorization(
+            evm::address_of_key(&key),
+            rand::random(),
+            gate402::clock::now_unix(),
+        )
+        .unwrap();
+    let sig = evm::sign(&key, &auth.digest(&domain.separator()));
+    let proof = PaymentProof::Evm(EvmPayment {
+        authorization: auth,
+        signature: sig.to_vec(),
+    });
+    let (k, val) = proto.credential_header(&ch, &proof).unwrap();
+    assert_eq!(k.as_str(), "x-payment");
+    let (status, headers, _) =
+        raw(&h.url("/evm/v1"), &[("x-payment", val.to_str().unwrap())]).await;
+    assert_eq!(status, StatusCode::OK);
+    let receipt: Value = decode_header(headers["x-payment-response"].as_bytes(), "t").unwrap();
+    assert_eq!(receipt["success"], true);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(chain.balance(&chain.address(2)).await, PRICE);
     chain.stop().await;
 }

@@ -16,19 +16,35 @@ pub fn error_response(
     challenges: Vec<HeaderPair>,
     retry_after_secs: u64,
 ) -> Response<Body> {
+    error_response_with(err, challenges, retry_after_secs, None)
+}
+
+/// [`error_response`] with extra members merged into the problem body (RFC 9457 extension
+/// members), e.g. x402 v1's `x402Version` / `accepts`.
+pub fn error_response_with(
+    err: &GateError,
+    challenges: Vec<HeaderPair>,
+    retry_after_secs: u64,
+    extra: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Response<Body> {
     let status = err.status();
     let code = err.code();
     let detail = match err {
         GateError::PaymentRequired { detail, .. } => detail.clone(),
         other => Some(other.to_string()),
     };
-    let body = json!({
+    let mut body = json!({
         "type": format!("https://gate402.dev/problems/{code}"),
         "title": status.canonical_reason().unwrap_or("error"),
         "status": status.as_u16(),
         "reason": code,
         "detail": detail,
     });
+    if let (Some(extra), Some(obj)) = (extra, body.as_object_mut()) {
+        for (k, v) in extra {
+            obj.entry(k).or_insert(v);
+        }
+    }
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

@@ -182,7 +182,13 @@ impl Paywall {
             tracing::info!(route = %route.name, reason = e.reason(), "credential refused");
         }
         match self.challenges(route).await {
-            Ok(challenges) => edge::error_response(&err, challenges, self.retry_after_secs),
+            Ok(challenges) => {
+                let v1 = self
+                    .x402
+                    .as_ref()
+                    .and_then(|x| x.protocol.v1_body(&route.offer));
+                edge::error_response_with(&err, challenges, self.retry_after_secs, v1)
+            }
             Err(e) => {
                 tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
                 edge::error_response(&e, Vec::new(), self.retry_after_secs)

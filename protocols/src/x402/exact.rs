@@ -221,20 +221,32 @@ pub fn parse_network(network: &str) -> Option<u64> {
     if let Some(id) = network.strip_prefix("eip155:") {
         return parse_dec_u64(id);
     }
-    Some(match network {
-        "base" => 8453,
-        "base-sepolia" => 84532,
-        "avalanche" => 43114,
-        "avalanche-fuji" => 43113,
-        "polygon" => 137,
-        "polygon-amoy" => 80002,
-        "arbitrum" => 42161,
-        "arbitrum-sepolia" => 421614,
-        "ethereum" => 1,
-        "sepolia" => 11155111,
-        _ => return None,
-    })
+    V1_NETWORKS
+        .iter()
+        .find(|(n, _)| *n == network)
+        .map(|(_, id)| *id)
 }
+
+/// The v1 network name of a chain id, where the reference SDK has one.
+pub fn v1_network_name(chain_id: u64) -> Option<&'static str> {
+    V1_NETWORKS
+        .iter()
+        .find(|(_, id)| *id == chain_id)
+        .map(|(n, _)| *n)
+}
+
+const V1_NETWORKS: [(&str, u64); 10] = [
+    ("base", 8453),
+    ("base-sepolia", 84532),
+    ("avalanche", 43114),
+    ("avalanche-fuji", 43113),
+    ("polygon", 137),
+    ("polygon-amoy", 80002),
+    ("arbitrum", 42161),
+    ("arbitrum-sepolia", 421614),
+    ("ethereum", 1),
+    ("sepolia", 11155111),
+];
 
 /// Strict unsigned decimal (no sign, no leading `+`, no whitespace, ≤ 39 digits).
 pub fn parse_dec(s: &str) -> Option<u128> {

@@ -4,9 +4,12 @@ use std::collections::HashMap;
 
 use http::{HeaderMap, HeaderValue};
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::exact::{EvmPayment, EvmPrice};
-use super::wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo};
+use super::wire::{
+    self, PaymentPayload, PaymentRequired, PaymentRequirements, PaymentRequirementsV1, ResourceInfo,
+};
 use super::{client, lightning, X402Credential, X402Kind, PAYMENT_REQUIRED, PAYMENT_SIGNATURE};
 use super::{SCHEME_EXACT, X_PAYMENT};
 use crate::{
@@ -107,6 +110,34 @@ impl X402 {
                 .filter_map(|r| serde_json::to_value(r).ok())
                 .collect(),
         }
+    }
+
+    /// x402 v1 members for a 402 JSON body (`x402Version: 1`, `error`, `accepts`): the EVM
+    /// price with a v1 network name where the reference SDK has one (else CAIP-2).
+    pub fn v1_body(&self, offer: &Offer) -> Option<serde_json::Map<String, Value>> {
+        let e = self.routes.get(&offer.service)?;
+        let (p, _) = e.evm.as_ref()?;
+        let r = p.requirement();
+        let entry = PaymentRequirementsV1 {
+            scheme: r.scheme,
+            network: super::exact::v1_network_name(p.chain_id).map_or(r.network, str::to_string),
+            max_amount_required: r.amount,
+            resource: e.route.resource.url.clone(),
+            description: e.route.resource.description.clone().unwrap_or_default(),
+            mime_type: String::new(),
+            asset: r.asset,
+            pay_to: r.pay_to,
+            max_timeout_seconds: r.max_timeout_seconds,
+            extra: r.extra,
+        };
+        let mut m = serde_json::Map::new();
+        m.insert("x402Version".into(), 1.into());
+        m.insert("error".into(), "X-PAYMENT header is required".into());
+        m.insert(
+            "accepts".into(),
+            Value::Array(vec![serde_json::to_value(entry).ok()?]),
+        );
+        Some(m)
     }
 
     /// Verify an x402 credential for `offer` at `now` (no chain access; see module docs).
