@@ -9,6 +9,7 @@ mod layer;
 pub mod replay;
 pub mod routes;
 pub mod x402;
+mod x402_settle;
 
 use std::sync::Arc;
 

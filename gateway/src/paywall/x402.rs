@@ -1,6 +1,6 @@
 //! x402 on the paid path: after local verification, consume the single-use key, check with
 //! the rail (EVM simulation, or the Lightning invoice is ours and settled); after the upstream
-//! answered successfully, settle **before** its response is released.
+//! answered successfully, settle **before** its response is released (`x402_settle.rs`).
 //!
 //! Outcomes: refused payment → 402 with a fresh challenge; chain/node/store unreachable → 503
 //! with `Retry-After` (never a 200 without payment, never a 402 a client would pay again);
@@ -9,17 +9,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use gate402_protocols::x402::lightning::LIGHTNING_NETWORK;
-use gate402_protocols::x402::{
-    settle_response_header, EvmPayment, EvmPrice, PaymentPayload, SettleResponse, X402Kind, X402,
-};
+use gate402_protocols::x402::{EvmPayment, EvmPrice, PaymentPayload, X402Kind, X402};
 use gate402_protocols::{CredentialError, Reference, Verified, VerifyError};
 use gate402_rails::evm::{EvmError, ExactEvmBackend, PaymentRef};
 use gate402_rails::{InvoiceState, RailError, RailErrorKind};
-use http::{header, HeaderValue, Response, StatusCode};
 
-use super::{edge, Paywall, Route};
+use super::{Paywall, Route};
 use crate::{clock::now_unix, error::GateError};
 
 /// x402 support of a paywall: the protocol (for route prices) and the EVM backend.
@@ -70,7 +65,7 @@ pub struct EvmPending {
 }
 
 impl Pending {
-    fn key_mut(&mut self) -> &mut Vec<u8> {
+    pub(super) fn key_mut(&mut self) -> &mut Vec<u8> {
         match self {
             Pending::Evm(e) => &mut e.key,
             Pending::Lightning { key, .. } => key,
@@ -198,125 +193,4 @@ impl Paywall {
             }
         }
     }
-
-    /// After the upstream answered: settle, then release its response (or refuse it).
-    pub async fn x402_finish(
-        &self,
-        mut pending: Pending,
-        mut resp: Response<Body>,
-    ) -> Response<Body> {
-        let key = pending.key_mut().clone();
-        if resp.status().is_client_error() || resp.status().is_server_error() {
-            self.replay.release(&key).await;
-            return resp;
-        }
-        let (version, settled) = match pending {
-            Pending::Lightning {
-                version,
-                payment_hash,
-                ..
-            } => (
-                version,
-                Ok(SettleResponse {
-                    success: true,
-                    error_reason: None,
-                    error_message: None,
-                    payer: None,
-                    transaction: hex::encode(payment_hash),
-                    network: LIGHTNING_NETWORK.into(),
-                }),
-            ),
-            Pending::Evm(e) => {
-                let EvmPending {
-                    version,
-                    price,
-                    payment,
-                    payload,
-                    ..
-                } = *e;
-                let backend = self.x402.as_ref().and_then(|s| s.evm.clone());
-                let r = PaymentRef {
-                    price: &price,
-                    payment: &payment,
-                    payload: &payload,
-                };
-                let out = match backend {
-                    Some(b) => b.settle(r).await,
-                    None => Err(EvmError::new(
-                        gate402_rails::evm::EvmErrorKind::Config,
-                        "no_backend",
-                        "no [evm] backend",
-                    )),
-                };
-                let network = price.network();
-                (
-                    version,
-                    match out {
-                        Ok(s) => Ok(SettleResponse {
-                            success: true,
-                            error_reason: None,
-                            error_message: None,
-                            payer: Some(s.payer),
-                            transaction: s.transaction,
-                            network,
-                        }),
-                        Err(e) => Err((
-                            e,
-                            network,
-                            gate402_protocols::x402::evm::checksum(&payment.authorization.from),
-                        )),
-                    },
-                )
-            }
-        };
-        match settled {
-            Ok(s) => {
-                if let Ok((name, value)) = settle_response_header(version, &s) {
-                    resp.headers_mut().insert(name, value);
-                }
-                resp
-            }
-            Err((e, network, payer)) => {
-                tracing::warn!(reason = e.reason, error = %e, "x402 settlement failed; response withheld");
-                if e.transaction.is_none() {
-                    self.replay.release(&key).await;
-                }
-                if e.retryable() {
-                    return edge::error_response(
-                        &GateError::Rail(RailError::new(RailErrorKind::Unavailable, e.to_string())),
-                        Vec::new(),
-                        self.retry_after_secs,
-                    );
-                }
-                settlement_failed(version, &e, network, payer)
-            }
-        }
-    }
-}
-
-/// 402 + failed `PAYMENT-RESPONSE`, body `{}` (reference server's settlement failure).
-fn settlement_failed(version: u8, e: &EvmError, network: String, payer: String) -> Response<Body> {
-    let s = SettleResponse {
-        success: false,
-        error_reason: Some(e.reason.to_string()),
-        error_message: Some(e.message.clone()),
-        payer: Some(payer),
-        transaction: e.transaction.clone().unwrap_or_default(),
-        network,
-    };
-    let mut resp = Response::new(Body::from("{}"));
-    *resp.status_mut() = StatusCode::PAYMENT_REQUIRED;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(e.reason) {
-        h.insert(edge::REASON_HEADER, v);
-    }
-    if let Ok((name, value)) = settle_response_header(version, &s) {
-        h.insert(name, value);
-    }
-    resp
 }
