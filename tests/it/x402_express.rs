@@ -3,8 +3,9 @@
 
 use clap::Parser;
 use gate402::cli::{run_get, Exit, GetArgs};
+use gate402_protocols::x402::evm;
 use gate402_tests::chain::{Chain, NodePeer};
-use gate402_tests::Harness;
+use gate402_tests::{json_body, raw, Harness};
 
 #[derive(Parser)]
 struct GetCmd {
@@ -87,6 +88,15 @@ async fn express_uses_gate402_as_its_facilitator() {
     );
     let h = Harness::start_with(&cfg).await;
     let fac_url = format!("http://{}/_gate402/facilitator", h.gateway.addr);
+    // The reference shapes, answered directly.
+    let (status, _, body) = raw(&format!("{fac_url}/supported").parse().unwrap(), &[]).await;
+    assert_eq!(status, http::StatusCode::OK);
+    let sup = json_body(&body);
+    assert_eq!(sup["kinds"][0]["network"], "eip155:31337");
+    assert_eq!(
+        sup["signers"]["eip155:*"][0],
+        evm::checksum(&chain.address(0))
+    );
     let server = express(&chain, fac_url).await;
     let (code, body) = gate402_get(&chain, &format!("{}/weather", server.url)).await;
     assert_eq!(code, Exit::Ok, "{body}");
