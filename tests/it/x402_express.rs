@@ -1,5 +1,6 @@
-//! `gate402 get` pays the reference `@x402/express` 2.27.0 server on anvil, first with the
-//! reference `@x402/core` facilitator, then with gate402's built-in facilitator.
+//! x402 with the reference servers on anvil: `gate402 get` pays `@x402/express` 2.27.0 with
+//! the reference `@x402/core` facilitator, then with gate402's built-in facilitator; and the
+//! gate402 gateway verifies/settles through the reference facilitator.
 
 use clap::Parser;
 use gate402::cli::{run_get, Exit, GetArgs};
@@ -118,6 +119,52 @@ async fn express_uses_gate402_as_its_facilitator() {
         dir2.path().to_str().unwrap(),
     ];
     assert_eq!(run_get(GetCmd::parse_from(args).args).await, Exit::Policy);
+    assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
+    chain.stop().await;
+}
+
+#[tokio::test]
+async fn gate402_verifies_and_settles_through_the_reference_facilitator() {
+    use gate402::client::{Client, ClientRequest, EvmWallet, Policy, TokenCache};
+    let chain = Chain::start().await;
+    let fac = NodePeer::start(
+        "facilitator.mjs",
+        &[
+            ("X402_FAC_KEY", chain.keys[3].clone()),
+            ("X402_RPC_URL", chain.url.clone()),
+        ],
+    )
+    .await;
+    let up = gate402_tests::serve(gate402_tests::upstream_app()).await;
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{up}\"\n\
+         [lightning]\nbackend = \"simnet\"\n\
+         [evm]\nchain_id = 31337\nfacilitator_url = \"{}\"\n\
+         [[route]]\nname = \"f\"\npath_prefix = \"/f/\"\nprice_sat = 1\nprotocols = [\"x402\"]\n\
+         x402 = {{ network = \"eip155:31337\", asset = \"{}\", pay_to = \"{}\", amount = \"10000\" }}\n",
+        fac.url,
+        evm::checksum(&chain.token),
+        evm::checksum(&chain.address(2)),
+    );
+    let h = Harness::start_with(&cfg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(
+        std::sync::Arc::new(h.buyer.clone()),
+        TokenCache::new(dir.path()),
+        Policy::default(),
+    )
+    .with_evm_wallet(EvmWallet::from_hex(&chain.keys[1], 10_000).unwrap());
+    let resp = client
+        .send(&ClientRequest::get(h.url("/f/x")))
+        .await
+        .unwrap();
+    assert_eq!(resp.response.status(), http::StatusCode::OK);
+    let info = resp.payment.unwrap();
+    assert_eq!(
+        info.payment_hash.len(),
+        66,
+        "the facilitator's transaction hash"
+    );
     assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
     chain.stop().await;
 }
