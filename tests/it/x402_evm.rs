@@ -305,3 +305,21 @@ async fn x402_v1_body_challenge_and_x_payment() {
     assert_eq!(chain.balance(&chain.address(2)).await, PRICE);
     chain.stop().await;
 }
+
+/// Regression: fees must not spiral across many settlements (a 2× `eth_gasPrice` policy made
+/// anvil's oracle grow until the settler could not pay gas after ~30 transactions).
+#[tokio::test]
+async fn x402_many_sequential_settlements() {
+    let chain = Chain::start().await;
+    let (up, hits) = counting_upstream().await;
+    let (h, _d) = start(&chain, &chain.url, &chain.keys[0], &up).await;
+    let n = 60;
+    for _ in 0..n {
+        let pay = pay_header(&h, &chain, 1, "/evm/many", |_| {}).await;
+        let (status, _, body) = send(&h, "/evm/many", &pay).await;
+        assert_eq!(status, StatusCode::OK, "{body:?}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), n);
+    assert_eq!(chain.balance(&chain.address(2)).await, PRICE * n as u128);
+    chain.stop().await;
+}

@@ -1,4 +1,5 @@
-//! [`EvmRail`]: verify by `eth_call` simulation, settle by a signed transaction + receipt.
+//! [`EvmRail`]: verify by `eth_call` simulation, settle by a signed EIP-1559 transaction from
+//! the settler key + receipt.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use super::rpc::{parse_quantity, Rpc};
-use super::tx::{self, LegacyTx};
+use super::tx::{self, Eip1559Tx};
 use super::{
     revert_reason, EvmError, EvmErrorKind, ExactEvmBackend, PaymentRef, Settled, SettlerKey,
 };
@@ -120,14 +121,24 @@ impl EvmRail {
             .quantity("eth_getTransactionCount", json!([from, "pending"]))
             .await?;
         let nonce = next.map_or(chain_nonce, |n| n.max(chain_nonce));
-        let gas_price = self.rpc.quantity("eth_gasPrice", json!([])).await?;
-        let txn = LegacyTx {
+        let block = self
+            .rpc
+            .call_ok("eth_getBlockByNumber", json!(["latest", false]))
+            .await?;
+        let base_fee = parse_quantity(&block["baseFeePerGas"]).unwrap_or(0);
+        let tip = self
+            .rpc
+            .quantity("eth_maxPriorityFeePerGas", json!([]))
+            .await?;
+        let txn = Eip1559Tx {
+            chain_id: self.chain_id,
             nonce,
-            gas_price: u128::from(gas_price) * 2,
+            max_priority_fee_per_gas: tip.into(),
+            // Room for the base fee to double before inclusion.
+            max_fee_per_gas: u128::from(base_fee) * 2 + u128::from(tip),
             gas: GAS_LIMIT,
             to,
             data,
-            chain_id: self.chain_id,
         };
         let (raw, hash) = txn.sign(key.secret());
         let sent = self

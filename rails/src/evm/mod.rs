@@ -3,7 +3,7 @@
 //! * [`EvmRail`] talks to the chain's JSON-RPC: `verify` simulates `transferWithAuthorization`
 //!   with `eth_call` (covers signature, nonce state, balance and time window as the token sees
 //!   them, like the reference facilitator); `settle` submits it from the settler key as an
-//!   EIP-155 transaction and waits for the receipt.
+//!   EIP-1559 transaction and waits for the receipt.
 //! * [`FacilitatorClient`] delegates both to an external x402 facilitator (`POST /verify`,
 //!   `POST /settle`).
 //!

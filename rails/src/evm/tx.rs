@@ -1,5 +1,5 @@
-//! Calldata for the EIP-3009 token and signed legacy (EIP-155) transactions: just enough ABI
-//! and RLP for `transferWithAuthorization`, `authorizationState` and `balanceOf`.
+//! Calldata for the EIP-3009 token and signed EIP-1559 transactions: just enough ABI and RLP
+//! for `transferWithAuthorization`, `authorizationState` and `balanceOf`.
 
 use gate402_protocols::x402::evm::{self, word_addr, word_u128, Address, Authorization};
 use secp256k1::SecretKey;
@@ -43,46 +43,48 @@ fn selector(sig: &str) -> [u8; 4] {
     [h[0], h[1], h[2], h[3]]
 }
 
-/// A legacy transaction to sign.
+/// An EIP-1559 (type 2) transaction to sign. Paying an explicit priority fee (not a multiple
+/// of `eth_gasPrice`) keeps node fee oracles, which learn from recent tips, from spiralling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LegacyTx {
+pub struct Eip1559Tx {
+    /// Chain id.
+    pub chain_id: u64,
     /// Sender nonce.
     pub nonce: u64,
-    /// Gas price, wei.
-    pub gas_price: u128,
+    /// Tip per gas, wei.
+    pub max_priority_fee_per_gas: u128,
+    /// Fee cap per gas, wei (≥ base fee + tip).
+    pub max_fee_per_gas: u128,
     /// Gas limit.
     pub gas: u64,
     /// Recipient contract.
     pub to: Address,
     /// Calldata.
     pub data: Vec<u8>,
-    /// Chain id (EIP-155 replay protection).
-    pub chain_id: u64,
 }
 
-impl LegacyTx {
-    /// RLP of the signed transaction (`eth_sendRawTransaction` input) and its hash.
+impl Eip1559Tx {
+    /// `0x02 ‖ rlp(signed fields)` (`eth_sendRawTransaction` input) and the transaction hash.
     pub fn sign(&self, key: &SecretKey) -> (Vec<u8>, [u8; 32]) {
-        let base = |tail: &[Vec<u8>]| {
-            let mut items = vec![
-                rlp_uint(self.nonce.into()),
-                rlp_uint(self.gas_price),
-                rlp_uint(self.gas.into()),
-                rlp_bytes(&self.to),
-                rlp_uint(0),
-                rlp_bytes(&self.data),
-            ];
-            items.extend_from_slice(tail);
-            rlp_list(&items)
-        };
-        let unsigned = base(&[rlp_uint(self.chain_id.into()), rlp_uint(0), rlp_uint(0)]);
+        let mut items = vec![
+            rlp_uint(self.chain_id.into()),
+            rlp_uint(self.nonce.into()),
+            rlp_uint(self.max_priority_fee_per_gas),
+            rlp_uint(self.max_fee_per_gas),
+            rlp_uint(self.gas.into()),
+            rlp_bytes(&self.to),
+            rlp_uint(0),
+            rlp_bytes(&self.data),
+            rlp_list(&[]),
+        ];
+        let mut unsigned = vec![0x02];
+        unsigned.extend(rlp_list(&items));
         let sig = evm::sign(key, &evm::keccak256(&unsigned));
-        let v = u128::from(sig[64] - 27) + 35 + 2 * u128::from(self.chain_id);
-        let signed = base(&[
-            rlp_uint(v),
-            rlp_bytes(trim(&sig[..32])),
-            rlp_bytes(trim(&sig[32..64])),
-        ]);
+        items.push(rlp_uint(u128::from(sig[64] - 27)));
+        items.push(rlp_bytes(trim(&sig[..32])));
+        items.push(rlp_bytes(trim(&sig[32..64])));
+        let mut signed = vec![0x02];
+        signed.extend(rlp_list(&items));
         let hash = evm::keccak256(&signed);
         (signed, hash)
     }
