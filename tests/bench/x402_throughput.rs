@@ -4,8 +4,10 @@
 //! the reference `@x402/fetch` client (Node) and gate402's Rust client. Every request is a
 //! full 402 → sign → verify → upstream → settle (transaction + receipt) → 200.
 //!
-//! Run: `cargo run --release -p gate402-tests --example x402_throughput -- 200`
-//! (needs `npm ci --prefix tests/interop`). Prints a markdown table.
+//! Run: `cargo run --release -p gate402-tests --example x402_throughput -- 200 [POLL_MS]`
+//! (needs `npm ci --prefix tests/interop`). `POLL_MS` sets the reference facilitator's viem
+//! receipt polling interval (default: viem's own, 4 s for a chain without a block time).
+//! Prints a markdown table.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -16,8 +16,10 @@ use super::{
 
 /// Gas limit for `transferWithAuthorization` (≈ 66–83 k used).
 const GAS_LIMIT: u64 = 150_000;
-/// Receipt polling interval.
-const POLL: Duration = Duration::from_millis(10);
+/// Receipt polling: first retry after this, doubling up to [`POLL_MAX`].
+const POLL_FIRST: Duration = Duration::from_millis(1);
+/// Longest wait between two receipt polls.
+const POLL_MAX: Duration = Duration::from_millis(100);
 
 /// Direct chain access over JSON-RPC, settling from a configured key.
 pub struct EvmRail {
@@ -170,6 +172,7 @@ impl EvmRail {
 
     async fn await_receipt(&self, hash: &str) -> Result<Value, EvmError> {
         let deadline = Instant::now() + self.confirm_timeout;
+        let mut wait = POLL_FIRST;
         loop {
             let r = self
                 .rpc
@@ -187,7 +190,8 @@ impl EvmRail {
                 e.transaction = Some(hash.to_string());
                 return Err(e);
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(POLL_MAX);
         }
     }
 }

@@ -1,5 +1,6 @@
 // The reference x402 facilitator (@x402/core 2.27.0 x402Facilitator + @x402/evm exact) served
-// over express on 127.0.0.1:0. Env: X402_FAC_KEY (settler key; env only), X402_RPC_URL.
+// over express on 127.0.0.1:0. Env: X402_FAC_KEY (settler key; env only), X402_RPC_URL,
+// optional X402_POLL_MS (viem receipt polling interval; viem's default otherwise).
 // Prints `LISTENING <port>` once ready; runs until killed.
 import express from "express";
 import { x402Facilitator } from "@x402/core/facilitator";
@@ -10,7 +11,9 @@ import { privateKeyToAccount } from "viem/accounts";
 import { anvil } from "viem/chains";
 
 const account = privateKeyToAccount(process.env.X402_FAC_KEY);
-const wallet = createWalletClient({ account, chain: anvil, transport: http(process.env.X402_RPC_URL) }).extend(publicActions);
+const poll = process.env.X402_POLL_MS ? { pollingInterval: Number(process.env.X402_POLL_MS) } : {};
+const wallet = createWalletClient({ account, chain: anvil, transport: http(process.env.X402_RPC_URL), ...poll })
+  .extend(publicActions);
 const facilitator = new x402Facilitator();
 registerExactEvmScheme(facilitator, {
   signer: toFacilitatorEvmSigner({ ...wallet, address: account.address }),
