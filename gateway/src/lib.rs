@@ -5,8 +5,8 @@
 //! * [`proxy`] / [`server`] — the reverse proxy and its assembly from [`config`].
 //! * [`store`] — persistence: payment ledger, consumed credentials, revocations (SQLite or
 //!   PostgreSQL).
+//! * [`facilitator`] — the built-in x402 facilitator endpoints.
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
-//! * [`store`] — replay guard and MPP session balances behind narrow traits.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).
 
 pub mod backend;
@@ -15,6 +15,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod facilitator;
 pub mod paywall;
 pub mod proxy;
 pub mod server;

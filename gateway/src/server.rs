@@ -9,7 +9,9 @@ use axum::{
     routing::get,
     Router,
 };
+use gate402_protocols::x402::{ResourceInfo, X402Route, X402};
 use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
+use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient};
 use gate402_rails::LightningRail;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
@@ -21,7 +23,8 @@ use tower::{ServiceBuilder, ServiceExt};
 
 use crate::{
     config::{load_mpp_secret, load_secret, Config, ConfigError},
-    paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable},
+    facilitator::Facilitator,
+    paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable, X402Support},
     proxy::Proxy,
     store::{self, FileSessionStore, Revocations, SessionStore, Store, StoreError},
 };
@@ -109,6 +112,9 @@ pub fn paywall_with_secret(
             };
         builder = builder.mpp(Arc::new(mpp), sessions);
     }
+    if let Some(x402) = x402_support(config)? {
+        builder = builder.x402(x402);
+    }
     Ok(builder.build())
 }
 
@@ -132,6 +138,59 @@ pub async fn attach_store(
     Ok(paywall.with_store(store, revocations))
 }
 
+/// x402 support from config: the protocol over every route with an `x402` table, and the
+/// EVM backend from `[evm]` (`None` when no route offers x402).
+pub fn x402_support(config: &Config) -> Result<Option<X402Support>, ConfigError> {
+    let mut routes = Vec::new();
+    for r in &config.routes {
+        let Some(x) = &r.x402 else { continue };
+        let evm = x.evm_price().map_err(|m| ConfigError::Invalid {
+            field: format!("route {}.x402", r.name),
+            message: m,
+        })?;
+        let resource = ResourceInfo {
+            url: r.path_prefix.clone(),
+            description: x.description.clone(),
+            mime_type: None,
+        };
+        routes.push((
+            r.name.clone(),
+            X402Route {
+                resource,
+                evm,
+                lightning: x.lightning,
+            },
+        ));
+    }
+    if routes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(X402Support {
+        protocol: Arc::new(X402::new(routes)),
+        evm: evm_backend(config)?,
+    }))
+}
+
+/// The EVM backend configured in `[evm]`: a node (with the settler key) or a facilitator.
+pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, ConfigError> {
+    let Some(e) = &config.evm else {
+        return Ok(None);
+    };
+    let timeout = Duration::from_secs(e.rpc_timeout_secs);
+    if let Some(url) = &e.facilitator_url {
+        let settle = Duration::from_secs(e.confirm_timeout_secs.max(e.rpc_timeout_secs));
+        return Ok(Some(Arc::new(FacilitatorClient::new(url, timeout, settle))));
+    }
+    let url = e.rpc_url.clone().unwrap_or_default();
+    Ok(Some(Arc::new(EvmRail::new(
+        &url,
+        e.chain_id,
+        e.settler_key()?,
+        timeout,
+        Duration::from_secs(e.confirm_timeout_secs),
+    ))))
+}
+
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to
 /// the upstream proxy.
 pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigError> {
@@ -147,11 +206,39 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
     let gated = ServiceBuilder::new()
         .layer(PaywallLayer::new(paywall.clone()))
         .service(proxy);
-    Ok(Router::new()
+    let facilitator = facilitator_router(config, &paywall)?;
+    let router = Router::new()
         .route(&format!("{ADMIN_PREFIX}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PREFIX}/ready"), get(ready))
-        .with_state(paywall)
-        .fallback_service(gated))
+        .with_state(paywall);
+    let router = match facilitator {
+        Some(f) => router.merge(f),
+        None => router,
+    };
+    Ok(router.fallback_service(gated))
+}
+
+/// The built-in facilitator's routes when `[facilitator] enabled`, sharing the paywall's EVM
+/// backend (one settler nonce sequence).
+fn facilitator_router(config: &Config, paywall: &Paywall) -> Result<Option<Router>, ConfigError> {
+    let (Some(f), Some(evm)) = (
+        config.facilitator.as_ref().filter(|f| f.enabled),
+        &config.evm,
+    ) else {
+        return Ok(None);
+    };
+    let backend = match paywall.x402().and_then(|s| s.evm.clone()) {
+        Some(b) => b,
+        None => match evm_backend(config)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+    };
+    let signer = evm
+        .settler_key()?
+        .map(|k| gate402_protocols::x402::evm::checksum(&k.address()));
+    let fac = Arc::new(Facilitator::new(backend, evm.chain_id, signer));
+    Ok(Some(fac.router(&f.prefix)))
 }
 
 async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {

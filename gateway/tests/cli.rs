@@ -25,6 +25,10 @@ fn demo_exits_zero_and_shows_the_exchange() {
         "Payment-Receipt: reference",
         "deposit 50 sat",
         "\"refundSats\":20,\"refundStatus\":\"succeeded\"",
+        "PAYMENT-REQUIRED: ",
+        "paid 5 sat over x402",
+        "PAYMENT-RESPONSE: ",
+        "balances: buyer 99985 sat, seller 15 sat",
         "demo ok",
     ] {
         assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");

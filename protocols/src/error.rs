@@ -37,6 +37,9 @@ pub enum ParseError {
     /// The macaroon identifier is not an L402 identifier.
     #[error("invalid L402 identifier: {0}")]
     Identifier(&'static str),
+    /// Decoded JSON is invalid or has the wrong shape (x402 payloads).
+    #[error("invalid JSON in {0}")]
+    Json(&'static str),
 }
 
 impl ParseError {
@@ -51,6 +54,7 @@ impl ParseError {
             ParseError::Hex(_) => "invalid_hex",
             ParseError::Macaroon(_) => "invalid_macaroon",
             ParseError::Identifier(_) => "invalid_identifier",
+            ParseError::Json(_) => "invalid_json",
         }
     }
 }
@@ -106,6 +110,16 @@ pub enum VerifyError {
     /// MPP session: the return invoice cannot be used for the refund.
     #[error("invalid return invoice: {0}")]
     InvalidReturnInvoice(&'static str),
+    /// A payment field disagrees with what the seller asked for; the reason names the field
+    /// (e.g. `pay_to_mismatch`, `amount_mismatch`, `network_mismatch`, `asset_mismatch`).
+    #[error("payment does not match the requirement: {0}")]
+    Mismatch(&'static str),
+    /// The authorization's validity window has not started yet.
+    #[error("authorization not yet valid")]
+    NotYetValid,
+    /// The payment rail or facilitator refused the payment (reason, detail).
+    #[error("payment rejected ({0}): {1}")]
+    Rejected(&'static str, String),
 }
 
 impl VerifyError {
@@ -128,6 +142,9 @@ impl VerifyError {
             VerifyError::SessionClosed => "session_closed",
             VerifyError::InsufficientBalance => "insufficient_balance",
             VerifyError::InvalidReturnInvoice(_) => "invalid_return_invoice",
+            VerifyError::Mismatch(r) => r,
+            VerifyError::NotYetValid => "not_yet_valid",
+            VerifyError::Rejected(r, _) => r,
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   wrong, possibly hostile input). Both carry a stable machine-readable [`reason`](ParseError::reason).
 //! * [`l402`] is the first implementation (Aperture-compatible macaroons).
 //! * [`mpp`] is the `Payment` scheme (MPP) with the Lightning charge and session methods.
+//! * [`x402`] speaks x402 v1/v2 (`exact` EIP-3009 on EVM, and the Lightning variant).
 
 pub mod auth_header;
 mod b64;
@@ -18,6 +19,7 @@ pub mod l402;
 pub mod mpp;
 mod protocol;
 mod types;
+pub mod x402;
 
 pub use error::{ChallengeError, CredentialError, ParseError, VerifyError};
 pub use protocol::{PaymentProtocol, MAX_HEADER_BYTES};

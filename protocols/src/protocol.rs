@@ -18,6 +18,12 @@ pub trait PaymentProtocol: Send + Sync {
     /// Whether [`challenge`](Self::challenge) needs a fresh Lightning invoice.
     fn needs_invoice(&self) -> bool;
 
+    /// Whether the challenge for this particular `offer` needs a fresh Lightning invoice
+    /// (protocols offering Lightning only on some routes override this).
+    fn needs_invoice_for(&self, _offer: &Offer) -> bool {
+        self.needs_invoice()
+    }
+
     // ----- server side -----
 
     /// Headers of a 402 challenge for `offer` (and the rail's fresh `invoice`, if needed).

@@ -12,6 +12,8 @@ pub enum ProtocolId {
     L402,
     /// MPP: the `Payment` HTTP authentication scheme (Lightning charge and session).
     Mpp,
+    /// x402 (v1/v2): signed EIP-3009 authorizations, and its Lightning variant.
+    X402,
 }
 
 impl ProtocolId {
@@ -20,6 +22,7 @@ impl ProtocolId {
         match self {
             ProtocolId::L402 => "l402",
             ProtocolId::Mpp => "mpp",
+            ProtocolId::X402 => "x402",
         }
     }
 
@@ -28,6 +31,7 @@ impl ProtocolId {
         match s.to_ascii_lowercase().as_str() {
             "l402" | "lsat" => Some(ProtocolId::L402),
             "mpp" | "payment" => Some(ProtocolId::Mpp),
+            "x402" => Some(ProtocolId::X402),
             _ => None,
         }
     }
@@ -101,6 +105,8 @@ pub enum Credential {
     L402(crate::l402::L402Credential),
     /// `Authorization: Payment <base64url JSON>` (MPP).
     Mpp(crate::mpp::MppCredential),
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
+    X402(Box<crate::x402::X402Credential>),
 }
 
 impl Credential {
@@ -109,6 +115,7 @@ impl Credential {
         match self {
             Credential::L402(_) => ProtocolId::L402,
             Credential::Mpp(_) => ProtocolId::Mpp,
+            Credential::X402(_) => ProtocolId::X402,
         }
     }
 }
@@ -155,6 +162,8 @@ pub enum ClientChallenge {
     L402(crate::l402::L402Challenge),
     /// A `Payment` (MPP) challenge.
     Mpp(crate::mpp::MppOffer),
+    /// One x402 `accepts` entry.
+    X402(crate::x402::X402Challenge),
 }
 
 impl ClientChallenge {
@@ -163,6 +172,7 @@ impl ClientChallenge {
         match self {
             ClientChallenge::L402(_) => ProtocolId::L402,
             ClientChallenge::Mpp(_) => ProtocolId::Mpp,
+            ClientChallenge::X402(_) => ProtocolId::X402,
         }
     }
 
@@ -171,6 +181,7 @@ impl ClientChallenge {
         match self {
             ClientChallenge::L402(c) => Some(&c.invoice),
             ClientChallenge::Mpp(o) => o.invoice.as_deref(),
+            ClientChallenge::X402(c) => c.invoice(),
         }
     }
 }
@@ -180,4 +191,6 @@ impl ClientChallenge {
 pub enum PaymentProof {
     /// A Lightning payment preimage.
     Preimage([u8; 32]),
+    /// A signed EIP-3009 authorization (x402 `exact` on EVM).
+    Evm(crate::x402::EvmPayment),
 }

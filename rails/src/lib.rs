@@ -6,6 +6,8 @@
 //! signed BOLT11 invoices. The LND gRPC implementation plugs in behind the same trait.
 
 mod error;
+#[cfg(feature = "evm")]
+pub mod evm;
 pub mod invoice;
 #[cfg(feature = "lnd")]
 pub mod lnd;

@@ -52,6 +52,56 @@ fn bad_configs_are_rejected_with_the_field_named() {
             "route[1].name",
         ),
     ];
+    let evm = "[evm]\nchain_id = 31337\nrpc_url = \"http://127.0.0.1:1\"\n";
+    let x = |t: &str| {
+        format!(
+            "[[route]]\nname = \"a\"\nprice_sat = 1\nprotocols = [\"x402\"]\nx402 = {{ {t} }}\n"
+        )
+    };
+    let ok = "network = \"eip155:31337\", asset = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\", pay_to = \"0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC\"";
+    let x402_cases = [
+        (
+            "[[route]]\nname = \"a\"\nprice_sat = 1\nprotocols = [\"x402\"]\n".to_string(),
+            "route[0].x402",
+        ),
+        (x(&format!("{ok}, amount = \"10\"")), "route[0].x402"),
+        (
+            format!("{evm}{}", x(&format!("{ok}, amount = \"-1\""))),
+            "route[0].x402",
+        ),
+        (
+            format!(
+                "{evm}{}",
+                x(&format!("{ok}, amount = \"10\", max_timeout_secs = 0"))
+            ),
+            "route[0].x402",
+        ),
+        (
+            format!("{evm}{}", x("network = \"eip155:31337\", amount = \"10\"")),
+            "route[0].x402",
+        ),
+        (
+            format!("{evm}{}", x(&format!("{ok}, amount = \"10\", bogus = 1"))),
+            "bogus",
+        ),
+        (
+            format!(
+                "{evm}{}",
+                x(&format!("{}, amount = \"10\"", ok.replace("31337", "1")))
+            ),
+            "route[0].x402.network",
+        ),
+        (format!("{evm}{}", x("lightning = false")), "route[0].x402"),
+        (
+            x("lightning = true").replace("[\"x402\"]", "[\"l402\"]"),
+            "route[0].protocols",
+        ),
+        ("[evm]\nchain_id = 1\n".to_string(), "evm"),
+    ];
+    for (text, field) in x402_cases {
+        let e = err(&format!("{BASE}{text}"));
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
     for (extra, field) in cases {
         let e = err(&format!("{BASE}{extra}"));
         assert!(e.to_string().contains(field), "{field}: {e}");

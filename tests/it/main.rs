@@ -13,3 +13,7 @@ mod rejections;
 mod roundtrip;
 mod server;
 mod store;
+mod x402_evm;
+mod x402_express;
+mod x402_interop;
+mod x402_lightning;

@@ -5,6 +5,8 @@
 pub mod pg;
 pub mod relay;
 
+pub mod chain;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{body::Bytes, extract::Request, routing::get, Json, Router};

@@ -1,10 +1,10 @@
 //! `gate402 demo`: the whole exchange on loopback with an embedded simulated Lightning network.
 //!
 //! buyer and seller nodes on a simnet → a small upstream API → the gateway in front of it →
-//! the buyer client: 402 → pay → 200 → reuse the token without paying; then the same route paid
-//! with MPP (one Lightning charge, then a short session with a refund, in
-//! [`super::demo_mpp`]). Every step is checked; any surprise ends the demo with a non-zero exit
-//! code.
+//! the buyer client: 402 → pay → 200 → reuse the token without paying; then one x402 payment
+//! (its Lightning variant, so no chain is needed); then the same route paid with MPP (one
+//! Lightning charge, then a short session with a refund, in [`super::demo_mpp`]). Every step
+//! is checked; any surprise ends the demo with a non-zero exit code.
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -46,6 +46,10 @@ fn upstream_app() -> Router {
             "/api/quote",
             get(|| async { Json(json!({"quote": "Stay humble, stack sats.", "by": "upstream"})) }),
         )
+        .route(
+            "/x402/quote",
+            get(|| async { Json(json!({"quote": "Don't trust, verify.", "by": "upstream"})) }),
+        )
         .route("/free", get(|| async { "free content" }))
 }
 
@@ -83,16 +87,21 @@ async fn demo() -> Result<(), String> {
     let gw_addr = running.addr;
     let route = &config.routes[0];
 
-    println!("gate402 demo — L402 and MPP over a simulated Lightning network\n");
+    println!("gate402 demo — L402, x402 and MPP over a simulated Lightning network\n");
     println!(
         "  simnet    buyer {} sat, seller 0 sat",
         BUYER_START_MSAT / 1000
     );
     println!("  upstream  http://{up_addr}  (GET /api/quote)");
     println!(
-        "  gateway   http://{gw_addr}  route {}* costs {} sat via L402 or MPP\n",
+        "  gateway   http://{gw_addr}  route {}* costs {} sat via L402 or MPP",
         route.path_prefix,
         route.price_msat() / 1000
+    );
+    println!(
+        "            route {}* costs {} sat via x402 (Lightning variant)\n",
+        config.routes[1].path_prefix,
+        config.routes[1].price_msat() / 1000
     );
 
     let url: Uri = format!("http://{gw_addr}/api/quote")
@@ -110,7 +119,10 @@ async fn demo() -> Result<(), String> {
         },
     );
 
-    let mut result = steps(&client, &url, &net).await;
+    let x402_url: Uri = format!("http://{gw_addr}/x402/quote")
+        .parse()
+        .map_err(|_| "bad URL".to_string())?;
+    let mut result = steps(&client, &url, &x402_url, &net).await;
     if result.is_ok() {
         result = super::demo_mpp::mpp_steps(wallet, &url, &net, &cache_dir.join("mpp")).await;
     }
@@ -119,7 +131,7 @@ async fn demo() -> Result<(), String> {
     result
 }
 
-async fn steps(client: &Client, url: &Uri, net: &SimNetwork) -> Result<(), String> {
+async fn steps(client: &Client, url: &Uri, x402_url: &Uri, net: &SimNetwork) -> Result<(), String> {
     // Step 1: an unpaid request, shown raw.
     println!("1. GET {} without paying", url.path());
     let raw = unpaid_request(url).await?;
@@ -168,6 +180,10 @@ async fn steps(client: &Client, url: &Uri, net: &SimNetwork) -> Result<(), Strin
     }
     println!("   <- {} — nothing paid", again.response.status());
 
+    let x402 = x402_step(client, x402_url).await?;
+    let paid_msat = payment.amount_msat + x402.amount_msat;
+    let fees_msat = payment.fee_msat + x402.fee_msat;
+
     let buyer = net.balance_msat("buyer").unwrap_or(0);
     let seller = net.balance_msat("seller").unwrap_or(0);
     println!(
@@ -175,13 +191,59 @@ async fn steps(client: &Client, url: &Uri, net: &SimNetwork) -> Result<(), Strin
         buyer / 1000,
         seller / 1000
     );
-    if seller != payment.amount_msat || buyer + seller + payment.fee_msat != BUYER_START_MSAT {
-        return Err("balances do not add up to exactly one payment".into());
+    if seller != paid_msat || buyer + seller + fees_msat != BUYER_START_MSAT {
+        return Err("balances do not add up to exactly two payments".into());
     }
     Ok(())
 }
 
+/// Step 4: one x402 payment, Lightning variant (`PAYMENT-REQUIRED` → pay → `PAYMENT-SIGNATURE`).
+async fn x402_step(client: &Client, url: &Uri) -> Result<crate::client::PaymentInfo, String> {
+    println!("4. GET {} — offered over x402 only", url.path());
+    let (status, required) = unpaid_header(url, "payment-required").await?;
+    if status != StatusCode::PAYMENT_REQUIRED || required.is_empty() {
+        return Err(format!("expected 402 with PAYMENT-REQUIRED, got {status}"));
+    }
+    println!("   <- {status}");
+    println!("      PAYMENT-REQUIRED: {}", shorten(&required, 100));
+    let paid = client
+        .send(&ClientRequest::get(url.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let payment = paid.payment.ok_or("the client did not pay over x402")?;
+    if payment.protocol != gate402_protocols::ProtocolId::X402 {
+        return Err(format!(
+            "expected an x402 payment, got {}",
+            payment.protocol
+        ));
+    }
+    let receipt = paid
+        .response
+        .headers()
+        .get("payment-response")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no PAYMENT-RESPONSE receipt")?;
+    println!(
+        "   -> paid {} sat over x402 (invoice from PAYMENT-REQUIRED, sent back in PAYMENT-SIGNATURE)",
+        payment.amount_msat / 1000
+    );
+    let status = paid.response.status();
+    println!(
+        "   <- {status} {}",
+        String::from_utf8_lossy(paid.response.body())
+    );
+    println!("      PAYMENT-RESPONSE: {}", shorten(receipt, 100));
+    if status != StatusCode::OK {
+        return Err(format!("expected 200 after paying over x402, got {status}"));
+    }
+    Ok(payment)
+}
+
 async fn unpaid_request(url: &Uri) -> Result<(StatusCode, String), String> {
+    unpaid_header(url, http::header::WWW_AUTHENTICATE.as_str()).await
+}
+
+async fn unpaid_header(url: &Uri, name: &str) -> Result<(StatusCode, String), String> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     let resp = client
@@ -190,7 +252,7 @@ async fn unpaid_request(url: &Uri) -> Result<(StatusCode, String), String> {
         .map_err(|e| format!("unpaid request: {e}"))?;
     let challenge = resp
         .headers()
-        .get(http::header::WWW_AUTHENTICATE)
+        .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();

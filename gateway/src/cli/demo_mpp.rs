@@ -30,7 +30,7 @@ pub(super) async fn mpp_steps(
     let get = || ClientRequest::get(url.clone());
 
     println!(
-        "4. GET {} paying with MPP (WWW-Authenticate: Payment, method lightning, intent charge)",
+        "5. GET {} paying with MPP (WWW-Authenticate: Payment, method lightning, intent charge)",
         url.path()
     );
     let paid = client
@@ -62,7 +62,7 @@ pub(super) async fn mpp_steps(
         &receipt.reference[..16]
     );
 
-    println!("5. MPP session: pay a deposit, make 3 requests, close and get the rest back");
+    println!("6. MPP session: pay a deposit, make 3 requests, close and get the rest back");
     let (session, first) = client
         .open_session(&get(), None)
         .await

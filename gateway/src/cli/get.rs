@@ -5,9 +5,13 @@ use std::{io::Write, path::PathBuf, sync::Arc, time::Duration};
 use bytes::Bytes;
 use clap::Args;
 use gate402_rails::LightningRail;
+
+use super::wallet::NoWallet;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
-use crate::client::{Client, ClientError, ClientRequest, Event, PaidResponse, Policy, TokenCache};
+use crate::client::{
+    Client, ClientError, ClientRequest, Event, EvmWallet, PaidResponse, Policy, TokenCache,
+};
 
 /// Process exit codes of `gate402 get` (stable; agents branch on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,25 @@ pub struct GetArgs {
     #[command(flatten)]
     /// The Lightning wallet to pay with.
     pub wallet: super::wallet::WalletArgs,
+    /// File holding a hex EVM private key, to pay x402 `exact` (EIP-3009) offers. The key may
+    /// also come from $GATE402_EVM_KEY; never from the command line, never printed.
+    #[arg(long = "evm-key-file", env = "GATE402_EVM_KEY_FILE")]
+    pub evm_key_file: Option<PathBuf>,
+    /// Refuse x402 EVM prices above this many token atomic units (USDC: 1000000 = $1).
+    #[arg(long = "max-evm-amount", default_value_t = 1_000_000)]
+    pub max_evm_amount: u128,
+}
+
+fn evm_wallet(args: &GetArgs) -> Result<Option<EvmWallet>, String> {
+    let text = match &args.evm_key_file {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| format!("cannot read --evm-key-file {}: {e}", p.display()))?,
+        None => match std::env::var("GATE402_EVM_KEY") {
+            Ok(k) => k,
+            Err(_) => return Ok(None),
+        },
+    };
+    EvmWallet::from_hex(&text, args.max_evm_amount).map(Some)
 }
 
 fn request(args: &GetArgs) -> Result<ClientRequest, String> {
@@ -116,8 +139,16 @@ pub async fn run(args: GetArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let evm = match evm_wallet(&args) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("gate402: {e}");
+            return Exit::Usage;
+        }
+    };
     let wallet: Arc<dyn LightningRail> = match args.wallet.connect().await {
         Ok(w) => w,
+        Err(_) if evm.is_some() && !args.wallet.configured() => Arc::new(NoWallet),
         Err(e) => {
             eprintln!("gate402: wallet: {e}");
             return Exit::Usage;
@@ -130,7 +161,11 @@ pub async fn run(args: GetArgs) -> Exit {
     };
     let cache = TokenCache::new(args.cache_dir.clone().unwrap_or_else(default_cache_dir));
     let verbose = args.verbose;
-    let client = Client::new(wallet, cache, policy).on_event(move |e| match e {
+    let mut client = Client::new(wallet, cache, policy);
+    if let Some(w) = evm {
+        client = client.with_evm_wallet(w);
+    }
+    let client = client.on_event(move |e| match e {
         Event::Challenged(p) if verbose => eprintln!("< 402 Payment Required (offers: {p:?})"),
         Event::Paying(msat) => eprintln!("* paying {} sat ...", msat.div_ceil(1000)),
         Event::Paid(info) if verbose => eprintln!(

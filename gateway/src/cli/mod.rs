@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 pub use admin::{LedgerArgs, RevokeArgs};
 pub use demo::run_demo;
-pub use get::{Exit, GetArgs};
+pub use get::{run as run_get, Exit, GetArgs};
 
 /// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.
 #[derive(Debug, Parser)]

@@ -7,7 +7,10 @@
 use std::{path::PathBuf, sync::Arc};
 
 use clap::Args;
-use gate402_rails::{lnd::LndRail, LightningRail};
+use gate402_rails::{
+    lnd::LndRail, Invoice, InvoiceRequest, InvoiceState, LightningRail, NodeInfo, PayLimits,
+    Payment, PaymentHash, RailError, RailErrorKind,
+};
 
 use crate::{backend, config::LndSection};
 
@@ -29,6 +32,14 @@ pub struct WalletArgs {
 }
 
 impl WalletArgs {
+    /// Whether any Lightning wallet flag (or variable) was given.
+    pub fn configured(&self) -> bool {
+        self.lnd_dir.is_some()
+            || self.lnd_address.is_some()
+            || self.lnd_cert.is_some()
+            || self.lnd_macaroon.is_some()
+    }
+
     /// Connect the configured wallet.
     pub async fn connect(&self) -> Result<Arc<dyn LightningRail>, String> {
         if self.lnd_dir.is_none() && self.lnd_address.is_none() {
@@ -47,5 +58,41 @@ impl WalletArgs {
         let cfg = backend::lnd_config(&section, backend::BUYER_MACAROON)?;
         let rail = LndRail::connect(cfg).await.map_err(|e| e.to_string())?;
         Ok(Arc::new(rail))
+    }
+}
+
+/// The wallet used when only an EVM key is configured: it cannot pay Lightning invoices.
+#[derive(Debug, Clone, Copy)]
+pub struct NoWallet;
+
+#[async_trait::async_trait]
+impl LightningRail for NoWallet {
+    fn rail_id(&self) -> &'static str {
+        "none"
+    }
+
+    async fn info(&self) -> Result<NodeInfo, RailError> {
+        Err(Self::err())
+    }
+
+    async fn create_invoice(&self, _req: InvoiceRequest) -> Result<Invoice, RailError> {
+        Err(Self::err())
+    }
+
+    async fn invoice_state(&self, _hash: &PaymentHash) -> Result<InvoiceState, RailError> {
+        Err(Self::err())
+    }
+
+    async fn pay_invoice(&self, _bolt11: &str, _limits: PayLimits) -> Result<Payment, RailError> {
+        Err(Self::err())
+    }
+}
+
+impl NoWallet {
+    fn err() -> RailError {
+        RailError::new(
+            RailErrorKind::Unavailable,
+            "no Lightning wallet configured (--lnd-dir)",
+        )
     }
 }

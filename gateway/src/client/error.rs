@@ -25,6 +25,14 @@ pub enum PolicyError {
     /// The invoice expired before we could pay it.
     #[error("invoice expired")]
     ExpiredInvoice,
+    /// An x402 EVM price is above the configured cap (token atomic units).
+    #[error("x402 price {amount} exceeds the maximum of {max} token units")]
+    OverMaxEvmAmount {
+        /// Asked.
+        amount: u128,
+        /// Allowed.
+        max: u128,
+    },
 }
 
 /// A buyer-side failure.

@@ -9,6 +9,7 @@ mod cache;
 mod error;
 mod l402;
 mod mpp;
+mod x402;
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,6 +25,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 pub use mpp::MppSession;
+pub use x402::EvmWallet;
 
 use crate::clock::now_unix;
 
@@ -119,6 +121,7 @@ pub struct Client {
     policy: Policy,
     prefer: ProtocolId,
     on_event: Option<EventSink>,
+    evm: Option<EvmWallet>,
 }
 
 /// The challenge chosen to pay.
@@ -139,6 +142,7 @@ impl Client {
             policy,
             prefer: ProtocolId::L402,
             on_event: None,
+            evm: None,
         }
     }
 
@@ -146,6 +150,12 @@ impl Client {
     /// still paid when it is the only payable offer).
     pub fn prefer(mut self, protocol: ProtocolId) -> Self {
         self.prefer = protocol;
+        self
+    }
+
+    /// Also pay x402 `exact` EVM offers, signing with `wallet` (L402 stays preferred).
+    pub fn with_evm_wallet(mut self, wallet: EvmWallet) -> Self {
+        self.evm = Some(wallet);
         self
     }
 
@@ -181,7 +191,19 @@ impl Client {
         if cached.is_some() {
             self.cache.remove(&key);
         }
-        let (info, header) = match self.pick_challenge(first.headers())? {
+        let picked = match self.pick_challenge(first.headers()) {
+            Ok(p) => p,
+            Err(e) => {
+                // No payable L402/MPP offer: x402 (v2 header or v1 body), if any.
+                let offers = x402::challenges(first.headers(), first.body());
+                if offers.is_empty() {
+                    return Err(e);
+                }
+                self.emit(Event::Challenged(vec![ProtocolId::X402]));
+                return self.pay_x402(req, offers).await;
+            }
+        };
+        let (info, header) = match picked {
             Pick::L402(challenge) => {
                 let (payment, token) = self.pay(&challenge).await?;
                 self.cache.put(&key, &token)?;
@@ -244,10 +266,11 @@ impl Client {
         picked.ok_or(ClientError::NoPayableChallenge(first_err))
     }
 
+    /// Send `req` once, with `credential` (header name and value) if any.
     async fn execute(
         &self,
         req: &ClientRequest,
-        auth: Option<(HeaderName, HeaderValue)>,
+        credential: Option<(HeaderName, HeaderValue)>,
     ) -> Result<Response<Bytes>, ClientError> {
         let mut builder = Request::builder()
             .method(req.method.clone())
@@ -258,7 +281,7 @@ impl Client {
         if !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
             builder = builder.header(mpp::ACCEPT_PAYMENT, mpp::ACCEPT_CHARGE);
         }
-        if let Some((name, value)) = auth {
+        if let Some((name, value)) = credential {
             builder = builder.header(name, value);
         }
         let request = builder

@@ -4,6 +4,7 @@
 mod secret;
 mod store;
 mod validate;
+mod x402;
 
 use std::{net::SocketAddr, path::Path};
 
@@ -12,6 +13,7 @@ use serde::Deserialize;
 pub use secret::{load_mpp_secret, load_secret};
 pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
+pub use x402::{EvmConfig, FacilitatorConfig, RouteX402};
 
 /// The whole gateway configuration (one TOML file).
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +35,12 @@ pub struct Config {
     /// Persistence (ledger, consumed credentials, revocations); SQLite by default.
     #[serde(default)]
     pub store: StoreConfig,
+    /// EVM chain access for x402 `exact` prices.
+    #[serde(default)]
+    pub evm: Option<EvmConfig>,
+    /// Built-in x402 facilitator endpoints.
+    #[serde(default)]
+    pub facilitator: Option<FacilitatorConfig>,
     /// Priced routes; first match wins. Requests matching no route pass through free.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
@@ -247,6 +255,9 @@ pub struct RouteConfig {
     /// Lifetime of a paid credential, seconds; absent = no expiry.
     #[serde(default)]
     pub valid_for_secs: Option<u64>,
+    /// What the route accepts over x402 (needed when `protocols` lists `x402`).
+    #[serde(default)]
+    pub x402: Option<RouteX402>,
 }
 
 impl RouteConfig {

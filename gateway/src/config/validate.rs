@@ -177,6 +177,72 @@ impl Config {
             if r.valid_for_secs == Some(0) {
                 return Err(invalid(field("valid_for_secs"), "must be at least 1"));
             }
+            self.validate_route_x402(r, &field)?;
+        }
+        if let Some(evm) = &self.evm {
+            evm.validate()?;
+        }
+        if let Some(f) = self.facilitator.as_ref().filter(|f| f.enabled) {
+            if !f.prefix.starts_with('/') || f.prefix.ends_with('/') {
+                return Err(invalid(
+                    "facilitator.prefix",
+                    "must start and not end with '/'",
+                ));
+            }
+            if self.evm.as_ref().and_then(|e| e.rpc_url.as_ref()).is_none() {
+                return Err(invalid("facilitator", "needs [evm] rpc_url"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_route_x402(
+        &self,
+        r: &super::RouteConfig,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<(), ConfigError> {
+        let offers = r
+            .protocols
+            .iter()
+            .any(|p| ProtocolId::parse(p) == Some(ProtocolId::X402));
+        let Some(x) = &r.x402 else {
+            if offers {
+                return Err(invalid(
+                    field("x402"),
+                    "protocol x402 needs an `x402 = {…}` table",
+                ));
+            }
+            return Ok(());
+        };
+        if !offers {
+            return Err(invalid(
+                field("protocols"),
+                "an `x402` table needs \"x402\" in protocols",
+            ));
+        }
+        let price = x.evm_price().map_err(|m| invalid(field("x402"), m))?;
+        if price.is_none() && !x.lightning {
+            return Err(invalid(
+                field("x402"),
+                "set an EVM price and/or lightning = true",
+            ));
+        }
+        if let Some(p) = price {
+            match &self.evm {
+                None => {
+                    return Err(invalid(
+                        field("x402"),
+                        "an EVM price needs an [evm] section",
+                    ))
+                }
+                Some(e) if e.chain_id != p.chain_id => {
+                    return Err(invalid(
+                        field("x402.network"),
+                        "differs from [evm] chain_id",
+                    ))
+                }
+                Some(_) => {}
+            }
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ impl Paywall {
                     .await?;
                 continue;
             }
-            let invoice = if proto.needs_invoice() {
+            let invoice = if proto.needs_invoice_for(&route.offer) {
                 Some(self.invoice(route, route.offer.price_msat).await?)
             } else {
                 None

@@ -66,18 +66,39 @@ impl Paywall {
                     return self.session(route, c, now).await;
                 }
             }
-            let verified = match proto.verify(&cred, &route.offer, &NoRailFacts, now) {
+            let mut verified = match proto.verify(&cred, &route.offer, &NoRailFacts, now) {
                 Ok(v) => v,
                 Err(e) => {
                     refused = Some((e, *id));
                     continue;
                 }
             };
+            // x402 reserves its proof and checks it with the rail now, settles after the
+            // upstream answered (and records the payment then): see `x402_settle`.
+            if let Credential::X402(c) = &cred {
+                match self.x402_admit(route, c, &mut verified).await {
+                    Ok(pending) => {
+                        return Check::Paid(Receipt {
+                            route: route.name.clone(),
+                            price_msat: route.offer.price_msat,
+                            headers: proto.receipt_at(&verified, now),
+                            verified,
+                            pending: Some(pending),
+                        })
+                    }
+                    Err(super::x402::Refusal::Payment(e)) => {
+                        refused = Some((e, *id));
+                        continue;
+                    }
+                    Err(super::x402::Refusal::Outage(e)) => return Check::Failed(e),
+                }
+            }
             let receipt = Receipt {
                 route: route.name.clone(),
                 price_msat: route.offer.price_msat,
                 headers: proto.receipt_at(&verified, now),
                 verified,
+                pending: None,
             };
             match self.settle(&receipt, now).await {
                 Ok(()) => return Check::Paid(receipt),

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use gate402_protocols::HeaderPair;
 use http::{header, HeaderValue, Response, StatusCode};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use crate::error::GateError;
 
@@ -16,7 +16,7 @@ pub fn error_response(
     challenges: Vec<HeaderPair>,
     retry_after_secs: u64,
 ) -> Response<Body> {
-    typed_error_response(err, challenges, retry_after_secs, None)
+    problem_response(err, challenges, retry_after_secs, None, None)
 }
 
 /// [`error_response`] with the RFC 9457 `type` chosen by the protocol that refused the
@@ -28,19 +28,49 @@ pub fn typed_error_response(
     retry_after_secs: u64,
     problem_type: Option<&str>,
 ) -> Response<Body> {
+    problem_response(err, challenges, retry_after_secs, problem_type, None)
+}
+
+/// [`error_response`] with extra members merged into the problem body (RFC 9457 extension
+/// members), e.g. x402 v1's `x402Version` / `accepts`.
+pub fn error_response_with(
+    err: &GateError,
+    challenges: Vec<HeaderPair>,
+    retry_after_secs: u64,
+    extra: Option<Map<String, Value>>,
+) -> Response<Body> {
+    problem_response(err, challenges, retry_after_secs, None, extra)
+}
+
+/// The one builder: status from the error, `application/problem+json` body with `type`
+/// (`problem_type` or gate402's), `reason`, `detail` and any `extra` members (which never
+/// overwrite the standard ones), `Cache-Control: no-store`, `Gate402-Reason`, `Retry-After`
+/// on 503, and the challenge headers.
+pub fn problem_response(
+    err: &GateError,
+    challenges: Vec<HeaderPair>,
+    retry_after_secs: u64,
+    problem_type: Option<&str>,
+    extra: Option<Map<String, Value>>,
+) -> Response<Body> {
     let status = err.status();
     let code = err.code();
     let detail = match err {
         GateError::PaymentRequired { detail, .. } => detail.clone(),
         other => Some(other.to_string()),
     };
-    let body = json!({
+    let mut body = json!({
         "type": problem_type.map_or_else(|| format!("https://gate402.dev/problems/{code}"), str::to_owned),
         "title": status.canonical_reason().unwrap_or("error"),
         "status": status.as_u16(),
         "reason": code,
         "detail": detail,
     });
+    if let (Some(extra), Some(obj)) = (extra, body.as_object_mut()) {
+        for (k, v) in extra {
+            obj.entry(k).or_insert(v);
+        }
+    }
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

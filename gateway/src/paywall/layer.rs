@@ -47,6 +47,8 @@ pub struct PaywallService<S> {
     paywall: Arc<Paywall>,
 }
 
+type SettleFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
 type AuthorizeFuture =
     Pin<Box<dyn Future<Output = Result<(Request<Body>, Option<Receipt>), Response<Body>>> + Send>>;
 
@@ -71,6 +73,7 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let paywall = self.paywall.clone();
         ResponseFuture {
+            paywall: self.paywall.clone(),
             state: State::Authorize {
                 fut: Box::pin(async move { paywall.authorize(req).await }),
                 inner: Some(self.inner.clone()),
@@ -80,9 +83,10 @@ where
 }
 
 pin_project! {
-    /// Response future of [`PaywallService`]: authorize, then call the inner service and
-    /// attach the receipt headers.
+    /// Response future of [`PaywallService`]: authorize, call the inner service, settle a
+    /// pending x402 payment (the response is released only once settled), attach receipts.
     pub struct ResponseFuture<S: Service<Request<Body>>> {
+        paywall: Arc<Paywall>,
         #[pin]
         state: State<S>,
     }
@@ -94,6 +98,7 @@ pin_project! {
         Authorize { fut: AuthorizeFuture, inner: Option<S> },
         Ready { inner: S, req: Option<Request<Body>>, receipt: Option<Receipt> },
         Inner { #[pin] fut: S::Future, receipt: Option<Receipt> },
+        Settle { fut: SettleFuture },
     }
 }
 
@@ -132,14 +137,24 @@ where
                 }
                 StateProj::Inner { fut, receipt } => {
                     let mut resp = ready!(fut.poll(cx))?;
-                    if let Some(receipt) = receipt.take() {
-                        for (name, value) in &receipt.headers {
-                            resp.headers_mut().append(name.clone(), value.clone());
-                        }
-                        resp.extensions_mut().insert(receipt);
+                    let Some(mut receipt) = receipt.take() else {
+                        return Poll::Ready(Ok(resp));
+                    };
+                    for (name, value) in &receipt.headers {
+                        resp.headers_mut().append(name.clone(), value.clone());
                     }
-                    return Poll::Ready(Ok(resp));
+                    let pending = receipt.pending.take();
+                    resp.extensions_mut().insert(receipt);
+                    match pending {
+                        None => return Poll::Ready(Ok(resp)),
+                        Some(p) => {
+                            let paywall = this.paywall.clone();
+                            let fut = Box::pin(async move { paywall.x402_finish(p, resp).await });
+                            this.state.set(State::Settle { fut });
+                        }
+                    }
                 }
+                StateProj::Settle { fut } => return Poll::Ready(Ok(ready!(fut.as_mut().poll(cx)))),
             }
         }
     }

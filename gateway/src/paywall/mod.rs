@@ -10,9 +10,12 @@ pub mod edge;
 pub mod health;
 mod layer;
 pub mod pool;
+pub mod replay;
 pub mod routes;
 mod session;
 mod settle;
+pub mod x402;
+mod x402_settle;
 
 use std::{sync::Arc, time::Duration};
 
@@ -31,8 +34,10 @@ use check::Check;
 use health::RailHealth;
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
 use pool::{InvoicePool, PoolConfig};
+pub use replay::{MemoryReservations, Reservations};
 pub use routes::{Route, RouteTable};
 use settle::Settlement;
+pub use x402::X402Support;
 
 /// Proof that a request was paid, attached to the request (extension) and the response.
 #[derive(Debug, Clone)]
@@ -45,14 +50,18 @@ pub struct Receipt {
     pub verified: Verified,
     /// Receipt headers to add to the response.
     pub headers: Vec<HeaderPair>,
+    /// An x402 payment to settle before the response is released.
+    pub pending: Option<x402::Pending>,
 }
 
 /// Request headers that carry credentials; removed before forwarding upstream.
-const CREDENTIAL_HEADERS: [&str; 4] = [
+const CREDENTIAL_HEADERS: [&str; 6] = [
     "authorization",
     "payment-authorization",
     "grpc-metadata-macaroon",
     "macaroon",
+    "payment-signature",
+    "x-payment",
 ];
 
 /// MPP client preferences (`method/intent;q=…`).
@@ -72,6 +81,8 @@ pub struct Paywall {
     mpp: Option<Arc<Mpp>>,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
+    x402: Option<X402Support>,
+    reservations: Arc<dyn Reservations>,
 }
 
 impl Drop for Paywall {
@@ -105,9 +116,18 @@ pub struct PaywallBuilder {
     replay: Arc<dyn ReplayGuard>,
     mpp: Option<Arc<Mpp>>,
     sessions: Option<Arc<dyn SessionStore>>,
+    x402: Option<X402Support>,
 }
 
 impl PaywallBuilder {
+    /// Enable x402 (its protocol is added to the paywall's protocols).
+    pub fn x402(mut self, support: X402Support) -> Self {
+        self.protocols.retain(|p| p.id() != ProtocolId::X402);
+        self.protocols.push(support.protocol.clone());
+        self.x402 = Some(support);
+        self
+    }
+
     /// Expiry of minted invoices, seconds.
     pub fn invoice_expiry(mut self, secs: u64) -> Self {
         self.invoice_expiry_secs = secs;
@@ -165,12 +185,15 @@ impl PaywallBuilder {
             mpp: self.mpp,
             sessions: self.sessions,
             settlement: None,
+            x402: self.x402,
+            reservations: Arc::new(MemoryReservations::default()),
         };
         for route in paywall.routes.routes() {
-            let needs = route
-                .protocols
-                .iter()
-                .any(|id| paywall.protocol(*id).is_some_and(|p| p.needs_invoice()));
+            let needs = route.protocols.iter().any(|id| {
+                paywall
+                    .protocol(*id)
+                    .is_some_and(|p| p.needs_invoice_for(&route.offer))
+            });
             if route.offer.price_msat > 0 && needs {
                 let req = paywall.invoice_request(route, route.offer.price_msat);
                 paywall.pool.register(&route.name, req);
@@ -205,7 +228,13 @@ impl Paywall {
             replay: Arc::new(MemoryReplayGuard::new()),
             mpp: None,
             sessions: None,
+            x402: None,
         }
+    }
+
+    /// The x402 support, if enabled.
+    pub fn x402(&self) -> Option<&X402Support> {
+        self.x402.as_ref()
     }
 
     /// Record payments in `store`, consume single-use credentials there (exactly once across
@@ -313,7 +342,12 @@ impl Paywall {
             .map(str::to_owned);
         Err(match self.challenges_for(route, accept.as_deref()).await {
             Ok(challenges) => {
-                edge::typed_error_response(&err, challenges, self.retry_after_secs, problem_type)
+                // x402 v1 clients read the requirements from the JSON body.
+                let v1 = self
+                    .x402
+                    .as_ref()
+                    .and_then(|x| x.protocol.v1_body(&route.offer));
+                edge::problem_response(&err, challenges, self.retry_after_secs, problem_type, v1)
             }
             Err(e) => {
                 tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
@@ -331,9 +365,8 @@ impl Paywall {
     }
 
     /// One fresh invoice for one challenge (never shared between protocols: each proof is
-    /// worth exactly one access grant).
-    /// Invoices for the route's price come from the pool; other amounts (session deposits)
-    /// are minted on the spot.
+    /// worth exactly one access grant). Invoices for the route's price come from the pool;
+    /// other amounts (session deposits) are minted on the spot.
     async fn invoice(&self, route: &Route, amount_msat: u64) -> Result<InvoiceFacts, GateError> {
         let key = if amount_msat == route.offer.price_msat {
             route.name.as_str()

@@ -142,6 +142,7 @@ impl Paywall {
             price_msat: route.offer.price_msat,
             headers: m.receipt_headers(&v, now, balance_extra(rec)),
             verified: v,
+            pending: None,
         })
     }
 

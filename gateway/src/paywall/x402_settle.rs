@@ -1,0 +1,137 @@
+//! The settle step of x402: after the upstream answered, settle the payment and only then
+//! release the upstream's response — or withhold it (402 + failed `PAYMENT-RESPONSE`, body
+//! `{}`, as the reference server; 503 when the chain is unreachable).
+
+use axum::body::Body;
+use gate402_protocols::x402::lightning::LIGHTNING_NETWORK;
+use gate402_protocols::x402::{settle_response_header, SettleResponse};
+use gate402_rails::evm::{EvmError, PaymentRef};
+use gate402_rails::{RailError, RailErrorKind};
+use http::{header, HeaderValue, Response, StatusCode};
+
+use super::x402::{EvmPending, Pending};
+use super::{edge, Paywall};
+use crate::error::GateError;
+
+impl Paywall {
+    /// After the upstream answered: settle, then release its response (or refuse it).
+    pub async fn x402_finish(
+        &self,
+        mut pending: Pending,
+        mut resp: Response<Body>,
+    ) -> Response<Body> {
+        let key = pending.key_mut().clone();
+        if resp.status().is_client_error() || resp.status().is_server_error() {
+            self.reservations.release(&key).await;
+            return resp;
+        }
+        let (version, settled) = match pending {
+            Pending::Lightning {
+                version,
+                payment_hash,
+                ..
+            } => (
+                version,
+                Ok(SettleResponse {
+                    success: true,
+                    error_reason: None,
+                    error_message: None,
+                    payer: None,
+                    transaction: hex::encode(payment_hash),
+                    network: LIGHTNING_NETWORK.into(),
+                }),
+            ),
+            Pending::Evm(e) => {
+                let EvmPending {
+                    version,
+                    price,
+                    payment,
+                    payload,
+                    ..
+                } = *e;
+                let backend = self.x402.as_ref().and_then(|s| s.evm.clone());
+                let r = PaymentRef {
+                    price: &price,
+                    payment: &payment,
+                    payload: &payload,
+                };
+                let out = match backend {
+                    Some(b) => b.settle(r).await,
+                    None => Err(EvmError::new(
+                        gate402_rails::evm::EvmErrorKind::Config,
+                        "no_backend",
+                        "no [evm] backend",
+                    )),
+                };
+                let network = price.network();
+                (
+                    version,
+                    match out {
+                        Ok(s) => Ok(SettleResponse {
+                            success: true,
+                            error_reason: None,
+                            error_message: None,
+                            payer: Some(s.payer),
+                            transaction: s.transaction,
+                            network,
+                        }),
+                        Err(e) => Err((
+                            e,
+                            network,
+                            gate402_protocols::x402::evm::checksum(&payment.authorization.from),
+                        )),
+                    },
+                )
+            }
+        };
+        match settled {
+            Ok(s) => {
+                if let Ok((name, value)) = settle_response_header(version, &s) {
+                    resp.headers_mut().insert(name, value);
+                }
+                resp
+            }
+            Err((e, network, payer)) => {
+                tracing::warn!(reason = e.reason, error = %e, "x402 settlement failed; response withheld");
+                if e.transaction.is_none() {
+                    self.reservations.release(&key).await;
+                }
+                if e.retryable() {
+                    return edge::error_response(
+                        &GateError::Rail(RailError::new(RailErrorKind::Unavailable, e.to_string())),
+                        Vec::new(),
+                        self.retry_after_secs,
+                    );
+                }
+                settlement_failed(version, &e, network, payer)
+            }
+        }
+    }
+}
+
+/// 402 + failed `PAYMENT-RESPONSE`, body `{}` (reference server's settlement failure).
+fn settlement_failed(version: u8, e: &EvmError, network: String, payer: String) -> Response<Body> {
+    let s = SettleResponse {
+        success: false,
+        error_reason: Some(e.reason.to_string()),
+        error_message: Some(e.message.clone()),
+        payer: Some(payer),
+        transaction: e.transaction.clone().unwrap_or_default(),
+        network,
+    };
+    let mut resp = Response::new(Body::from("{}"));
+    *resp.status_mut() = StatusCode::PAYMENT_REQUIRED;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(e.reason) {
+        h.insert(edge::REASON_HEADER, v);
+    }
+    if let Ok((name, value)) = settle_response_header(version, &s) {
+        h.insert(name, value);
+    }
+    resp
+}

@@ -1,0 +1,117 @@
+//! The Lightning variant of x402 over simnet: Alby's `fetchWithX402` pays gate402; replaying
+//! its payment header is refused; an unpaid invoice is refused.
+
+use std::sync::Arc;
+
+use axum::{routing::post, Json, Router};
+use gate402_protocols::x402::wire::decode_header;
+use gate402_rails::{simnet::SimNode, LightningRail, PayLimits};
+use gate402_tests::chain::node_json;
+use gate402_tests::{json_body, raw, serve, upstream_app, Harness};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+/// A Lightning-only x402 route (`/ln/`, 21 sat) next to L402.
+pub const LN_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+upstream = "{UPSTREAM}"
+
+[lightning]
+backend = "simnet"
+
+[[route]]
+name = "ln"
+path_prefix = "/ln/"
+price_sat = 21
+protocols = ["l402", "x402"]
+x402 = { lightning = true, description = "lightning x402" }
+"#;
+
+/// Start upstream + gateway with [`LN_CONFIG`].
+pub async fn start_ln() -> Harness {
+    let upstream = serve(upstream_app()).await;
+    Harness::start_with(&LN_CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))).await
+}
+
+/// A test wallet endpoint paying invoices from `node`: POST `{invoice}` → `{preimage}`.
+async fn wallet(node: SimNode) -> String {
+    let node = Arc::new(node);
+    let app = Router::new().route(
+        "/pay",
+        post(move |Json(v): Json<Value>| {
+            let node = node.clone();
+            async move {
+                let inv = v["invoice"].as_str().unwrap_or_default().to_string();
+                match node.pay_invoice(&inv, PayLimits::default()).await {
+                    Ok(p) => Ok(Json(json!({"preimage": hex::encode(p.preimage)}))),
+                    Err(e) => Err((StatusCode::BAD_GATEWAY, e.to_string())),
+                }
+            }
+        }),
+    );
+    format!("http://{}/pay", serve(app).await)
+}
+
+#[tokio::test]
+async fn alby_fetch_with_x402_pays_gate402_over_simnet() {
+    let h = start_ln().await;
+    let out = node_json(
+        "alby_client.mjs",
+        &[
+            ("X402_URL", h.url("/ln/data").to_string()),
+            ("WALLET_URL", wallet(h.buyer.clone()).await),
+        ],
+    )
+    .await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(
+        json_body(&out["body"].as_str().unwrap().to_string().into())["path"],
+        "/ln/data"
+    );
+    assert_eq!(h.seller_msat(), 21_000);
+    // The same payment header again: single use.
+    let cred = &out["credentials"];
+    assert_eq!(cred["header"], "payment-signature");
+    let value = cred["value"].as_str().unwrap();
+    let (status, headers, _) = raw(&h.url("/ln/data"), &[("payment-signature", value)]).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(headers["gate402-reason"], "replayed");
+    assert_eq!(h.seller_msat(), 21_000);
+}
+
+#[tokio::test]
+async fn unpaid_lightning_invoice_is_refused_and_receipt_is_sent() {
+    let h = start_ln().await;
+    let (status, headers, _) = raw(&h.url("/ln/x"), &[]).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    assert!(
+        headers.contains_key("www-authenticate"),
+        "L402 alongside x402"
+    );
+    let pr: Value = decode_header(headers["payment-required"].as_bytes(), "t").unwrap();
+    let entry = pr["accepts"][0].clone();
+    assert_eq!(entry["amount"], "21000");
+    let header = |entry: &Value| {
+        let body = json!({"x402Version": 2, "scheme": entry["scheme"], "network": entry["network"],
+            "payload": {"invoice": entry["extra"]["invoice"]}, "accepted": entry});
+        gate402_protocols::x402::wire::encode_header(&body)
+    };
+    // Not paid yet.
+    let v = header(&entry);
+    let (status, headers, _) = raw(&h.url("/ln/x"), &[("payment-signature", &v)]).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(headers["gate402-reason"], "not_settled");
+    // Paid: 200 with a PAYMENT-RESPONSE naming the payment hash.
+    let inv = entry["extra"]["invoice"].as_str().unwrap();
+    let paid = h
+        .buyer
+        .pay_invoice(inv, PayLimits::default())
+        .await
+        .unwrap();
+    let (status, headers, _) = raw(&h.url("/ln/x"), &[("payment-signature", &v)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let receipt: Value = decode_header(headers["payment-response"].as_bytes(), "t").unwrap();
+    assert_eq!(receipt["success"], true);
+    assert_eq!(receipt["transaction"], hex::encode(paid.payment_hash));
+}
