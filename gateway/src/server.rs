@@ -182,10 +182,22 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
         return Ok(Some(Arc::new(FacilitatorClient::new(url, timeout, settle))));
     }
     let url = e.rpc_url.clone().unwrap_or_default();
+    let settler = e.settler_key()?;
+    let priced = config.routes.iter().any(|r| {
+        r.x402
+            .as_ref()
+            .is_some_and(|x| x.evm_price().ok().flatten().is_some())
+    });
+    if settler.is_none() && (priced || config.facilitator.as_ref().is_some_and(|f| f.enabled)) {
+        return Err(ConfigError::Secret(format!(
+            "EVM settlement needs the settler key: set ${} or evm.settler_key_file",
+            e.settler_key_env
+        )));
+    }
     Ok(Some(Arc::new(EvmRail::new(
         &url,
         e.chain_id,
-        e.settler_key()?,
+        settler,
         timeout,
         Duration::from_secs(e.confirm_timeout_secs),
     ))))

@@ -234,3 +234,24 @@ fn the_store_url_comes_from_the_environment_and_is_never_printed() {
     let sqlite = Config::from_toml(BASE).unwrap().store.options().unwrap();
     assert!(matches!(sqlite, StoreOptions::Sqlite { path } if path.ends_with("gate402.sqlite")));
 }
+
+#[test]
+fn an_evm_price_without_a_settler_key_fails_at_start_naming_the_variable() {
+    let text = format!(
+        "{BASE}[evm]\nchain_id = 31337\nrpc_url = \"http://127.0.0.1:1\"\n\
+         settler_key_env = \"GATE402_TEST_SETTLER_THAT_IS_NOT_SET\"\n\
+         [[route]]\nname = \"a\"\nprice_sat = 1\nprotocols = [\"x402\"]\n\
+         x402 = {{ network = \"eip155:31337\", asset = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\", \
+         pay_to = \"0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC\", amount = \"10\" }}\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    config.validate().unwrap();
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let rail = std::sync::Arc::new(net.add_node("s", 0));
+    let e = gate402::server::paywall_with_secret(&config, rail, &[7; 32]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("GATE402_TEST_SETTLER_THAT_IS_NOT_SET"),
+        "{e}"
+    );
+}
