@@ -114,4 +114,14 @@ async fn unpaid_lightning_invoice_is_refused_and_receipt_is_sent() {
     let receipt: Value = decode_header(headers["payment-response"].as_bytes(), "t").unwrap();
     assert_eq!(receipt["success"], true);
     assert_eq!(receipt["transaction"], hex::encode(paid.payment_hash));
+    // The settled payment is in the ledger, once.
+    let rows = h
+        .store
+        .ledger(&gate402::store::LedgerFilter::default())
+        .await
+        .unwrap();
+    let x402: Vec<_> = rows.iter().filter(|r| r.protocol == "x402").collect();
+    assert_eq!(x402.len(), 1, "{rows:?}");
+    assert_eq!(x402[0].reference, hex::encode(paid.payment_hash));
+    assert_eq!(x402[0].amount_msat, 21_000);
 }

@@ -86,6 +86,8 @@ impl Paywall {
         };
         match settled {
             Ok(s) => {
+                let receipt = resp.extensions().get::<super::Receipt>().cloned();
+                self.record_x402(receipt, &s).await;
                 if let Ok((name, value)) = settle_response_header(version, &s) {
                     resp.headers_mut().insert(name, value);
                 }
@@ -105,6 +107,36 @@ impl Paywall {
                 }
                 settlement_failed(version, &e, network, payer)
             }
+        }
+    }
+}
+
+impl Paywall {
+    /// Write a settled x402 payment to the ledger (when a store is attached). The money has
+    /// already moved, so a failed write is logged loudly but does not withhold the response.
+    /// EVM rows carry the route's nominal price; the on-chain amount is in the transaction.
+    async fn record_x402(&self, receipt: Option<super::Receipt>, s: &SettleResponse) {
+        let (Some(store), Some(receipt)) = (self.store(), receipt) else {
+            return;
+        };
+        let rail = if s.network == LIGHTNING_NETWORK {
+            self.lightning().rail_id().to_string()
+        } else {
+            format!("evm:{}", s.network)
+        };
+        let record = crate::store::PaymentRecord {
+            protocol: "x402".into(),
+            rail,
+            reference: s.transaction.clone(),
+            token_id: None,
+            route: receipt.route.clone(),
+            amount_msat: receipt.price_msat,
+            payer: s.payer.clone(),
+            created_at: crate::clock::now_unix(),
+        };
+        if let Err(e) = store.record_payment(&record).await {
+            tracing::error!(error = %e, reference = %record.reference,
+                "x402 payment settled but NOT recorded in the ledger");
         }
     }
 }
