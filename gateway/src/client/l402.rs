@@ -1,10 +1,9 @@
 //! L402 on the buyer side: check an L402 offer against the policy, pay it, build the token.
 
 use gate402_protocols::{l402, l402::L402Challenge, ProtocolId};
-use gate402_rails::{PayLimits, Payment};
-use sha2::{Digest, Sha256};
+use gate402_rails::Payment;
 
-use super::{CachedToken, Client, ClientError, Event, PolicyError};
+use super::{lightning::Expected, CachedToken, Client, ClientError};
 use crate::clock::now_unix;
 
 impl Client {
@@ -13,39 +12,11 @@ impl Client {
         &self,
         c: &L402Challenge,
     ) -> Result<(Payment, CachedToken), ClientError> {
-        let inv = self
-            .wallet
-            .decode(&c.invoice)
-            .map_err(ClientError::Invoice)?;
-        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
-        if amount > self.policy.max_cost_msat {
-            return Err(PolicyError::OverMaxCost {
-                amount_msat: amount,
-                max_msat: self.policy.max_cost_msat,
-            }
-            .into());
-        }
-        if c.payment_hash() != Some(inv.payment_hash) {
-            return Err(
-                PolicyError::InvoiceMismatch("payment hash differs from the token's").into(),
-            );
-        }
-        if inv.is_expired(now_unix()) {
-            return Err(PolicyError::ExpiredInvoice.into());
-        }
-        self.emit(Event::Paying(amount));
-        let limits = PayLimits {
-            max_fee_msat: self.policy.max_fee_msat,
-            timeout: self.policy.payment_timeout,
+        let expected = Expected {
+            amount_msat: None,
+            payment_hash: Some(c.payment_hash()),
         };
-        let payment = self
-            .wallet
-            .pay_invoice(&c.invoice, limits)
-            .await
-            .map_err(ClientError::Payment)?;
-        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
-            return Err(ClientError::BadPreimage);
-        }
+        let payment = self.pay_lightning(&c.invoice, expected).await?;
         let token = CachedToken {
             protocol: ProtocolId::L402.as_str().into(),
             macaroon: c.macaroon.to_base64(),

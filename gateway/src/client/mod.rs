@@ -8,6 +8,7 @@
 mod cache;
 mod error;
 mod l402;
+mod lightning;
 mod mpp;
 mod x402;
 

@@ -7,13 +7,11 @@
 
 use bytes::Bytes;
 use gate402_protocols::mpp::{MppCredential, MppOffer};
-use gate402_rails::{PayLimits, Payment};
+use gate402_rails::Payment;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
-use super::{Client, ClientError, ClientRequest, Event, PolicyError};
-use crate::clock::now_unix;
+use super::{lightning::Expected, Client, ClientError, ClientRequest, PolicyError};
 
 /// `Accept-Payment` request header name.
 pub const ACCEPT_PAYMENT: &str = "accept-payment";
@@ -69,39 +67,11 @@ impl Client {
             .invoice
             .as_deref()
             .ok_or(PolicyError::InvoiceMismatch("no invoice"))?;
-        let inv = self.wallet.decode(bolt11).map_err(ClientError::Invoice)?;
-        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
-        if announced_sats.map(|s| s.saturating_mul(1000)) != Some(amount) {
-            return Err(PolicyError::InvoiceMismatch("amount differs from the request").into());
-        }
-        if amount > self.policy.max_cost_msat {
-            return Err(PolicyError::OverMaxCost {
-                amount_msat: amount,
-                max_msat: self.policy.max_cost_msat,
-            }
-            .into());
-        }
-        if offer.payment_hash() != Some(inv.payment_hash) {
-            return Err(
-                PolicyError::InvoiceMismatch("payment hash differs from the request").into(),
-            );
-        }
-        if inv.is_expired(now_unix()) {
-            return Err(PolicyError::ExpiredInvoice.into());
-        }
-        self.emit(Event::Paying(amount));
-        let limits = PayLimits {
-            max_fee_msat: self.policy.max_fee_msat,
-            timeout: self.policy.payment_timeout,
+        let expected = Expected {
+            amount_msat: Some(announced_sats.map_or(0, |s| s.saturating_mul(1000))),
+            payment_hash: Some(offer.payment_hash()),
         };
-        let payment = self
-            .wallet
-            .pay_invoice(bolt11, limits)
-            .await
-            .map_err(ClientError::Payment)?;
-        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
-            return Err(ClientError::BadPreimage);
-        }
+        let payment = self.pay_lightning(bolt11, expected).await?;
         Ok(payment)
     }
 

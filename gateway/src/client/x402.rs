@@ -7,11 +7,12 @@ use gate402_protocols::x402::evm::{self, Address};
 use gate402_protocols::x402::wire::decode_header;
 use gate402_protocols::x402::{EvmPayment, EvmPrice, SettleResponse, X402Challenge, X402};
 use gate402_protocols::{ClientChallenge, PaymentProof, PaymentProtocol, ProtocolId};
-use gate402_rails::PayLimits;
 use http::{HeaderMap, Response};
-use sha2::{Digest, Sha256};
 
-use super::{Client, ClientError, ClientRequest, Event, PaidResponse, PaymentInfo, PolicyError};
+use super::{
+    lightning::Expected, Client, ClientError, ClientRequest, Event, PaidResponse, PaymentInfo,
+    PolicyError,
+};
 use crate::clock::now_unix;
 
 /// The buyer's EVM key and spending cap. `Debug` shows the address only.
@@ -96,34 +97,16 @@ impl Client {
         c: &X402Challenge,
     ) -> Result<(X402Challenge, PaymentProof, PaymentInfo), ClientError> {
         let bolt11 = c.invoice().ok_or(PolicyError::AmountlessInvoice)?;
-        let inv = self.wallet.decode(bolt11).map_err(ClientError::Invoice)?;
-        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
-        if c.requirement.amount != amount.to_string() {
-            return Err(PolicyError::InvoiceMismatch("amount differs from the offer").into());
-        }
-        if amount > self.policy.max_cost_msat {
-            return Err(PolicyError::OverMaxCost {
-                amount_msat: amount,
-                max_msat: self.policy.max_cost_msat,
-            }
-            .into());
-        }
-        if inv.is_expired(now_unix()) {
-            return Err(PolicyError::ExpiredInvoice.into());
-        }
-        self.emit(Event::Paying(amount));
-        let limits = PayLimits {
-            max_fee_msat: self.policy.max_fee_msat,
-            timeout: self.policy.payment_timeout,
+        let offered: u64 = c
+            .requirement
+            .amount
+            .parse()
+            .map_err(|_| PolicyError::InvoiceMismatch("the offer's amount is not a number"))?;
+        let expected = Expected {
+            amount_msat: Some(offered),
+            payment_hash: None,
         };
-        let payment = self
-            .wallet
-            .pay_invoice(bolt11, limits)
-            .await
-            .map_err(ClientError::Payment)?;
-        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
-            return Err(ClientError::BadPreimage);
-        }
+        let payment = self.pay_lightning(bolt11, expected).await?;
         let info = PaymentInfo {
             protocol: ProtocolId::X402,
             amount_msat: payment.amount_msat,

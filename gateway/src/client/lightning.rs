@@ -1,0 +1,66 @@
+//! Paying a Lightning invoice found in any 402 (L402, MPP charge, x402 Lightning variant):
+//! the one place where an invoice is checked against the offer and the policy before money
+//! moves, and the preimage checked after.
+
+use gate402_rails::{PayLimits, Payment};
+use sha2::{Digest, Sha256};
+
+use super::{Client, ClientError, Event, PolicyError};
+use crate::clock::now_unix;
+
+/// What the offer says the invoice must be.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Expected {
+    /// The amount the offer states, millisatoshis (`None`: the offer states none).
+    pub amount_msat: Option<u64>,
+    /// `Some(h)`: the invoice must pay payment hash `h` (`Some(None)`: the offer is bound to a
+    /// hash we could not read — refuse). `None`: nothing to bind.
+    pub payment_hash: Option<Option<[u8; 32]>>,
+}
+
+impl Client {
+    /// Refuse before paying if the invoice is amountless, disagrees with the offer, is above
+    /// the max cost or expired; then pay it and check that the preimage hashes to the
+    /// invoice's payment hash.
+    pub(super) async fn pay_lightning(
+        &self,
+        bolt11: &str,
+        expected: Expected,
+    ) -> Result<Payment, ClientError> {
+        let inv = self.wallet.decode(bolt11).map_err(ClientError::Invoice)?;
+        let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
+        if expected.amount_msat.is_some_and(|a| a != amount) {
+            return Err(PolicyError::InvoiceMismatch("amount differs from the offer").into());
+        }
+        if amount > self.policy.max_cost_msat {
+            return Err(PolicyError::OverMaxCost {
+                amount_msat: amount,
+                max_msat: self.policy.max_cost_msat,
+            }
+            .into());
+        }
+        if expected
+            .payment_hash
+            .is_some_and(|h| h != Some(inv.payment_hash))
+        {
+            return Err(PolicyError::InvoiceMismatch("payment hash differs from the offer").into());
+        }
+        if inv.is_expired(now_unix()) {
+            return Err(PolicyError::ExpiredInvoice.into());
+        }
+        self.emit(Event::Paying(amount));
+        let limits = PayLimits {
+            max_fee_msat: self.policy.max_fee_msat,
+            timeout: self.policy.payment_timeout,
+        };
+        let payment = self
+            .wallet
+            .pay_invoice(bolt11, limits)
+            .await
+            .map_err(ClientError::Payment)?;
+        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
+            return Err(ClientError::BadPreimage);
+        }
+        Ok(payment)
+    }
+}
