@@ -243,6 +243,7 @@ impl Paywall {
     /// statelessly, consumes in memory and records nothing.
     pub fn with_store(mut self, store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
         self.replay = Arc::new(StoreReplayGuard::new(store.clone()));
+        self.reservations = Arc::new(replay::StoreReservations::new(store.clone()));
         self.settlement = Some(Settlement::new(store, revocations));
         self
     }

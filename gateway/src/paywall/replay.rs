@@ -122,3 +122,43 @@ mod tests {
         assert!(g.reserve(b"k", Some(100), 100).await.unwrap());
     }
 }
+
+/// [`Reservations`] in the shared [`Store`](crate::store::Store): a reservation is one
+/// atomic `INSERT … ON CONFLICT DO NOTHING`, so of N copies of a proof presented to any number
+/// of gateways sharing the database exactly one is admitted; a release deletes the row.
+#[derive(Debug, Clone)]
+pub struct StoreReservations {
+    store: std::sync::Arc<dyn crate::store::Store>,
+}
+
+impl StoreReservations {
+    /// Reserve in `store`.
+    pub fn new(store: std::sync::Arc<dyn crate::store::Store>) -> Self {
+        StoreReservations { store }
+    }
+}
+
+/// Kept this long when the proof carries no expiry (Lightning-variant invoices stay settled).
+const KEEP_WITHOUT_EXPIRY_SECS: u64 = 366 * 86_400;
+
+#[async_trait]
+impl Reservations for StoreReservations {
+    async fn reserve(
+        &self,
+        key: &[u8],
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<bool, ReservationError> {
+        let keep_until = expires_at.unwrap_or(now + KEEP_WITHOUT_EXPIRY_SECS);
+        self.store
+            .consume(key, "x402", keep_until)
+            .await
+            .map_err(|e| ReservationError(e.to_string()))
+    }
+
+    async fn release(&self, key: &[u8]) {
+        if let Err(e) = self.store.release(key).await {
+            tracing::warn!(error = %e, "cannot release an x402 reservation; the proof stays used");
+        }
+    }
+}

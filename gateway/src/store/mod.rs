@@ -56,6 +56,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `false` if `key` was already consumed. `expires_at` (Unix s) lets old keys be purged.
     async fn consume(&self, key: &[u8], protocol: &str, expires_at: u64) -> StoreResult<bool>;
 
+    /// Undo a [`consume`](Store::consume) whose payment was not taken (x402: the upstream
+    /// failed or the rail refused), so the same proof may be presented again; `true` if the
+    /// key was consumed.
+    async fn release(&self, key: &[u8]) -> StoreResult<bool>;
+
     /// [`consume`](Store::consume) and [`record_payment`](Store::record_payment) in one
     /// transaction: the payment is recorded if and only if this call consumed the key.
     async fn consume_and_record(

@@ -13,6 +13,8 @@ pub(crate) const INSERT_PAYMENT: &str = "INSERT INTO payments (protocol, rail, r
      ON CONFLICT (protocol, reference) DO NOTHING";
 
 /// Consume a key: one row inserted = first use.
+pub(crate) const DELETE_CONSUMED: &str = "DELETE FROM consumed WHERE key = $1";
+
 pub(crate) const INSERT_CONSUMED: &str = "INSERT INTO consumed (key, protocol, expires_at, \
      consumed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING";
 
@@ -42,6 +44,15 @@ macro_rules! impl_sql_store {
                     .bind(protocol)
                     .bind(to_i64(expires_at, "expires_at")?)
                     .bind(to_i64($crate::clock::now_unix(), "now")?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn release(&self, key: &[u8]) -> StoreResult<bool> {
+                let r = sqlx::query($crate::store::sql::DELETE_CONSUMED)
+                    .bind(key)
                     .execute(&self.pool)
                     .await
                     .map_err(classify)?;

@@ -5,6 +5,7 @@
 mod fleet;
 mod outage;
 mod suite;
+mod x402_fleet;
 
 use std::sync::Arc;
 
