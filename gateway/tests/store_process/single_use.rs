@@ -1,0 +1,121 @@
+//! A single-use credential across two `gate402 serve` processes on one PostgreSQL: both mint
+//! on the same LND-compatible node (`gate402 simnet`), the buyer pays one x402 Lightning
+//! invoice, and 50 concurrent presentations of its proof split across both processes are
+//! served exactly once.
+
+use std::{process::Stdio, time::Duration};
+
+use bytes::Bytes;
+use gate402_protocols::x402::wire::{decode_header, encode_header};
+use gate402_rails::{
+    lnd::{LndConfig, LndRail},
+    LightningRail, PayLimits,
+};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{self, Gateway, TestDb};
+
+/// GET `url` with `headers`: status and headers (`None` if the connection failed).
+async fn fetch(url: &str, headers: &[(&str, &str)]) -> Option<(u16, http::HeaderMap)> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut req = http::Request::get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client.request(req.body(Empty::new()).unwrap()).await.ok()?;
+    let (parts, body) = resp.into_parts();
+    body.collect().await.ok()?;
+    Some((parts.status.as_u16(), parts.headers))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_serve_one_single_use_payment_once() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    let mut simnet = support::gate402(&[
+        "simnet",
+        "--dir",
+        sim.to_str().unwrap(),
+        "--nodes",
+        "alice,bob",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(simnet.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if l.contains("simnet ready") {
+                return;
+            }
+        }
+        panic!("gate402 simnet exited early");
+    })
+    .await
+    .expect("simnet ready in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let upstream = crate::upstream().await;
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\
+             [lightning]\nbackend = \"lnd\"\ndir = \"{}\"\n\
+             [invoice_pool]\nsize = 0\n\
+             [store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\n\
+             [[route]]\nname = \"ln\"\npath_prefix = \"/ln/\"\nprice_sat = 21\n\
+             protocols = [\"x402\"]\nx402 = {{ lightning = true }}\n",
+            sim.join("bob").display(),
+            db.url
+        ),
+    )
+    .unwrap();
+    let a = Gateway::start(&config, &dir.path().join("a.log")).await;
+    let b = Gateway::start(&config, &dir.path().join("b.log")).await;
+    let urls = [format!("{}/ln/x", a.base), format!("{}/ln/x", b.base)];
+
+    // The offer from process a, paid by alice over LND gRPC.
+    let (status, headers) = fetch(&urls[0], &[]).await.unwrap();
+    assert_eq!(status, 402);
+    let pr: Value = decode_header(headers["payment-required"].as_bytes(), "t").unwrap();
+    let entry = pr["accepts"][0].clone();
+    let invoice = entry["extra"]["invoice"].as_str().unwrap().to_string();
+    let alice = sim.join("alice");
+    let wallet = LndRail::connect(LndConfig::from_files(
+        std::fs::read_to_string(alice.join("rpc.addr"))
+            .unwrap()
+            .trim(),
+        alice.join("tls.cert"),
+        alice.join("admin.macaroon"),
+    ))
+    .await
+    .unwrap();
+    wallet
+        .pay_invoice(&invoice, PayLimits::default())
+        .await
+        .unwrap();
+    let proof = encode_header(&json!({"x402Version": 2, "scheme": entry["scheme"],
+        "network": entry["network"], "payload": {"invoice": invoice}, "accepted": entry}));
+
+    let statuses = futures_util::future::join_all((0..50).map(|i| {
+        let (u, p) = (urls[i % 2].clone(), proof.clone());
+        async move { fetch(&u, &[("payment-signature", &p)]).await.map(|r| r.0) }
+    }))
+    .await;
+    let ok = statuses.iter().filter(|s| **s == Some(200)).count();
+    assert_eq!(ok, 1, "exactly one 200 across both processes: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, Some(200 | 402))),
+        "{statuses:?}"
+    );
+    let refs = support::ledger_refs(&config).await;
+    assert_eq!(refs.len(), 1, "one payment in the shared ledger: {refs:?}");
+    a.kill9().await;
+    b.kill9().await;
+}
