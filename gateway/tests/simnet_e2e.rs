@@ -58,12 +58,16 @@ dir = "{}"
 [invoice_pool]
 size = 4
 
+[store]
+path = "{}"
+
 [[route]]
 name = "api"
 path_prefix = "/api/"
 price_sat = 10
 "#,
-        bob.display()
+        bob.display(),
+        path.with_file_name("gate402.sqlite").display()
     );
     std::fs::write(path, text).unwrap();
 }
