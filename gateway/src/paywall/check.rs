@@ -24,7 +24,7 @@ impl Paywall {
     /// The gateway's half of a verified payment. With a store: refuse revoked tokens, consume
     /// a single-use proof and record its payment in one transaction, record a reusable
     /// token's first use (see [`super::settle`]). Without one: consume single-use proofs in
-    /// the in-memory replay guard. Exactly one of any concurrent duplicates gets `Ok`.
+    /// the in-memory reservations. Exactly one of any concurrent duplicates gets `Ok`.
     async fn settle(&self, receipt: &Receipt, now: u64) -> Result<(), Unsettled> {
         if let Some(s) = &self.settlement {
             return s.settle(receipt, self.lightning.rail_id()).await;
@@ -34,7 +34,7 @@ impl Paywall {
             return Ok(());
         };
         let keep_until = v.expires_at.unwrap_or(now + 86_400);
-        match self.replay.consume(key, keep_until, now).await {
+        match self.reservations.reserve(key, Some(keep_until), now).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Unsettled::Refused(VerifyError::Replayed)),
             Err(e) => Err(Unsettled::Failed(e.into())),
@@ -44,7 +44,7 @@ impl Paywall {
     /// Verify whatever credential the request carries, consuming single-use proofs.
     ///
     /// The consumption is the gateway's half of the exactly-once rule: a proof that verifies
-    /// is served only if [`ReplayGuard::consume`](crate::store::ReplayGuard::consume) of its
+    /// is served only if [`Reservations::reserve`](super::Reservations::reserve) of its
     /// key returns `true`, which happens for exactly one of any concurrent duplicates.
     pub(super) async fn check(&self, route: &Route, headers: &HeaderMap) -> Check {
         let now = now_unix();

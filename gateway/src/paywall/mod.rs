@@ -28,7 +28,7 @@ use http::{Request, Response};
 
 use crate::{
     error::GateError,
-    store::{MemoryReplayGuard, ReplayGuard, Revocations, SessionStore, Store, StoreReplayGuard},
+    store::{Revocations, SessionStore, Store},
 };
 use check::Check;
 use health::RailHealth;
@@ -77,7 +77,6 @@ pub struct Paywall {
     monitor: Option<tokio::task::JoinHandle<()>>,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
-    replay: Arc<dyn ReplayGuard>,
     mpp: Option<Arc<Mpp>>,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
@@ -113,7 +112,6 @@ pub struct PaywallBuilder {
     health_interval: Duration,
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
-    replay: Arc<dyn ReplayGuard>,
     mpp: Option<Arc<Mpp>>,
     sessions: Option<Arc<dyn SessionStore>>,
     x402: Option<X402Support>,
@@ -162,12 +160,6 @@ impl PaywallBuilder {
         self
     }
 
-    /// Where single-use proofs are consumed (default: in memory).
-    pub fn replay_guard(mut self, replay: Arc<dyn ReplayGuard>) -> Self {
-        self.replay = replay;
-        self
-    }
-
     /// Register invoice stocks for every priced route and start the health monitor.
     pub fn build(self) -> Paywall {
         let health = Arc::new(RailHealth::default());
@@ -181,7 +173,6 @@ impl PaywallBuilder {
             monitor: None,
             invoice_expiry_secs: self.invoice_expiry_secs,
             retry_after_secs: self.retry_after_secs,
-            replay: self.replay,
             mpp: self.mpp,
             sessions: self.sessions,
             settlement: None,
@@ -225,7 +216,6 @@ impl Paywall {
             health_interval: Duration::from_secs(1),
             invoice_expiry_secs: 3600,
             retry_after_secs: 5,
-            replay: Arc::new(MemoryReplayGuard::new()),
             mpp: None,
             sessions: None,
             x402: None,
@@ -242,7 +232,6 @@ impl Paywall {
     /// with [`Revocations::spawn_refresh`]). Without a store the paywall verifies
     /// statelessly, consumes in memory and records nothing.
     pub fn with_store(mut self, store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
-        self.replay = Arc::new(StoreReplayGuard::new(store.clone()));
         self.reservations = Arc::new(replay::StoreReservations::new(store.clone()));
         self.settlement = Some(Settlement::new(store, revocations));
         self

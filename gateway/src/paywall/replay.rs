@@ -1,5 +1,7 @@
-//! [`Reservations`]: atomic single-use reservation (x402) of [`Verified::single_use_key`]s
-//! (x402 `(chain, token, from, nonce)`, x402-Lightning invoices).
+//! [`Reservations`]: the gateway's one single-use mechanism — atomic reservation of
+//! [`Verified::single_use_key`]s (x402 `(chain, token, from, nonce)` and Lightning invoices;
+//! MPP session deposits and top-ups; MPP charges and others without a store). In memory
+//! ([`MemoryReservations`]) or in the shared store ([`StoreReservations`]).
 //!
 //! `reserve` is the only synchronisation point: of N concurrent requests carrying the same
 //! proof exactly one gets `true`, before any upstream handler runs. A reservation is
@@ -13,10 +15,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-/// The store could not answer (a backing database is down): the gateway answers 503.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("replay store unavailable: {0}")]
-pub struct ReservationError(pub String);
+use crate::store::StoreError;
 
 /// Single-use proof consumption. Implementations must make `reserve` atomic.
 #[async_trait]
@@ -27,7 +26,7 @@ pub trait Reservations: Send + Sync + 'static {
         key: &[u8],
         expires_at: Option<u64>,
         now: u64,
-    ) -> Result<bool, ReservationError>;
+    ) -> Result<bool, StoreError>;
     /// Give a reservation back (the payment was not taken).
     async fn release(&self, key: &[u8]);
 }
@@ -72,11 +71,11 @@ impl Reservations for MemoryReservations {
         key: &[u8],
         expires_at: Option<u64>,
         now: u64,
-    ) -> Result<bool, ReservationError> {
+    ) -> Result<bool, StoreError> {
         let mut g = self
             .inner
             .lock()
-            .map_err(|_| ReservationError("poisoned lock".into()))?;
+            .map_err(|_| StoreError::Local("reservations lock poisoned".into()))?;
         if g.keys.len() >= g.next_prune {
             g.keys.retain(|_, exp| *exp > now);
             g.next_prune = g.keys.len() + PRUNE_EVERY;
@@ -148,12 +147,9 @@ impl Reservations for StoreReservations {
         key: &[u8],
         expires_at: Option<u64>,
         now: u64,
-    ) -> Result<bool, ReservationError> {
+    ) -> Result<bool, StoreError> {
         let keep_until = expires_at.unwrap_or(now + KEEP_WITHOUT_EXPIRY_SECS);
-        self.store
-            .consume(key, "x402", keep_until)
-            .await
-            .map_err(|e| ReservationError(e.to_string()))
+        self.store.consume(key, "single-use", keep_until).await
     }
 
     async fn release(&self, key: &[u8]) {

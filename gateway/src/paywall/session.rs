@@ -60,8 +60,8 @@ impl Paywall {
                     expires_at,
                 } => {
                     if !self
-                        .replay
-                        .consume(&session_key(&session_id), expires_at, now)
+                        .reservations
+                        .reserve(&session_key(&session_id), Some(expires_at), now)
                         .await?
                     {
                         return Ok(refused(VerifyError::Replayed));
@@ -101,8 +101,8 @@ impl Paywall {
                     expires_at,
                 } => {
                     if !self
-                        .replay
-                        .consume(&session_key(&topup_hash), expires_at, now)
+                        .reservations
+                        .reserve(&session_key(&topup_hash), Some(expires_at), now)
                         .await?
                     {
                         return Ok(refused(VerifyError::Replayed));

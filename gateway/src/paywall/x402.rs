@@ -108,12 +108,7 @@ impl Paywall {
         {
             Ok(true) => {}
             Ok(false) => return Err(Refusal::Payment(VerifyError::Replayed.into())),
-            Err(e) => {
-                return Err(Refusal::Outage(GateError::Rail(RailError::new(
-                    RailErrorKind::Unavailable,
-                    e.to_string(),
-                ))))
-            }
+            Err(e) => return Err(Refusal::Outage(GateError::Store(e))),
         }
         let result = self.x402_check(support, route, credential, verified).await;
         if result.is_err() {

@@ -13,14 +13,13 @@
 //! * **revocation** — [`Revocations`] is an in-memory copy refreshed in the background, so the
 //!   hot path never queries the database; staleness is bounded by the refresh interval.
 //!
-//! Two narrow traits sit beside [`Store`]: [`ReplayGuard`] (single-use consumption; in memory
-//! without a store, [`StoreReplayGuard`] with one) and [`SessionStore`] (MPP session
-//! balances; a file in the data dir today).
+//! Beside [`Store`]: [`SessionStore`] (MPP session balances; a file in the data dir today).
+//! Single-use consumption goes through `paywall::Reservations`, backed by [`Store::consume`]
+//! when a store is attached.
 
 mod error;
 mod migrate;
 mod postgres;
-mod replay;
 mod revocations;
 mod sessions;
 mod sql;
@@ -34,7 +33,6 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use replay::{MemoryReplayGuard, ReplayGuard, StoreReplayGuard};
 pub use revocations::Revocations;
 pub use sessions::{
     FileSessionStore, RefundStatus, SessionRecord as MppSessionRecord, SessionStore,
