@@ -90,3 +90,24 @@ pub fn problem_response(
     }
     resp
 }
+
+/// A payment that verified but could not be settled (x402, as the reference server answers):
+/// 402, body `{}`, `Cache-Control: no-store`, `Gate402-Reason`, and the protocol's failed
+/// receipt header. The upstream's response is not released.
+pub fn settlement_failed(reason: &str, receipt: Option<HeaderPair>) -> Response<Body> {
+    let mut resp = Response::new(Body::from("{}"));
+    *resp.status_mut() = StatusCode::PAYMENT_REQUIRED;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(reason) {
+        h.insert(REASON_HEADER, v);
+    }
+    if let Some((name, value)) = receipt {
+        h.insert(name, value);
+    }
+    resp
+}

@@ -7,7 +7,7 @@ use gate402_protocols::x402::lightning::LIGHTNING_NETWORK;
 use gate402_protocols::x402::{settle_response_header, SettleResponse};
 use gate402_rails::evm::{EvmError, PaymentRef};
 use gate402_rails::{RailError, RailErrorKind};
-use http::{header, HeaderValue, Response, StatusCode};
+use http::Response;
 
 use super::x402::{EvmPending, Pending};
 use super::{edge, Paywall};
@@ -151,19 +151,5 @@ fn settlement_failed(version: u8, e: &EvmError, network: String, payer: String) 
         transaction: e.transaction.clone().unwrap_or_default(),
         network,
     };
-    let mut resp = Response::new(Body::from("{}"));
-    *resp.status_mut() = StatusCode::PAYMENT_REQUIRED;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(e.reason) {
-        h.insert(edge::REASON_HEADER, v);
-    }
-    if let Ok((name, value)) = settle_response_header(version, &s) {
-        h.insert(name, value);
-    }
-    resp
+    edge::settlement_failed(e.reason, settle_response_header(version, &s).ok())
 }
