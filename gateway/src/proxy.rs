@@ -3,6 +3,11 @@
 //! Hop-by-hop headers are dropped both ways, `X-Forwarded-*` are set, the upstream's response
 //! head must arrive within the configured timeout (504 otherwise) and connection failures
 //! answer 502 — through the same edge mapping as every other gateway error.
+//!
+//! Protocol upgrades (`Connection: upgrade` + `Upgrade: websocket`, ...) are forwarded: when the
+//! upstream answers `101 Switching Protocols`, both connections are upgraded and bytes are
+//! copied both ways until either side closes. The paywall has already run on the upgrade
+//! request, so a paid WebSocket is paid once, at its opening handshake.
 
 use std::{
     convert::Infallible,
@@ -15,9 +20,10 @@ use std::{
 
 use axum::{body::Body, extract::ConnectInfo};
 use http::{header, uri::PathAndQuery, HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
-    rt::TokioExecutor,
+    rt::{TokioExecutor, TokioIo},
 };
 use tower::Service;
 
@@ -77,8 +83,14 @@ impl Proxy {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let host = req.headers().get(header::HOST).cloned();
+        let upgrade = upgrade_protocol(req.headers());
+        let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         strip_hop_by_hop(req.headers_mut());
         let headers = req.headers_mut();
+        if let Some(protocol) = &upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, protocol.clone());
+        }
         if let Some(ip) = client_ip {
             let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
                 Some(prev) => format!("{prev}, {ip}"),
@@ -96,14 +108,62 @@ impl Proxy {
         *req.uri_mut() = target;
         *req.version_mut() = http::Version::HTTP_11;
 
-        let resp = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+        let mut resp = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => return Err(GateError::UpstreamTimeout),
             Ok(Err(e)) => return Err(GateError::Upstream(e.to_string())),
             Ok(Ok(resp)) => resp,
         };
+        if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            let Some(client_side) = client_side else {
+                return Err(GateError::Upstream(
+                    "upstream switched protocols without being asked to".into(),
+                ));
+            };
+            let upstream_side = hyper::upgrade::on(&mut resp);
+            let protocol = resp.headers().get(header::UPGRADE).cloned();
+            let (mut parts, _) = resp.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            if let Some(p) = protocol {
+                parts.headers.insert(header::UPGRADE, p);
+            }
+            tokio::spawn(tunnel(client_side, upstream_side));
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(parts, Body::new(body)))
+    }
+}
+
+/// The protocol a request asks to switch to: its `Upgrade` value when `Connection` lists
+/// `upgrade`.
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asked = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    asked
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Copy bytes both ways between the upgraded client and upstream connections.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, "protocol upgrade failed");
+            return;
+        }
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(error = %e, "upgraded connection closed with an error");
     }
 }
 

@@ -13,10 +13,10 @@ use gate402_protocols::x402::{ResourceInfo, X402Route, X402};
 use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
 use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient};
 use gate402_rails::LightningRail;
-use hyper::{body::Incoming, server::conn::http1};
+use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower::{ServiceBuilder, ServiceExt};
@@ -300,7 +300,7 @@ pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> 
     spawn_with(listener, router, Duration::from_secs(15))
 }
 
-/// Serve `router` (HTTP/1.1, keep-alive) on an already-bound listener until shutdown. A
+/// Serve `router` (HTTP/1.1, keep-alive, protocol upgrades) on an already-bound listener until shutdown. A
 /// client must send its request head within `header_timeout` (slowloris protection).
 /// Connections get `TCP_NODELAY`; handlers can extract `ConnectInfo<SocketAddr>`.
 pub fn spawn_with(
@@ -331,13 +331,16 @@ pub fn spawn_with(
                 req.extensions_mut().insert(ConnectInfo(remote));
                 router.clone().oneshot(req.map(Body::new))
             });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), svc);
-            let conn = graceful.watch(conn);
+            let watcher = graceful.watcher();
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
+                // HTTP/1.1 only, with upgrades (WebSocket & co. are proxied through).
+                let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                if let Err(e) = watcher.watch(conn).await {
                     tracing::debug!(error = %e, "connection closed with an error");
                 }
             });

@@ -13,6 +13,7 @@ mod rejections;
 mod roundtrip;
 mod server;
 mod store;
+mod upgrade;
 mod x402_evm;
 mod x402_express;
 mod x402_interop;
