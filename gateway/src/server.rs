@@ -110,7 +110,9 @@ pub fn paywall_with_secret(
             } else {
                 None
             };
-        builder = builder.mpp(Arc::new(mpp), sessions);
+        builder = builder
+            .mpp(Arc::new(mpp), sessions)
+            .max_body_bytes(m.max_body_bytes);
     }
     if let Some(x402) = x402_support(config)? {
         builder = builder.x402(x402);

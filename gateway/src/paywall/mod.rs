@@ -4,6 +4,7 @@
 //! `request -> Result<(request, receipt), response>`. [`PaywallLayer`] wraps any tower service
 //! (the reverse proxy, or an axum app) with it.
 
+mod body;
 mod challenges;
 mod check;
 pub mod edge;
@@ -78,6 +79,7 @@ pub struct Paywall {
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
+    max_body_bytes: usize,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
     x402: Option<X402Support>,
@@ -113,6 +115,7 @@ pub struct PaywallBuilder {
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
+    max_body_bytes: usize,
     sessions: Option<Arc<dyn SessionStore>>,
     x402: Option<X402Support>,
 }
@@ -135,6 +138,12 @@ impl PaywallBuilder {
     /// `Retry-After` seconds for 503 answers.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = secs;
+        self
+    }
+
+    /// Largest request body buffered on MPP routes to bind challenges to it (413 above).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
         self
     }
 
@@ -174,6 +183,7 @@ impl PaywallBuilder {
             invoice_expiry_secs: self.invoice_expiry_secs,
             retry_after_secs: self.retry_after_secs,
             mpp: self.mpp,
+            max_body_bytes: self.max_body_bytes,
             sessions: self.sessions,
             settlement: None,
             x402: self.x402,
@@ -217,6 +227,7 @@ impl Paywall {
             invoice_expiry_secs: 3600,
             retry_after_secs: 5,
             mpp: None,
+            max_body_bytes: 1 << 20,
             sessions: None,
             x402: None,
         }
@@ -272,17 +283,30 @@ impl Paywall {
     }
 
     /// Let a paid (or free) request through with its receipt, or answer it.
-    pub async fn authorize<B>(
+    ///
+    /// On a priced MPP route a request body is buffered (at most `max_body_bytes`, else 413)
+    /// and its digest binds the challenges and is checked against credentials.
+    pub async fn authorize(
         &self,
-        mut req: Request<B>,
-    ) -> Result<(Request<B>, Option<Receipt>), Response<Body>> {
+        req: Request<Body>,
+    ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
         let Some(route) = self.routes.find(&req) else {
             return Ok((req, None));
         };
         if route.offer.price_msat == 0 {
             return Ok((req, None));
         }
-        let refused = match self.check(route, req.headers()).await {
+        let (mut req, digest) = if self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp)
+        {
+            match body::buffer(req, self.max_body_bytes).await {
+                Ok(r) => r,
+                Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
+            }
+        } else {
+            (req, None)
+        };
+        let digest = digest.as_ref();
+        let refused = match self.check(route, req.headers(), digest).await {
             Check::Paid(receipt) => {
                 let headers = req.headers_mut();
                 for name in CREDENTIAL_HEADERS {
@@ -315,6 +339,18 @@ impl Paywall {
         let problem_type = decider
             .and_then(|id| self.protocol(id))
             .and_then(|p| p.problem_type(error));
+        if let Some(e) = error.filter(|e| e.is_bad_request()) {
+            let bad = GateError::BadRequest {
+                reason: e.reason(),
+                detail: e.to_string(),
+            };
+            return Err(edge::typed_error_response(
+                &bad,
+                Vec::new(),
+                self.retry_after_secs,
+                problem_type,
+            ));
+        }
         if !self.health.is_up() {
             let cause = self.health.last_error().unwrap_or_else(|| {
                 RailError::new(RailErrorKind::Unavailable, "lightning backend unavailable")
@@ -330,20 +366,28 @@ impl Paywall {
             .get(ACCEPT_PAYMENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Err(match self.challenges_for(route, accept.as_deref()).await {
-            Ok(challenges) => {
-                // x402 v1 clients read the requirements from the JSON body.
-                let v1 = self
-                    .x402
-                    .as_ref()
-                    .and_then(|x| x.protocol.v1_body(&route.offer));
-                edge::problem_response(&err, challenges, self.retry_after_secs, problem_type, v1)
-            }
-            Err(e) => {
-                tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
-                edge::error_response(&e, Vec::new(), self.retry_after_secs)
-            }
-        })
+        Err(
+            match self.challenges_for(route, accept.as_deref(), digest).await {
+                Ok(challenges) => {
+                    // x402 v1 clients read the requirements from the JSON body.
+                    let v1 = self
+                        .x402
+                        .as_ref()
+                        .and_then(|x| x.protocol.v1_body(&route.offer));
+                    edge::problem_response(
+                        &err,
+                        challenges,
+                        self.retry_after_secs,
+                        problem_type,
+                        v1,
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
+                    edge::error_response(&e, Vec::new(), self.retry_after_secs)
+                }
+            },
+        )
     }
 
     fn invoice_request(&self, route: &Route, amount_msat: u64) -> InvoiceRequest {

@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use gate402_protocols::{
-    mpp::{session::session_key, MppCredential, SessionStep},
+    mpp::{session::session_key, BodyDigest, MppCredential, SessionStep},
     CredentialError, ProtocolId, Reference, Verified, VerifyError,
 };
 use gate402_rails::PayLimits;
@@ -41,11 +41,17 @@ fn balance_extra(rec: &SessionRecord) -> Map<String, Value> {
 }
 
 impl Paywall {
-    pub(super) async fn session(&self, route: &Route, cred: &MppCredential, now: u64) -> Check {
+    pub(super) async fn session(
+        &self,
+        route: &Route,
+        cred: &MppCredential,
+        now: u64,
+        body: Option<&BodyDigest>,
+    ) -> Check {
         let (Some(m), Some(store)) = (&self.mpp, &self.sessions) else {
-            return refused(VerifyError::UnknownChallenge("sessions are not offered"));
+            return refused(VerifyError::MethodUnsupported("sessions are not offered"));
         };
-        let step = match m.verify_session(cred, &route.offer, now) {
+        let step = match m.verify_session(cred, &route.offer, now, body) {
             Ok(s) => s,
             Err(e) => return refused(e),
         };
