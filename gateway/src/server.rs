@@ -26,7 +26,7 @@ use crate::{
     facilitator::Facilitator,
     paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable, X402Support},
     proxy::Proxy,
-    store::{self, FileSessionStore, Revocations, SessionStore, Store, StoreError},
+    store::{self, Revocations, Store, StoreError},
 };
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -96,22 +96,14 @@ pub fn paywall_with_secret(
             .with_ttl(m.challenge_ttl_secs)
             .with_description(m.description.clone())
             .with_session_terms(m.session.deposit_units, m.session.idle_timeout_secs);
-        let sessions: Option<Arc<dyn SessionStore>> =
-            if m.session.enabled {
-                Some(match &m.data_dir {
-                    Some(dir) => Arc::new(FileSessionStore::open_dir(dir).map_err(|e| {
-                        ConfigError::Read {
-                            path: dir.display().to_string(),
-                            message: e.to_string(),
-                        }
-                    })?),
-                    None => Arc::new(FileSessionStore::in_memory()),
-                })
-            } else {
-                None
-            };
+        if let Some(dir) = &m.data_dir {
+            tracing::warn!(
+                dir = %dir.display(),
+                "[mpp] data_dir is ignored: sessions live in the store ([store])"
+            );
+        }
         builder = builder
-            .mpp(Arc::new(mpp), sessions)
+            .mpp(Arc::new(mpp), m.session.enabled)
             .max_body_bytes(m.max_body_bytes);
     }
     if let Some(x402) = x402_support(config)? {

@@ -5,7 +5,7 @@ use gate402::client::{ClientRequest, Policy};
 use gate402::config::Config;
 use gate402_protocols::mpp::{problem, MppReceipt};
 use gate402_rails::{InvoiceRequest, LightningRail};
-use gate402_tests::{json_body, start_gateway, Harness, BUYER_MSAT};
+use gate402_tests::{gateway, json_body, Harness, BUYER_MSAT};
 
 fn policy() -> Policy {
     Policy {
@@ -104,14 +104,23 @@ async fn sessions_survive_a_gateway_restart() {
     assert_eq!(first.status(), 200);
     let addr = h.gateway.addr;
     let Harness {
-        gateway,
+        gateway: running,
         config,
         seller,
+        store,
+        dir,
         ..
     } = h;
-    gateway.shutdown().await.unwrap();
+    running.shutdown().await.unwrap();
+    drop(store);
+    // A new process: a fresh pool on the same SQLite file.
+    let store = gate402::store::open(&gate402::store::StoreOptions::Sqlite {
+        path: dir.path().join("gate402.sqlite"),
+    })
+    .await
+    .unwrap();
     let config: Config = config;
-    let again = start_gateway(&config, &seller).await;
+    let again = gateway(&config, std::sync::Arc::new(seller), store).await;
     let req = ClientRequest::get(format!("http://{}/api/x", again.addr).parse().unwrap());
     assert_ne!(again.addr, addr);
     let r = client.session_send(&s, &req).await.unwrap();

@@ -139,7 +139,8 @@ pub struct MppConfig {
     /// `description` auth-param of every challenge (display only).
     #[serde(default)]
     pub description: Option<String>,
-    /// Where session balances are persisted (`mpp-sessions.json`); absent = in memory only.
+    /// Deprecated and ignored (sessions live in the store, `[store]`); accepted so that
+    /// existing files still load.
     #[serde(default)]
     pub data_dir: Option<std::path::PathBuf>,
     /// Largest request body the gateway buffers to bind an MPP challenge to it (`digest`);

@@ -80,6 +80,7 @@ pub struct Paywall {
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
     max_body_bytes: usize,
+    offer_sessions: bool,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
     x402: Option<X402Support>,
@@ -116,7 +117,7 @@ pub struct PaywallBuilder {
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
     max_body_bytes: usize,
-    sessions: Option<Arc<dyn SessionStore>>,
+    offer_sessions: bool,
     x402: Option<X402Support>,
 }
 
@@ -160,12 +161,13 @@ impl PaywallBuilder {
     }
 
     /// Offer MPP (`Payment` scheme, Lightning charge) with `mpp`; with `sessions`, also the
-    /// Lightning session intent, balances kept in that store.
-    pub fn mpp(mut self, mpp: Arc<Mpp>, sessions: Option<Arc<dyn SessionStore>>) -> Self {
+    /// Lightning session intent once a store is attached ([`Paywall::with_store`]: balances
+    /// live in the store, shared by every gateway using it).
+    pub fn mpp(mut self, mpp: Arc<Mpp>, sessions: bool) -> Self {
         self.protocols.retain(|p| p.id() != ProtocolId::Mpp);
         self.protocols.push(mpp.clone());
         self.mpp = Some(mpp);
-        self.sessions = sessions;
+        self.offer_sessions = sessions;
         self
     }
 
@@ -184,7 +186,8 @@ impl PaywallBuilder {
             retry_after_secs: self.retry_after_secs,
             mpp: self.mpp,
             max_body_bytes: self.max_body_bytes,
-            sessions: self.sessions,
+            offer_sessions: self.offer_sessions,
+            sessions: None,
             settlement: None,
             x402: self.x402,
             reservations: Arc::new(MemoryReservations::default()),
@@ -228,7 +231,7 @@ impl Paywall {
             retry_after_secs: 5,
             mpp: None,
             max_body_bytes: 1 << 20,
-            sessions: None,
+            offer_sessions: false,
             x402: None,
         }
     }
@@ -241,8 +244,12 @@ impl Paywall {
     /// Record payments in `store`, consume single-use credentials there (exactly once across
     /// every gateway sharing it), and refuse the token ids in `revocations` (keep it fresh
     /// with [`Revocations::spawn_refresh`]). Without a store the paywall verifies
-    /// statelessly, consumes in memory and records nothing.
+    /// statelessly, consumes in memory and records nothing (and offers no MPP sessions).
     pub fn with_store(mut self, store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
+        if self.offer_sessions && self.mpp.is_some() {
+            let sessions: Arc<dyn SessionStore> = store.clone();
+            self.sessions = Some(sessions);
+        }
         self.reservations = Arc::new(replay::StoreReservations::new(store.clone()));
         self.settlement = Some(Settlement::new(store, revocations));
         self

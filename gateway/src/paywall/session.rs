@@ -80,6 +80,7 @@ impl Paywall {
                         return_invoice,
                         closed: false,
                         last_used: now,
+                        idle_timeout_secs: m.idle_timeout_secs(),
                     };
                     if !store.open(rec).await? {
                         return Ok(refused(VerifyError::Replayed));
