@@ -14,6 +14,9 @@ use crate::{
 /// How often expired consumed keys, sessions and pooled invoices are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
+/// How often idle MPP sessions are looked for (closed and refunded).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
 /// Validate a config file and its secrets.
 pub fn check(path: &Path) -> ExitCode {
     let loaded = Config::load(path).and_then(|c| {
@@ -91,6 +94,7 @@ pub async fn run(path: &Path) -> ExitCode {
         }
     };
     spawn_purge(store.clone());
+    paywall.spawn_session_sweeper(SWEEP_EVERY);
     let router = match server::router(&config, paywall) {
         Ok(r) => r,
         Err(e) => {

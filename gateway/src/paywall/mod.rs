@@ -15,6 +15,7 @@ pub mod replay;
 pub mod routes;
 mod session;
 mod settle;
+pub mod sweep;
 pub mod x402;
 mod x402_settle;
 

@@ -221,28 +221,40 @@ impl Paywall {
         };
         let refund = rec.balance_sats();
         let invoice = close_invoice.or_else(|| rec.return_invoice.clone());
-        let status = match (refund, invoice) {
-            (0, _) => RefundStatus::Skipped,
-            (_, None) => RefundStatus::Failed,
-            (_, Some(inv)) => match self.lightning.decode(&inv) {
-                Ok(d) if d.amount_msat == Some(refund * 1000) => {
-                    match self.lightning.pay_invoice(&inv, PayLimits::default()).await {
-                        Ok(_) => RefundStatus::Succeeded,
-                        Err(e) => {
-                            tracing::warn!(session = %id, error = %e, "session refund failed");
-                            RefundStatus::Failed
-                        }
-                    }
-                }
-                _ => {
-                    tracing::warn!(session = %id, refund, "return invoice cannot carry the refund");
-                    RefundStatus::Failed
-                }
-            },
-        };
+        let status = self.pay_refund(&id, refund, invoice.as_deref()).await;
         tracing::info!(session = %id, refund, status = status.as_str(), "session closed");
         let body =
             json!({"status": "closed", "refundSats": refund, "refundStatus": status.as_str()});
         Ok(self.json_answer(&rec, session_id, body, now))
+    }
+
+    /// Pay `refund` sat back to `invoice` (which must ask for exactly that amount: the rail
+    /// cannot pay an amountless invoice). Called once per session, by whoever closed it.
+    pub(super) async fn pay_refund(
+        &self,
+        id: &str,
+        refund: u64,
+        invoice: Option<&str>,
+    ) -> RefundStatus {
+        let inv = match (refund, invoice) {
+            (0, _) => return RefundStatus::Skipped,
+            (_, None) => return RefundStatus::Failed,
+            (_, Some(inv)) => inv,
+        };
+        match self.lightning.decode(inv) {
+            Ok(d) if d.amount_msat == Some(refund * 1000) => {
+                match self.lightning.pay_invoice(inv, PayLimits::default()).await {
+                    Ok(_) => RefundStatus::Succeeded,
+                    Err(e) => {
+                        tracing::warn!(session = %id, error = %e, "session refund failed");
+                        RefundStatus::Failed
+                    }
+                }
+            }
+            _ => {
+                tracing::warn!(session = %id, refund, "return invoice cannot carry the refund");
+                RefundStatus::Failed
+            }
+        }
     }
 }
