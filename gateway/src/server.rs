@@ -132,6 +132,35 @@ pub async fn attach_store(
     Ok(paywall.with_store(store, revocations))
 }
 
+/// Open the configured store and attach it, like [`open_store`] + [`attach_store`]; when the
+/// database is unreachable (a retryable error) the paywall gets a [`store::LazyStore`] instead
+/// — paid paths that need the store answer 503 + `Retry-After` while it connects in the
+/// background every `retry` — rather than failing. Other errors (bad config, a failed
+/// migration) are returned.
+pub async fn attach_store_or_retry(
+    paywall: Paywall,
+    config: &Config,
+    retry: Duration,
+) -> Result<(Paywall, Arc<dyn Store>), StoreError> {
+    let refresh = config.store.revocation_refresh();
+    match open_store(config).await {
+        Ok(store) => Ok((attach_store(paywall, store.clone(), refresh).await?, store)),
+        Err(e) if e.retryable() => {
+            tracing::error!(error = %e, "cannot reach the store at start; serving 503 on paid paths until it is reachable");
+            let options = config
+                .store
+                .options()
+                .map_err(|e| StoreError::Config(e.to_string()))?;
+            let revocations = Arc::new(Revocations::default());
+            let lazy = store::LazyStore::connect_in_background(options, revocations.clone(), retry);
+            let store: Arc<dyn Store> = lazy;
+            revocations.spawn_refresh(store.clone(), refresh);
+            Ok((paywall.with_store(store.clone(), revocations), store))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// x402 support from config: the protocol over every route with an `x402` table, and the
 /// EVM backend from `[evm]` (`None` when no route offers x402).
 pub fn x402_support(config: &Config) -> Result<Option<X402Support>, ConfigError> {

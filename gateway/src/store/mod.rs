@@ -18,6 +18,7 @@
 //! when a store is attached.
 
 mod error;
+mod lazy;
 mod migrate;
 mod postgres;
 mod revocations;
@@ -33,6 +34,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use lazy::LazyStore;
 pub use postgres::PgStore;
 pub use revocations::Revocations;
 pub use sessions::{RefundStatus, SessionRecord as MppSessionRecord, SessionStore};
