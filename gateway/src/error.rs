@@ -38,6 +38,24 @@ pub enum GateError {
         /// Human-readable detail.
         detail: Option<String>,
     },
+    /// The request is wrong whatever is paid (unsupported payment method, several
+    /// credentials): 400, no challenge.
+    #[error("bad request ({reason})")]
+    BadRequest {
+        /// Machine-readable reason.
+        reason: &'static str,
+        /// Human-readable detail.
+        detail: String,
+    },
+    /// The request body is larger than the gateway buffers to bind a challenge to it: 413.
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// The request body could not be read.
+    #[error("cannot read the request body: {0}")]
+    Body(String),
     /// The payment rail failed while building a challenge or checking a payment.
     #[error("payment rail: {0}")]
     Rail(#[source] RailError),
@@ -60,7 +78,10 @@ impl GateError {
     /// Where the error came from.
     pub fn source_kind(&self) -> ErrorSource {
         match self {
-            GateError::PaymentRequired { .. } => ErrorSource::Client,
+            GateError::PaymentRequired { .. }
+            | GateError::BadRequest { .. }
+            | GateError::BodyTooLarge { .. }
+            | GateError::Body(_) => ErrorSource::Client,
             GateError::Rail(_) => ErrorSource::Rail,
             GateError::Store(_) => ErrorSource::Store,
             GateError::Upstream(_) | GateError::UpstreamTimeout => ErrorSource::Upstream,
@@ -74,7 +95,11 @@ impl GateError {
             GateError::Rail(e) => e.retryable(),
             GateError::Store(e) => e.retryable(),
             GateError::Upstream(_) | GateError::UpstreamTimeout => true,
-            GateError::PaymentRequired { .. } | GateError::Challenge(_) => false,
+            GateError::PaymentRequired { .. }
+            | GateError::BadRequest { .. }
+            | GateError::BodyTooLarge { .. }
+            | GateError::Body(_)
+            | GateError::Challenge(_) => false,
         }
     }
 
@@ -82,6 +107,8 @@ impl GateError {
     pub fn status(&self) -> StatusCode {
         match self {
             GateError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+            GateError::BadRequest { .. } | GateError::Body(_) => StatusCode::BAD_REQUEST,
+            GateError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GateError::Rail(_) => StatusCode::SERVICE_UNAVAILABLE,
             GateError::Store(e) if e.retryable() => StatusCode::SERVICE_UNAVAILABLE,
             GateError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,6 +122,9 @@ impl GateError {
     pub fn code(&self) -> &'static str {
         match self {
             GateError::PaymentRequired { reason, .. } => reason.unwrap_or("payment_required"),
+            GateError::BadRequest { reason, .. } => reason,
+            GateError::BodyTooLarge { .. } => "body_too_large",
+            GateError::Body(_) => "body_unreadable",
             GateError::Rail(e) => e.kind.as_str(),
             GateError::Store(e) => e.code(),
             GateError::Upstream(_) => "upstream_unavailable",

@@ -26,7 +26,7 @@ use crate::{
     facilitator::Facilitator,
     paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable, X402Support},
     proxy::Proxy,
-    store::{self, FileSessionStore, Revocations, SessionStore, Store, StoreError},
+    store::{self, Revocations, Store, StoreError},
 };
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -96,21 +96,15 @@ pub fn paywall_with_secret(
             .with_ttl(m.challenge_ttl_secs)
             .with_description(m.description.clone())
             .with_session_terms(m.session.deposit_units, m.session.idle_timeout_secs);
-        let sessions: Option<Arc<dyn SessionStore>> =
-            if m.session.enabled {
-                Some(match &m.data_dir {
-                    Some(dir) => Arc::new(FileSessionStore::open_dir(dir).map_err(|e| {
-                        ConfigError::Read {
-                            path: dir.display().to_string(),
-                            message: e.to_string(),
-                        }
-                    })?),
-                    None => Arc::new(FileSessionStore::in_memory()),
-                })
-            } else {
-                None
-            };
-        builder = builder.mpp(Arc::new(mpp), sessions);
+        if let Some(dir) = &m.data_dir {
+            tracing::warn!(
+                dir = %dir.display(),
+                "[mpp] data_dir is ignored: sessions live in the store ([store])"
+            );
+        }
+        builder = builder
+            .mpp(Arc::new(mpp), m.session.enabled)
+            .max_body_bytes(m.max_body_bytes);
     }
     if let Some(x402) = x402_support(config)? {
         builder = builder.x402(x402);
@@ -136,6 +130,35 @@ pub async fn attach_store(
     let revocations = Revocations::load(&*store).await?;
     revocations.spawn_refresh(store.clone(), refresh);
     Ok(paywall.with_store(store, revocations))
+}
+
+/// Open the configured store and attach it, like [`open_store`] + [`attach_store`]; when the
+/// database is unreachable (a retryable error) the paywall gets a [`store::LazyStore`] instead
+/// — paid paths that need the store answer 503 + `Retry-After` while it connects in the
+/// background every `retry` — rather than failing. Other errors (bad config, a failed
+/// migration) are returned.
+pub async fn attach_store_or_retry(
+    paywall: Paywall,
+    config: &Config,
+    retry: Duration,
+) -> Result<(Paywall, Arc<dyn Store>), StoreError> {
+    let refresh = config.store.revocation_refresh();
+    match open_store(config).await {
+        Ok(store) => Ok((attach_store(paywall, store.clone(), refresh).await?, store)),
+        Err(e) if e.retryable() => {
+            tracing::error!(error = %e, "cannot reach the store at start; serving 503 on paid paths until it is reachable");
+            let options = config
+                .store
+                .options()
+                .map_err(|e| StoreError::Config(e.to_string()))?;
+            let revocations = Arc::new(Revocations::default());
+            let lazy = store::LazyStore::connect_in_background(options, revocations.clone(), retry);
+            let store: Arc<dyn Store> = lazy;
+            revocations.spawn_refresh(store.clone(), refresh);
+            Ok((paywall.with_store(store.clone(), revocations), store))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// x402 support from config: the protocol over every route with an `x402` table, and the

@@ -22,6 +22,10 @@ pub enum ParseError {
     /// The authorization scheme or challenge syntax is wrong.
     #[error("malformed header: {0}")]
     Syntax(&'static str),
+    /// Several credentials of one scheme in one request (MPP: one `Payment` credential per
+    /// request; 400).
+    #[error("several {0} credentials in one request")]
+    SeveralCredentials(&'static str),
     /// A required parameter is missing.
     #[error("missing parameter `{0}`")]
     MissingParam(&'static str),
@@ -49,6 +53,7 @@ impl ParseError {
             ParseError::Oversized { .. } => "header_too_large",
             ParseError::NotText => "header_not_text",
             ParseError::Syntax(_) => "malformed_header",
+            ParseError::SeveralCredentials(_) => "several_credentials",
             ParseError::MissingParam(_) => "missing_parameter",
             ParseError::Base64(_) => "invalid_base64",
             ParseError::Hex(_) => "invalid_hex",
@@ -92,6 +97,9 @@ pub enum VerifyError {
     /// MPP: the echoed challenge is not one we issued (HMAC id, realm or method mismatch).
     #[error("unknown challenge: {0}")]
     UnknownChallenge(&'static str),
+    /// MPP: the credential's payment method or intent is not one we offer (400).
+    #[error("payment method or intent not supported: {0}")]
+    MethodUnsupported(&'static str),
     /// MPP: the challenge was issued for another offer (route, amount, currency).
     #[error("challenge was issued for another offer: {0}")]
     OfferMismatch(&'static str),
@@ -136,6 +144,7 @@ impl VerifyError {
             VerifyError::Revoked => "revoked",
             VerifyError::NotSettled => "not_settled",
             VerifyError::UnknownChallenge(_) => "unknown_challenge",
+            VerifyError::MethodUnsupported(_) => "method_unsupported",
             VerifyError::OfferMismatch(_) => "offer_mismatch",
             VerifyError::Replayed => "replayed",
             VerifyError::SessionNotFound => "session_not_found",
@@ -161,6 +170,16 @@ pub enum CredentialError {
 }
 
 impl CredentialError {
+    /// Whether the request itself is wrong (answer 400, no challenge: paying again cannot
+    /// help): an unsupported payment method or intent, several credentials of one scheme.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            CredentialError::Parse(ParseError::SeveralCredentials(_))
+                | CredentialError::Verify(VerifyError::MethodUnsupported(_))
+        )
+    }
+
     /// Stable machine-readable reason.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -205,3 +205,73 @@ fn back_challenge(c: &gate402_protocols::Credential) -> MppChallenge {
         other => panic!("not MPP: {other:?}"),
     }
 }
+
+#[test]
+fn body_digest_is_emitted_bound_and_checked_like_mpp() {
+    let p = ours();
+    let body = br#"{"query":"paid"}"#;
+    let digest = mpp::BodyDigest::of(body);
+    let challenge = p.charge_challenge_with(&offer(), &invoice(), NOW, Some(&digest));
+    let header = mpp::challenge::MppChallenge::to_header_value(&challenge).unwrap();
+    // mpp parses it, accepts the id (digest slot bound) and our digest value for this body.
+    let theirs = oracle::parse_www_authenticate(&header).unwrap();
+    assert!(theirs.verify(SECRET));
+    let d = theirs.digest.as_deref().unwrap();
+    assert!(d.starts_with("sha-256=:") && d.ends_with(':'), "{d}");
+    assert!(::mpp::body_digest::verify(d, body));
+    assert!(!::mpp::body_digest::verify(d, b"{}"));
+    // The id differs from the same challenge without a digest (the slot is bound).
+    let plain = p.charge_challenge(&offer(), &invoice(), NOW);
+    assert_ne!(plain.id, challenge.id);
+    // mpp's own digest form names the same body here.
+    assert!(digest.matches(&::mpp::body_digest::compute(body)));
+
+    let mut payload = Map::new();
+    payload.insert("preimage".into(), Value::String(hex::encode(PREIMAGE)));
+    let cred = MppCredential::new(&challenge, payload.clone());
+    let ok = p.verify_charge_with(&cred, &offer(), NOW, Some(&digest));
+    assert!(ok.is_ok(), "{ok:?}");
+    // Another body, no body: refused.
+    let other = mpp::BodyDigest::of(b"{}");
+    let err = p
+        .verify_charge_with(&cred, &offer(), NOW, Some(&other))
+        .unwrap_err();
+    assert_eq!(err.reason(), "unknown_challenge");
+    assert!(p.verify_charge_with(&cred, &offer(), NOW, None).is_err());
+    // A client that does not echo `digest` (Alby's fetchWithMpp) pays for the same body only.
+    let mut alby = cred.clone();
+    alby.challenge.digest = None;
+    assert!(p
+        .verify_charge_with(&alby, &offer(), NOW, Some(&digest))
+        .is_ok());
+    assert!(p
+        .verify_charge_with(&alby, &offer(), NOW, Some(&other))
+        .is_err());
+    // A challenge issued for a body-less request does not pay for a request with a body.
+    let bare = MppCredential::new(&plain, payload);
+    assert!(p.verify_charge_with(&bare, &offer(), NOW, None).is_ok());
+    assert!(p
+        .verify_charge_with(&bare, &offer(), NOW, Some(&digest))
+        .is_err());
+}
+
+#[test]
+fn unsupported_method_or_intent_is_a_bad_request() {
+    let p = ours();
+    let mut payload = Map::new();
+    payload.insert("preimage".into(), Value::String(hex::encode(PREIMAGE)));
+    let mut challenge = p.charge_challenge(&offer(), &invoice(), NOW);
+    for (method, intent) in [("tempo", "charge"), ("lightning", "subscription")] {
+        challenge.method = method.into();
+        challenge.intent = intent.into();
+        let cred =
+            gate402_protocols::Credential::Mpp(MppCredential::new(&challenge, payload.clone()));
+        let err = p.verify(&cred, &offer(), &NoRailFacts, NOW).unwrap_err();
+        assert!(err.is_bad_request(), "{method}/{intent}: {err:?}");
+        assert_eq!(err.reason(), "method_unsupported");
+        assert_eq!(
+            mpp::problem::problem_type(Some(&err)),
+            mpp::problem::METHOD_UNSUPPORTED
+        );
+    }
+}

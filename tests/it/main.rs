@@ -7,6 +7,7 @@ mod lnd_backend;
 mod mpp_charge;
 mod mpp_interop;
 mod mpp_session;
+mod mpp_wire;
 mod outages;
 mod policy;
 mod rejections;

@@ -5,7 +5,7 @@ use gate402::client::{ClientRequest, Policy};
 use gate402::config::Config;
 use gate402_protocols::mpp::{problem, MppReceipt};
 use gate402_rails::{InvoiceRequest, LightningRail};
-use gate402_tests::{json_body, start_gateway, Harness, BUYER_MSAT};
+use gate402_tests::{gateway, json_body, Harness, BUYER_MSAT};
 
 fn policy() -> Policy {
     Policy {
@@ -104,14 +104,23 @@ async fn sessions_survive_a_gateway_restart() {
     assert_eq!(first.status(), 200);
     let addr = h.gateway.addr;
     let Harness {
-        gateway,
+        gateway: running,
         config,
         seller,
+        store,
+        dir,
         ..
     } = h;
-    gateway.shutdown().await.unwrap();
+    running.shutdown().await.unwrap();
+    drop(store);
+    // A new process: a fresh pool on the same SQLite file.
+    let store = gate402::store::open(&gate402::store::StoreOptions::Sqlite {
+        path: dir.path().join("gate402.sqlite"),
+    })
+    .await
+    .unwrap();
     let config: Config = config;
-    let again = start_gateway(&config, &seller).await;
+    let again = gateway(&config, std::sync::Arc::new(seller), store).await;
     let req = ClientRequest::get(format!("http://{}/api/x", again.addr).parse().unwrap());
     assert_ne!(again.addr, addr);
     let r = client.session_send(&s, &req).await.unwrap();
@@ -119,4 +128,47 @@ async fn sessions_survive_a_gateway_restart() {
     let receipt = MppReceipt::parse(r.headers()["payment-receipt"].to_str().unwrap()).unwrap();
     assert_eq!(receipt.extra["spent"], 20);
     assert_eq!(receipt.extra["balance"], 80);
+}
+
+#[tokio::test]
+async fn an_idle_session_is_closed_and_refunded_once_by_the_sweeper() {
+    let h = Harness::start_mpp().await;
+    let client = h.client("s", policy());
+    let req = ClientRequest::get(h.url("/api/idle"));
+    // Deposit 100 sat, the opening request costs 10: the refund will be 90.
+    let refund_to = return_invoice(&h, 90).await;
+    let (s, first) = client.open_session(&req, Some(refund_to)).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let opened_at = gate402::clock::now_unix();
+    let idle = h.config.mpp.session.idle_timeout_secs;
+    // A second gateway of the fleet (same store) runs the sweeper, with an injected clock.
+    let sweeper = gate402::server::paywall_with_secret(
+        &h.config,
+        std::sync::Arc::new(h.seller.clone()),
+        &gate402_tests::SECRET,
+    )
+    .unwrap();
+    let sweeper =
+        gate402::server::attach_store(sweeper, h.store.clone(), std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+    assert_eq!(sweeper.sweep_idle_sessions(opened_at, 10).await.unwrap(), 0);
+    let before = h.net.balance_msat("buyer").unwrap();
+    let later = opened_at + idle + 2;
+    let (a, b) = tokio::join!(
+        sweeper.sweep_idle_sessions(later, 10),
+        sweeper.sweep_idle_sessions(later, 10)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "closed by one sweep");
+    assert_eq!(
+        h.net.balance_msat("buyer").unwrap(),
+        before + 90_000,
+        "refunded once"
+    );
+    let r = client.session_send(&s, &req).await.unwrap();
+    assert_eq!(json_body(r.body())["type"], problem::LN_SESSION_CLOSED);
+    assert_eq!(
+        sweeper.sweep_idle_sessions(later + 1000, 10).await.unwrap(),
+        0
+    );
 }

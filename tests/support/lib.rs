@@ -65,7 +65,6 @@ upstream = "{UPSTREAM}"
 
 [mpp]
 realm = "gate402.test"
-data_dir = "{DATA_DIR}"
 
 [mpp.session]
 enabled = true
@@ -146,14 +145,11 @@ impl Harness {
         Harness::start_with(&CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))).await
     }
 
-    /// Start upstream + gateway with [`MPP_CONFIG`] (sessions persisted in a temp dir).
+    /// Start upstream + gateway with [`MPP_CONFIG`] (sessions in the harness's store).
     pub async fn start_mpp() -> Harness {
         let upstream = serve(upstream_app()).await;
-        let dir = tempfile::tempdir().unwrap();
-        let text = MPP_CONFIG
-            .replace("{UPSTREAM}", &format!("http://{upstream}"))
-            .replace("{DATA_DIR}", &dir.path().join("data").display().to_string());
-        Harness::start_in(&text, dir).await
+        let text = MPP_CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"));
+        Harness::start_with(&text).await
     }
 
     /// Start a gateway with the given config text.

@@ -79,6 +79,17 @@ async fn demo() -> Result<(), String> {
     let seller_rail: Arc<dyn LightningRail> = Arc::new(seller);
     let paywall =
         server::paywall_with_secret(&config, seller_rail, &secret).map_err(|x| e("paywall")(&x))?;
+    // The store (MPP session balances, ledger) in a temporary SQLite file.
+    let cache_dir = std::env::temp_dir().join(format!("gate402-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let store = crate::store::open(&crate::store::StoreOptions::Sqlite {
+        path: cache_dir.join("store").join("gate402.sqlite"),
+    })
+    .await
+    .map_err(|x| e("store")(&x))?;
+    let paywall = server::attach_store(paywall, store, config.store.revocation_refresh())
+        .await
+        .map_err(|x| e("store")(&x))?;
     let router = server::router(&config, Arc::new(paywall)).map_err(|x| e("router")(&x))?;
     let gw = TcpListener::bind(config.server.listen)
         .await
@@ -107,8 +118,6 @@ async fn demo() -> Result<(), String> {
     let url: Uri = format!("http://{gw_addr}/api/quote")
         .parse()
         .map_err(|_| "bad URL".to_string())?;
-    let cache_dir = std::env::temp_dir().join(format!("gate402-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&cache_dir);
     let wallet: Arc<dyn LightningRail> = Arc::new(buyer);
     let client = Client::new(
         wallet.clone(),

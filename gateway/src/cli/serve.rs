@@ -14,6 +14,12 @@ use crate::{
 /// How often expired consumed keys, sessions and pooled invoices are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
+/// How often an unreachable store is retried at start.
+const STORE_RETRY_EVERY: Duration = Duration::from_secs(2);
+
+/// How often idle MPP sessions are looked for (closed and refunded).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
 /// Validate a config file and its secrets.
 pub fn check(path: &Path) -> ExitCode {
     let loaded = Config::load(path).and_then(|c| {
@@ -75,22 +81,16 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match server::open_store(&config).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open the store: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let refresh = config.store.revocation_refresh();
-    let paywall = match server::attach_store(paywall, store.clone(), refresh).await {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("cannot load revocations: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (paywall, store) =
+        match server::attach_store_or_retry(paywall, &config, STORE_RETRY_EVERY).await {
+            Ok((p, s)) => (Arc::new(p), s),
+            Err(e) => {
+                eprintln!("cannot open the store: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     spawn_purge(store.clone());
+    paywall.spawn_session_sweeper(SWEEP_EVERY);
     let router = match server::router(&config, paywall) {
         Ok(r) => r,
         Err(e) => {

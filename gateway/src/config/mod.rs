@@ -139,9 +139,14 @@ pub struct MppConfig {
     /// `description` auth-param of every challenge (display only).
     #[serde(default)]
     pub description: Option<String>,
-    /// Where session balances are persisted (`mpp-sessions.json`); absent = in memory only.
+    /// Deprecated and ignored (sessions live in the store, `[store]`); accepted so that
+    /// existing files still load.
     #[serde(default)]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Largest request body the gateway buffers to bind an MPP challenge to it (`digest`);
+    /// larger bodies on MPP routes answer 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
     /// Lightning sessions (prepaid deposit, bearer use, top-up, close with refund).
     #[serde(default)]
     pub session: MppSessionConfig,
@@ -156,9 +161,14 @@ impl Default for MppConfig {
             challenge_ttl_secs: default_mpp_ttl(),
             description: None,
             data_dir: None,
+            max_body_bytes: default_max_body_bytes(),
             session: MppSessionConfig::default(),
         }
     }
+}
+
+fn default_max_body_bytes() -> usize {
+    1 << 20
 }
 
 /// `[mpp.session]`.

@@ -108,6 +108,9 @@ impl Config {
         {
             return Err(invalid("mpp.description", "no control characters"));
         }
+        if !(1..=(64 << 20)).contains(&mpp.max_body_bytes) {
+            return Err(invalid("mpp.max_body_bytes", "must be 1 B to 64 MiB"));
+        }
         if !(1..=10_000).contains(&mpp.session.deposit_units) {
             return Err(invalid(
                 "mpp.session.deposit_units",

@@ -1,7 +1,10 @@
 //! Issuing fresh challenges: one new invoice per challenge, MPP offers ordered by the client's
 //! `Accept-Payment`.
 
-use gate402_protocols::{mpp, HeaderPair, PaymentProtocol, ProtocolId};
+use gate402_protocols::{
+    mpp::{self, BodyDigest},
+    HeaderPair, ProtocolId,
+};
 use http::{header::WWW_AUTHENTICATE, HeaderValue};
 
 use super::{Paywall, Route};
@@ -10,17 +13,19 @@ use crate::{clock::now_unix, error::GateError};
 impl Paywall {
     /// Fresh challenges of every protocol on the route, in order (L402 first by convention).
     pub async fn challenges(&self, route: &Route) -> Result<Vec<HeaderPair>, GateError> {
-        self.challenges_for(route, None).await
+        self.challenges_for(route, None, None).await
     }
 
     /// Fresh challenges honouring an `Accept-Payment` header for the MPP offers: offers the
     /// client refuses (`q=0`, or unmatched) are not minted; the rest follow its order. Without
     /// the header MPP sends `session` before `charge` (clients that keep the last Payment
-    /// challenge, such as Alby's `fetchWithMpp`, then pay the charge).
+    /// challenge, such as Alby's `fetchWithMpp`, then pay the charge). `body` (the digest of
+    /// the request's body) binds the MPP challenges to that body.
     pub async fn challenges_for(
         &self,
         route: &Route,
         accept_payment: Option<&str>,
+        body: Option<&BodyDigest>,
     ) -> Result<Vec<HeaderPair>, GateError> {
         let now = now_unix();
         let mut out = Vec::new();
@@ -29,7 +34,7 @@ impl Paywall {
                 continue;
             };
             if *id == ProtocolId::Mpp {
-                self.mpp_challenges(route, accept_payment, now, &mut out)
+                self.mpp_challenges(route, accept_payment, body, now, &mut out)
                     .await?;
                 continue;
             }
@@ -47,6 +52,7 @@ impl Paywall {
         &self,
         route: &Route,
         accept_payment: Option<&str>,
+        body: Option<&BodyDigest>,
         now: u64,
         out: &mut Vec<HeaderPair>,
     ) -> Result<(), GateError> {
@@ -57,22 +63,22 @@ impl Paywall {
         }
         offers.push((mpp::METHOD, mpp::CHARGE));
         for i in mpp::accept::order(&offers, accept_payment) {
-            if offers[i].1 == mpp::CHARGE {
+            let challenge = if offers[i].1 == mpp::CHARGE {
                 let invoice = self.invoice(route, route.offer.price_msat).await?;
-                out.extend(m.challenge(&route.offer, Some(&invoice), now)?);
+                m.charge_challenge_with(&route.offer, &invoice, now, body)
             } else {
                 let deposit_msat = m.deposit_sats(&route.offer).saturating_mul(1000);
                 let invoice = self.invoice(route, deposit_msat).await?;
-                let value = m
-                    .session_challenge(&route.offer, &invoice, now)
-                    .to_header_value()
-                    .ok()
-                    .and_then(|v| HeaderValue::try_from(v).ok())
-                    .ok_or(gate402_protocols::ChallengeError::InvalidOffer(
-                        "session challenge is not a valid header value",
-                    ))?;
-                out.push((WWW_AUTHENTICATE, value));
-            }
+                m.session_challenge(&route.offer, &invoice, now, body)
+            };
+            let value = challenge
+                .to_header_value()
+                .ok()
+                .and_then(|v| HeaderValue::try_from(v).ok())
+                .ok_or(gate402_protocols::ChallengeError::InvalidOffer(
+                    "MPP challenge is not a valid header value",
+                ))?;
+            out.push((WWW_AUTHENTICATE, value));
         }
         Ok(())
     }

@@ -2,7 +2,10 @@
 //! atomically (the async step) → receipt.
 
 use axum::body::Body;
-use gate402_protocols::{mpp, Credential, CredentialError, NoRailFacts, ProtocolId, VerifyError};
+use gate402_protocols::{
+    mpp::{self, BodyDigest},
+    Credential, CredentialError, NoRailFacts, ProtocolId, VerifyError,
+};
 use http::{HeaderMap, Response};
 
 use super::{settle::Unsettled, Paywall, Receipt, Route};
@@ -46,7 +49,13 @@ impl Paywall {
     /// The consumption is the gateway's half of the exactly-once rule: a proof that verifies
     /// is served only if [`Reservations::reserve`](super::Reservations::reserve) of its
     /// key returns `true`, which happens for exactly one of any concurrent duplicates.
-    pub(super) async fn check(&self, route: &Route, headers: &HeaderMap) -> Check {
+    /// `body` is the digest of the request's body (MPP credentials are checked against it).
+    pub(super) async fn check(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+        body: Option<&BodyDigest>,
+    ) -> Check {
         let now = now_unix();
         let mut refused = None;
         for id in &route.protocols {
@@ -61,12 +70,16 @@ impl Paywall {
                 }
                 Some(Ok(c)) => c,
             };
-            if let Credential::Mpp(c) = &cred {
-                if c.challenge.intent == mpp::SESSION {
-                    return self.session(route, c, now).await;
+            let result = match (&cred, &self.mpp) {
+                (Credential::Mpp(c), _) if c.challenge.intent == mpp::SESSION => {
+                    return self.session(route, c, now, body).await;
                 }
-            }
-            let mut verified = match proto.verify(&cred, &route.offer, &NoRailFacts, now) {
+                (Credential::Mpp(c), Some(m)) if c.challenge.intent == mpp::CHARGE => {
+                    m.verify_charge_with(c, &route.offer, now, body)
+                }
+                _ => proto.verify(&cred, &route.offer, &NoRailFacts, now),
+            };
+            let mut verified = match result {
                 Ok(v) => v,
                 Err(e) => {
                     refused = Some((e, *id));

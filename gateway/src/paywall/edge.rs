@@ -57,6 +57,7 @@ pub fn problem_response(
     let code = err.code();
     let detail = match err {
         GateError::PaymentRequired { detail, .. } => detail.clone(),
+        GateError::BadRequest { detail, .. } => Some(detail.clone()),
         other => Some(other.to_string()),
     };
     let mut body = json!({

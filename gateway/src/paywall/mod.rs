@@ -4,6 +4,7 @@
 //! `request -> Result<(request, receipt), response>`. [`PaywallLayer`] wraps any tower service
 //! (the reverse proxy, or an axum app) with it.
 
+mod body;
 mod challenges;
 mod check;
 pub mod edge;
@@ -14,6 +15,7 @@ pub mod replay;
 pub mod routes;
 mod session;
 mod settle;
+pub mod sweep;
 pub mod x402;
 mod x402_settle;
 
@@ -78,6 +80,8 @@ pub struct Paywall {
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
+    max_body_bytes: usize,
+    offer_sessions: bool,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
     x402: Option<X402Support>,
@@ -113,7 +117,8 @@ pub struct PaywallBuilder {
     invoice_expiry_secs: u64,
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
-    sessions: Option<Arc<dyn SessionStore>>,
+    max_body_bytes: usize,
+    offer_sessions: bool,
     x402: Option<X402Support>,
 }
 
@@ -138,6 +143,12 @@ impl PaywallBuilder {
         self
     }
 
+    /// Largest request body buffered on MPP routes to bind challenges to it (413 above).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
     /// Invoice pool settings.
     pub fn pool(mut self, cfg: PoolConfig) -> Self {
         self.pool = cfg;
@@ -151,12 +162,13 @@ impl PaywallBuilder {
     }
 
     /// Offer MPP (`Payment` scheme, Lightning charge) with `mpp`; with `sessions`, also the
-    /// Lightning session intent, balances kept in that store.
-    pub fn mpp(mut self, mpp: Arc<Mpp>, sessions: Option<Arc<dyn SessionStore>>) -> Self {
+    /// Lightning session intent once a store is attached ([`Paywall::with_store`]: balances
+    /// live in the store, shared by every gateway using it).
+    pub fn mpp(mut self, mpp: Arc<Mpp>, sessions: bool) -> Self {
         self.protocols.retain(|p| p.id() != ProtocolId::Mpp);
         self.protocols.push(mpp.clone());
         self.mpp = Some(mpp);
-        self.sessions = sessions;
+        self.offer_sessions = sessions;
         self
     }
 
@@ -174,7 +186,9 @@ impl PaywallBuilder {
             invoice_expiry_secs: self.invoice_expiry_secs,
             retry_after_secs: self.retry_after_secs,
             mpp: self.mpp,
-            sessions: self.sessions,
+            max_body_bytes: self.max_body_bytes,
+            offer_sessions: self.offer_sessions,
+            sessions: None,
             settlement: None,
             x402: self.x402,
             reservations: Arc::new(MemoryReservations::default()),
@@ -217,7 +231,8 @@ impl Paywall {
             invoice_expiry_secs: 3600,
             retry_after_secs: 5,
             mpp: None,
-            sessions: None,
+            max_body_bytes: 1 << 20,
+            offer_sessions: false,
             x402: None,
         }
     }
@@ -230,8 +245,12 @@ impl Paywall {
     /// Record payments in `store`, consume single-use credentials there (exactly once across
     /// every gateway sharing it), and refuse the token ids in `revocations` (keep it fresh
     /// with [`Revocations::spawn_refresh`]). Without a store the paywall verifies
-    /// statelessly, consumes in memory and records nothing.
+    /// statelessly, consumes in memory and records nothing (and offers no MPP sessions).
     pub fn with_store(mut self, store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
+        if self.offer_sessions && self.mpp.is_some() {
+            let sessions: Arc<dyn SessionStore> = store.clone();
+            self.sessions = Some(sessions);
+        }
         self.reservations = Arc::new(replay::StoreReservations::new(store.clone()));
         self.settlement = Some(Settlement::new(store, revocations));
         self
@@ -272,17 +291,30 @@ impl Paywall {
     }
 
     /// Let a paid (or free) request through with its receipt, or answer it.
-    pub async fn authorize<B>(
+    ///
+    /// On a priced MPP route a request body is buffered (at most `max_body_bytes`, else 413)
+    /// and its digest binds the challenges and is checked against credentials.
+    pub async fn authorize(
         &self,
-        mut req: Request<B>,
-    ) -> Result<(Request<B>, Option<Receipt>), Response<Body>> {
+        req: Request<Body>,
+    ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
         let Some(route) = self.routes.find(&req) else {
             return Ok((req, None));
         };
         if route.offer.price_msat == 0 {
             return Ok((req, None));
         }
-        let refused = match self.check(route, req.headers()).await {
+        let (mut req, digest) = if self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp)
+        {
+            match body::buffer(req, self.max_body_bytes).await {
+                Ok(r) => r,
+                Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
+            }
+        } else {
+            (req, None)
+        };
+        let digest = digest.as_ref();
+        let refused = match self.check(route, req.headers(), digest).await {
             Check::Paid(receipt) => {
                 let headers = req.headers_mut();
                 for name in CREDENTIAL_HEADERS {
@@ -315,6 +347,18 @@ impl Paywall {
         let problem_type = decider
             .and_then(|id| self.protocol(id))
             .and_then(|p| p.problem_type(error));
+        if let Some(e) = error.filter(|e| e.is_bad_request()) {
+            let bad = GateError::BadRequest {
+                reason: e.reason(),
+                detail: e.to_string(),
+            };
+            return Err(edge::typed_error_response(
+                &bad,
+                Vec::new(),
+                self.retry_after_secs,
+                problem_type,
+            ));
+        }
         if !self.health.is_up() {
             let cause = self.health.last_error().unwrap_or_else(|| {
                 RailError::new(RailErrorKind::Unavailable, "lightning backend unavailable")
@@ -330,20 +374,28 @@ impl Paywall {
             .get(ACCEPT_PAYMENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Err(match self.challenges_for(route, accept.as_deref()).await {
-            Ok(challenges) => {
-                // x402 v1 clients read the requirements from the JSON body.
-                let v1 = self
-                    .x402
-                    .as_ref()
-                    .and_then(|x| x.protocol.v1_body(&route.offer));
-                edge::problem_response(&err, challenges, self.retry_after_secs, problem_type, v1)
-            }
-            Err(e) => {
-                tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
-                edge::error_response(&e, Vec::new(), self.retry_after_secs)
-            }
-        })
+        Err(
+            match self.challenges_for(route, accept.as_deref(), digest).await {
+                Ok(challenges) => {
+                    // x402 v1 clients read the requirements from the JSON body.
+                    let v1 = self
+                        .x402
+                        .as_ref()
+                        .and_then(|x| x.protocol.v1_body(&route.offer));
+                    edge::problem_response(
+                        &err,
+                        challenges,
+                        self.retry_after_secs,
+                        problem_type,
+                        v1,
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
+                    edge::error_response(&e, Vec::new(), self.retry_after_secs)
+                }
+            },
+        )
     }
 
     fn invoice_request(&self, route: &Route, amount_msat: u64) -> InvoiceRequest {

@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use gate402_protocols::{
-    mpp::{session::session_key, MppCredential, SessionStep},
+    mpp::{session::session_key, BodyDigest, MppCredential, SessionStep},
     CredentialError, ProtocolId, Reference, Verified, VerifyError,
 };
 use gate402_rails::PayLimits;
@@ -41,11 +41,17 @@ fn balance_extra(rec: &SessionRecord) -> Map<String, Value> {
 }
 
 impl Paywall {
-    pub(super) async fn session(&self, route: &Route, cred: &MppCredential, now: u64) -> Check {
+    pub(super) async fn session(
+        &self,
+        route: &Route,
+        cred: &MppCredential,
+        now: u64,
+        body: Option<&BodyDigest>,
+    ) -> Check {
         let (Some(m), Some(store)) = (&self.mpp, &self.sessions) else {
-            return refused(VerifyError::UnknownChallenge("sessions are not offered"));
+            return refused(VerifyError::MethodUnsupported("sessions are not offered"));
         };
-        let step = match m.verify_session(cred, &route.offer, now) {
+        let step = match m.verify_session(cred, &route.offer, now, body) {
             Ok(s) => s,
             Err(e) => return refused(e),
         };
@@ -74,6 +80,7 @@ impl Paywall {
                         return_invoice,
                         closed: false,
                         last_used: now,
+                        idle_timeout_secs: m.idle_timeout_secs(),
                     };
                     if !store.open(rec).await? {
                         return Ok(refused(VerifyError::Replayed));
@@ -214,28 +221,40 @@ impl Paywall {
         };
         let refund = rec.balance_sats();
         let invoice = close_invoice.or_else(|| rec.return_invoice.clone());
-        let status = match (refund, invoice) {
-            (0, _) => RefundStatus::Skipped,
-            (_, None) => RefundStatus::Failed,
-            (_, Some(inv)) => match self.lightning.decode(&inv) {
-                Ok(d) if d.amount_msat == Some(refund * 1000) => {
-                    match self.lightning.pay_invoice(&inv, PayLimits::default()).await {
-                        Ok(_) => RefundStatus::Succeeded,
-                        Err(e) => {
-                            tracing::warn!(session = %id, error = %e, "session refund failed");
-                            RefundStatus::Failed
-                        }
-                    }
-                }
-                _ => {
-                    tracing::warn!(session = %id, refund, "return invoice cannot carry the refund");
-                    RefundStatus::Failed
-                }
-            },
-        };
+        let status = self.pay_refund(&id, refund, invoice.as_deref()).await;
         tracing::info!(session = %id, refund, status = status.as_str(), "session closed");
         let body =
             json!({"status": "closed", "refundSats": refund, "refundStatus": status.as_str()});
         Ok(self.json_answer(&rec, session_id, body, now))
+    }
+
+    /// Pay `refund` sat back to `invoice` (which must ask for exactly that amount: the rail
+    /// cannot pay an amountless invoice). Called once per session, by whoever closed it.
+    pub(super) async fn pay_refund(
+        &self,
+        id: &str,
+        refund: u64,
+        invoice: Option<&str>,
+    ) -> RefundStatus {
+        let inv = match (refund, invoice) {
+            (0, _) => return RefundStatus::Skipped,
+            (_, None) => return RefundStatus::Failed,
+            (_, Some(inv)) => inv,
+        };
+        match self.lightning.decode(inv) {
+            Ok(d) if d.amount_msat == Some(refund * 1000) => {
+                match self.lightning.pay_invoice(inv, PayLimits::default()).await {
+                    Ok(_) => RefundStatus::Succeeded,
+                    Err(e) => {
+                        tracing::warn!(session = %id, error = %e, "session refund failed");
+                        RefundStatus::Failed
+                    }
+                }
+            }
+            _ => {
+                tracing::warn!(session = %id, refund, "return invoice cannot carry the refund");
+                RefundStatus::Failed
+            }
+        }
     }
 }

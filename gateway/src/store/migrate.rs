@@ -6,12 +6,24 @@
 pub(crate) type Migration = (i64, &'static str, &'static str);
 
 /// SQLite migrations, in order.
-pub(crate) const SQLITE: &[Migration] =
-    &[(1, "init", include_str!("migrations/sqlite/0001_init.sql"))];
+pub(crate) const SQLITE: &[Migration] = &[
+    (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        "mpp_sessions",
+        include_str!("migrations/sqlite/0002_mpp_sessions.sql"),
+    ),
+];
 
 /// PostgreSQL migrations, in order.
-pub(crate) const POSTGRES: &[Migration] =
-    &[(1, "init", include_str!("migrations/postgres/0001_init.sql"))];
+pub(crate) const POSTGRES: &[Migration] = &[
+    (1, "init", include_str!("migrations/postgres/0001_init.sql")),
+    (
+        2,
+        "mpp_sessions",
+        include_str!("migrations/postgres/0002_mpp_sessions.sql"),
+    ),
+];
 
 /// Apply every migration in `migrations` not yet recorded in `schema_migrations`, inside the
 /// caller's transaction (which holds whatever lock keeps concurrent starts apart).

@@ -13,17 +13,19 @@
 //! * **revocation** — [`Revocations`] is an in-memory copy refreshed in the background, so the
 //!   hot path never queries the database; staleness is bounded by the refresh interval.
 //!
-//! Beside [`Store`]: [`SessionStore`] (MPP session balances; a file in the data dir today).
-//! Single-use consumption goes through `paywall::Reservations`, backed by [`Store::consume`]
+//! Every [`Store`] is also a [`SessionStore`] (MPP session balances, typed columns of the
+//! `sessions` table, changed by conditional `UPDATE`s). Single-use consumption goes through `paywall::Reservations`, backed by [`Store::consume`]
 //! when a store is attached.
 
 mod error;
+mod lazy;
 mod migrate;
 mod postgres;
 mod revocations;
 mod sessions;
 mod sql;
 mod sql_rows;
+mod sql_sessions;
 mod sqlite;
 mod types;
 
@@ -32,11 +34,10 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use lazy::LazyStore;
 pub use postgres::PgStore;
 pub use revocations::Revocations;
-pub use sessions::{
-    FileSessionStore, RefundStatus, SessionRecord as MppSessionRecord, SessionStore,
-};
+pub use sessions::{RefundStatus, SessionRecord as MppSessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 pub use types::{LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, Totals};
 
@@ -46,7 +47,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The gateway's persistent state. Every method is one short transaction; every write is
 /// durable when it returns `Ok`.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: SessionStore + Send + Sync + std::fmt::Debug + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

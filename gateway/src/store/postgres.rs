@@ -12,6 +12,7 @@ use super::{
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, POSTGRES},
     sql::impl_sql_store,
+    sql_sessions::impl_sql_sessions,
     LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, StoreError, StoreResult, Totals,
 };
 
@@ -63,4 +64,16 @@ impl_sql_store!(
             WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
             ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
             RETURNING payment_hash, route, amount_msat, bolt11, expires_at"
+);
+
+impl_sql_sessions!(
+    PgStore,
+    sqlx::Postgres,
+    // A materialised CTE: the LIMIT is applied once (an `IN (subquery LIMIT n)` may be
+    // re-evaluated under concurrent updates and claim more than n rows).
+    claim = "WITH picked AS MATERIALIZED (SELECT id FROM sessions WHERE protocol = 'mpp' \
+             AND state = 'open' AND idle_timeout > 0 AND last_used + idle_timeout < $1 \
+             ORDER BY last_used LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             UPDATE sessions SET state = 'closed', updated_at = $1, expires_at = $3 \
+             WHERE state = 'open' AND id IN (SELECT id FROM picked)"
 );

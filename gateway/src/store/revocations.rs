@@ -46,7 +46,7 @@ impl Revocations {
         self.len() == 0
     }
 
-    fn replace(&self, ids: Vec<[u8; 32]>) {
+    pub(crate) fn replace(&self, ids: Vec<[u8; 32]>) {
         *self.ids.write().unwrap_or_else(|e| e.into_inner()) = ids.into_iter().collect();
     }
 

@@ -13,6 +13,7 @@ use super::{
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, SQLITE},
     sql::impl_sql_store,
+    sql_sessions::impl_sql_sessions,
     LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, StoreError, StoreResult, Totals,
 };
 
@@ -63,4 +64,13 @@ impl_sql_store!(
             WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
             ORDER BY expires_at LIMIT 1) \
             RETURNING payment_hash, route, amount_msat, bolt11, expires_at"
+);
+
+impl_sql_sessions!(
+    SqliteStore,
+    sqlx::Sqlite,
+    claim = "UPDATE sessions SET state = 'closed', updated_at = $1, expires_at = $3 \
+             WHERE state = 'open' AND id IN (SELECT id FROM sessions WHERE protocol = 'mpp' \
+             AND state = 'open' AND idle_timeout > 0 AND last_used + idle_timeout < $1 \
+             ORDER BY last_used LIMIT $2)"
 );

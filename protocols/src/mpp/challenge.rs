@@ -41,7 +41,8 @@ pub struct MppChallenge {
 }
 
 impl MppChallenge {
-    /// A challenge for `request` (JSON, serialised here as JCS) with its id bound by `secret`.
+    /// A challenge for `request` (JSON, serialised here as JCS) with its id bound by `secret`;
+    /// `digest` binds it to a request body ([`super::digest`]).
     #[allow(clippy::too_many_arguments)]
     pub fn issue(
         secret: &[u8],
@@ -52,6 +53,7 @@ impl MppChallenge {
         expires: &str,
         description: Option<&str>,
         opaque: Option<&Value>,
+        digest: Option<&str>,
     ) -> MppChallenge {
         let mut c = MppChallenge {
             realm: realm.into(),
@@ -61,6 +63,7 @@ impl MppChallenge {
             expires: Some(expires.into()),
             description: description.map(Into::into),
             opaque: opaque.map(|o| b64url::encode(jcs::canonicalize(o).as_bytes())),
+            digest: digest.map(Into::into),
             ..MppChallenge::default()
         };
         c.id = id::compute(secret, &c.bound());
@@ -216,6 +219,7 @@ mod tests {
             "2025-01-15T12:05:00Z",
             Some("caf\u{e9} \"x\""),
             None,
+            Some("sha-256=:AA==:"),
         );
         let v = c.to_header_value().unwrap();
         assert!(v.starts_with("Payment id=\""), "{v}");

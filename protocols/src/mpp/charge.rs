@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 
 use super::challenge::MppChallenge;
 use super::credential::MppCredential;
+use super::digest::BodyDigest;
 use super::{Mpp, CHARGE, METHOD};
 use crate::{
     CredentialError, InvoiceFacts, Offer, ParseError, ProtocolId, Reference, Verified, VerifyError,
@@ -117,6 +118,18 @@ impl Mpp {
         invoice: &InvoiceFacts,
         now: u64,
     ) -> MppChallenge {
+        self.charge_challenge_with(offer, invoice, now, None)
+    }
+
+    /// [`charge_challenge`](Self::charge_challenge) for a request with a body: the challenge
+    /// carries (and its id binds) the body's `digest`.
+    pub fn charge_challenge_with(
+        &self,
+        offer: &Offer,
+        invoice: &InvoiceFacts,
+        now: u64,
+        body: Option<&BodyDigest>,
+    ) -> MppChallenge {
         let expires = self.expires_at(now, invoice.expires_at);
         MppChallenge::issue(
             &self.secret,
@@ -127,19 +140,32 @@ impl Mpp {
             &super::time::format_rfc3339(expires),
             self.description.as_deref(),
             None,
+            body.map(BodyDigest::header_value).as_deref(),
         )
     }
 
-    /// Verify a charge credential for `offer` at `now` (see the module docs for the order).
-    /// The request is decoded into a borrowed, typed view (the invoice is skipped unread).
+    /// Verify a charge credential for `offer` at `now` on a request without a body.
     pub fn verify_charge(
         &self,
         cred: &MppCredential,
         offer: &Offer,
         now: u64,
     ) -> Result<Verified, CredentialError> {
+        self.verify_charge_with(cred, offer, now, None)
+    }
+
+    /// Verify a charge credential for `offer` at `now` on a request whose body has digest
+    /// `body` (see the module docs for the order). The request is decoded into a borrowed,
+    /// typed view (the invoice is skipped unread).
+    pub fn verify_charge_with(
+        &self,
+        cred: &MppCredential,
+        offer: &Offer,
+        now: u64,
+        body: Option<&BodyDigest>,
+    ) -> Result<Verified, CredentialError> {
         let preimage = hex32(cred.payload_str("preimage")?, "preimage")?;
-        let (id, bytes, expires_at) = self.check_bound_raw(&cred.challenge, CHARGE, now)?;
+        let (id, bytes, expires_at) = self.check_bound_raw(&cred.challenge, CHARGE, now, body)?;
         let request: ChargeView<'_> = serde_json::from_slice(&bytes)
             .map_err(|_| ParseError::Syntax("invalid charge request"))?;
         if request.amount.parse::<u64>().ok() != Some(offer.price_msat / 1000) {

@@ -194,7 +194,7 @@ pub fn find_credential(headers: &HeaderMap) -> Option<Result<MppCredential, Pars
                 let part = part.trim_start();
                 if starts_with_scheme(part.as_bytes()) {
                     if found.is_some() {
-                        return Some(Err(ParseError::Syntax("several Payment credentials")));
+                        return Some(Err(ParseError::SeveralCredentials("Payment")));
                     }
                     found = Some(part);
                 }

@@ -12,6 +12,12 @@
 //! * receipt: `Payment-Receipt: <b64url(JSON)>` ([`receipt`]); errors are RFC 9457 bodies with
 //!   the paymentauth problem types ([`problem`]).
 //!
+//! Challenges answering a request with a body carry `digest` ([`digest`]), bound by the id.
+//! We emit no `opaque`: the route is already pinned inside the HMAC-bound `request`
+//! (`externalId`) and every challenge has its own invoice, so there is nothing left for it to
+//! carry; and Alby's `fetchWithMpp` does not echo it, so a challenge depending on it would have
+//! to be recomputed server-side for no gain. An `opaque` sent by others is bound and echoed.
+//!
 //! All base64 here is base64url **without padding** (unlike L402's standard base64). Like
 //! [`crate::l402`], nothing here does I/O or reads a clock; single-use consumption is the
 //! caller's, through [`Verified::single_use_key`](crate::Verified::single_use_key).
@@ -22,6 +28,7 @@ pub mod challenge;
 pub mod charge;
 pub mod client;
 pub mod credential;
+pub mod digest;
 pub mod id;
 pub mod jcs;
 pub mod problem;
@@ -34,6 +41,7 @@ mod wire;
 pub use challenge::MppChallenge;
 pub use client::MppOffer;
 pub use credential::MppCredential;
+pub use digest::BodyDigest;
 pub use receipt::MppReceipt;
 pub use session::SessionStep;
 
@@ -133,34 +141,59 @@ impl Mpp {
         now.saturating_add(self.ttl_secs).min(invoice_expires_at)
     }
 
-    /// Checks shared by every HMAC-bound credential: method, intent, realm, id, `expires`.
-    /// Returns the id bytes, the decoded request and the expiry.
+    /// Checks shared by every HMAC-bound credential: method, intent, realm, id, `expires`,
+    /// body digest. Returns the id bytes, the decoded request and the expiry.
     fn check_bound(
         &self,
         echo: &MppChallenge,
         intent: &str,
         now: u64,
+        body: Option<&BodyDigest>,
     ) -> Result<([u8; 32], Value, u64), CredentialError> {
-        let (id, bytes, expires_at) = self.check_bound_raw(echo, intent, now)?;
+        let (id, bytes, expires_at) = self.check_bound_raw(echo, intent, now, body)?;
         let v: Value =
             serde_json::from_slice(&bytes).map_err(|_| ParseError::Syntax("invalid JSON"))?;
         Ok((id, v, expires_at))
     }
 
     /// [`check_bound`](Self::check_bound) returning the request's JSON bytes undecoded.
+    ///
+    /// `body` is the digest of the request's body (`None`: no body). An echoed `digest` must
+    /// name that body; a credential echoing none (Alby's `fetchWithMpp` echoes only six
+    /// fields) is checked against the digest we would have issued for this body, so a body
+    /// is bound either way and a challenge issued without one never pays for a body.
     fn check_bound_raw(
         &self,
         echo: &MppChallenge,
         intent: &str,
         now: u64,
+        body: Option<&BodyDigest>,
     ) -> Result<([u8; 32], Vec<u8>, u64), CredentialError> {
         if echo.method != METHOD || echo.intent != intent {
-            return Err(VerifyError::UnknownChallenge("method or intent").into());
+            return Err(VerifyError::MethodUnsupported("method or intent").into());
         }
         if echo.realm != self.realm {
             return Err(VerifyError::UnknownChallenge("realm").into());
         }
-        let id = id::verify(&self.secret, &echo.id, &echo.bound()).ok_or(
+        let recomputed;
+        let digest = match (echo.digest.as_deref(), body) {
+            (Some(d), Some(b)) if b.matches(d) => Some(d),
+            (Some(_), _) => {
+                return Err(
+                    VerifyError::UnknownChallenge("digest does not match the request body").into(),
+                )
+            }
+            (None, Some(b)) => {
+                recomputed = b.header_value();
+                Some(recomputed.as_str())
+            }
+            (None, None) => None,
+        };
+        let fields = id::BoundFields {
+            digest,
+            ..echo.bound()
+        };
+        let id = id::verify(&self.secret, &echo.id, &fields).ok_or(
             VerifyError::UnknownChallenge("id does not bind the echoed challenge"),
         )?;
         let expires = echo

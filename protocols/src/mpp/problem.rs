@@ -2,7 +2,9 @@
 //!
 //! Core types for the scheme-level situations, the Lightning method's own types
 //! (`…/problems/lightning/…`, draft-lightning-charge-00 / session-00) for what only a Lightning
-//! credential can get wrong. All of them answer 402 with a fresh challenge.
+//! credential can get wrong. All of them answer 402 with a fresh challenge, except
+//! [`METHOD_UNSUPPORTED`] and [`BAD_REQUEST`] (400, no challenge: see
+//! [`CredentialError::is_bad_request`]).
 
 use crate::{CredentialError, ParseError, VerifyError};
 
@@ -11,6 +13,12 @@ pub const BASE: &str = "https://paymentauth.org/problems/";
 
 /// No credential was presented.
 pub const PAYMENT_REQUIRED: &str = "https://paymentauth.org/problems/payment-required";
+/// The credential's method or intent is not offered (400).
+pub const METHOD_UNSUPPORTED: &str = "https://paymentauth.org/problems/method-unsupported";
+/// The request is wrong whatever is paid, e.g. several `Payment` credentials (400).
+pub const BAD_REQUEST: &str = "https://paymentauth.org/problems/bad-request";
+/// The echoed amount is not the route's price.
+pub const PAYMENT_INSUFFICIENT: &str = "https://paymentauth.org/problems/payment-insufficient";
 /// A challenge echo that is bound correctly but was issued for another offer.
 pub const INVALID_CHALLENGE: &str = "https://paymentauth.org/problems/invalid-challenge";
 /// Lightning: the credential cannot be decoded.
@@ -38,11 +46,13 @@ pub const LN_INVALID_RETURN_INVOICE: &str =
 pub fn problem_type(err: Option<&CredentialError>) -> &'static str {
     match err {
         None => PAYMENT_REQUIRED,
-        Some(CredentialError::Parse(ParseError::Oversized { .. }))
-        | Some(CredentialError::Parse(_)) => LN_MALFORMED,
+        Some(CredentialError::Parse(ParseError::SeveralCredentials(_))) => BAD_REQUEST,
+        Some(CredentialError::Parse(_)) => LN_MALFORMED,
         Some(CredentialError::Verify(v)) => match v {
             VerifyError::PreimageMismatch => LN_INVALID_PREIMAGE,
             VerifyError::Expired => LN_EXPIRED_INVOICE,
+            VerifyError::MethodUnsupported(_) => METHOD_UNSUPPORTED,
+            VerifyError::OfferMismatch("amount") => PAYMENT_INSUFFICIENT,
             VerifyError::OfferMismatch(_) => INVALID_CHALLENGE,
             VerifyError::SessionNotFound => LN_SESSION_NOT_FOUND,
             VerifyError::SessionClosed => LN_SESSION_CLOSED,
@@ -73,5 +83,21 @@ mod tests {
             LN_EXPIRED_INVOICE
         );
         assert!(LN_INVALID_PREIMAGE.starts_with(BASE));
+        assert_eq!(
+            problem_type(Some(&VerifyError::MethodUnsupported("intent").into())),
+            METHOD_UNSUPPORTED
+        );
+        assert_eq!(
+            problem_type(Some(&ParseError::SeveralCredentials("Payment").into())),
+            BAD_REQUEST
+        );
+        assert_eq!(
+            problem_type(Some(&VerifyError::OfferMismatch("amount").into())),
+            PAYMENT_INSUFFICIENT
+        );
+        assert_eq!(
+            problem_type(Some(&VerifyError::OfferMismatch("route").into())),
+            INVALID_CHALLENGE
+        );
     }
 }

@@ -82,8 +82,9 @@ impl PaymentProtocol for Mpp {
         find_credential(headers).map(|r| r.map(Credential::Mpp))
     }
 
-    /// Charge credentials only; `session` ones answer [`VerifyError::UnknownChallenge`] here
-    /// (use [`Mpp::verify_session`]).
+    /// Charge credentials only (no request body: see [`Mpp::verify_charge_with`]); `session`
+    /// ones answer [`VerifyError::UnknownChallenge`] here (use [`Mpp::verify_session`]), other
+    /// intents [`VerifyError::MethodUnsupported`].
     fn verify(
         &self,
         credential: &Credential,
@@ -93,9 +94,10 @@ impl PaymentProtocol for Mpp {
     ) -> Result<Verified, CredentialError> {
         match credential {
             Credential::Mpp(c) if c.challenge.intent == CHARGE => self.verify_charge(c, offer, now),
-            Credential::Mpp(_) => {
-                Err(VerifyError::UnknownChallenge("intent not handled here").into())
+            Credential::Mpp(c) if c.challenge.intent == super::SESSION => {
+                Err(VerifyError::UnknownChallenge("session credentials need verify_session").into())
             }
+            Credential::Mpp(_) => Err(VerifyError::MethodUnsupported("intent").into()),
             #[allow(unreachable_patterns)]
             _ => Err(ParseError::Syntax("not an MPP credential").into()),
         }

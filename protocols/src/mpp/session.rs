@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::challenge::MppChallenge;
 use super::charge::{hex32, pin_offer, preimage_matches};
 use super::credential::MppCredential;
+use super::digest::BodyDigest;
 use super::{Mpp, METHOD, SESSION};
 use crate::{CredentialError, InvoiceFacts, Offer, ParseError, VerifyError};
 
@@ -87,12 +88,14 @@ impl Mpp {
         (offer.price_msat / 1000).saturating_mul(self.deposit_units)
     }
 
-    /// The session challenge for `offer` with a fresh deposit invoice.
+    /// The session challenge for `offer` with a fresh deposit invoice; `body` binds it to the
+    /// digest of the request's body.
     pub fn session_challenge(
         &self,
         offer: &Offer,
         deposit: &InvoiceFacts,
         now: u64,
+        body: Option<&BodyDigest>,
     ) -> MppChallenge {
         let request = json!({
             "amount": (offer.price_msat / 1000).to_string(),
@@ -114,15 +117,18 @@ impl Mpp {
             &super::time::format_rfc3339(expires),
             self.description.as_deref(),
             None,
+            body.map(BodyDigest::header_value).as_deref(),
         )
     }
 
-    /// Verify the sans-IO part of a session credential for `offer` at `now`.
+    /// Verify the sans-IO part of a session credential for `offer` at `now`, on a request
+    /// whose body has digest `body` (`open`/`topUp` check it like a charge).
     pub fn verify_session(
         &self,
         cred: &MppCredential,
         offer: &Offer,
         now: u64,
+        body: Option<&BodyDigest>,
     ) -> Result<SessionStep, CredentialError> {
         let action = cred.payload_str("action")?;
         let return_invoice = cred
@@ -139,7 +145,7 @@ impl Mpp {
                 };
                 let preimage = hex32(cred.payload_str(field)?, "preimage")?;
                 let (challenge_id, request, expires_at) =
-                    self.check_bound(&cred.challenge, SESSION, now)?;
+                    self.check_bound(&cred.challenge, SESSION, now, body)?;
                 pin_offer(&request, offer)?;
                 let text = |k: &'static str| {
                     request

@@ -3,6 +3,7 @@
 //! ([`outage`], PostgreSQL behind a relay that can cut it off).
 
 mod fleet;
+mod mpp_sessions;
 mod outage;
 mod suite;
 mod x402_fleet;

@@ -111,3 +111,64 @@ async fn postgres_outage_is_503_with_retry_after_and_recovers_without_restart() 
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_starts_while_postgres_is_unreachable_and_recovers_without_restart() {
+    let db = TestDb::create().await;
+    let relay = Relay::start("127.0.0.1:5432".parse().unwrap()).await;
+    relay.set_up(false);
+    let via_relay = db.url.replace("127.0.0.1:5432", &relay.addr.to_string());
+    let upstream = serve(upstream_app()).await;
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\ndatabase_url = \"{via_relay}\"\nacquire_timeout_ms = 500\n",
+        CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))
+    );
+    let config = Config::from_toml(&text).unwrap();
+    config.validate().unwrap();
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let paywall =
+        server::paywall_with_secret(&config, Arc::new(seller), &gate402_tests::SECRET).unwrap();
+    // The database is down at start: the gateway starts anyway.
+    let (paywall, store) =
+        server::attach_store_or_retry(paywall, &config, Duration::from_millis(100))
+            .await
+            .unwrap();
+    assert_eq!(store.backend(), "postgres");
+    let router = server::router(&config, Arc::new(paywall)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = server::spawn(listener, router).unwrap();
+    let url = |p: &str| -> http::Uri { format!("http://{}{p}", gw.addr).parse().unwrap() };
+    let (status, _, _) = raw(&url("/free/x"), &[]).await;
+    assert_eq!(status, 200, "free paths are served");
+    let (status, headers, _) = raw(&url("/api/a"), &[]).await;
+    assert_eq!(status, 402);
+    let challenge = gate402_protocols::l402::parse_challenges(&headers)
+        .remove(0)
+        .unwrap();
+    let paid = buyer
+        .pay_invoice(&challenge.invoice, gate402_rails::PayLimits::default())
+        .await
+        .unwrap();
+    let auth = challenge.credential(paid.preimage).authorization();
+    let (status, headers, body) = raw(&url("/api/a"), &[("authorization", &auth)]).await;
+    assert_eq!(status, 503, "{body:?}");
+    assert_eq!(headers["retry-after"], "7");
+    assert_eq!(json_body(&body)["reason"], "store_unavailable");
+    assert!(!headers.contains_key("www-authenticate"));
+    relay.set_up(true);
+    let start = Instant::now();
+    loop {
+        let (status, _, _) = raw(&url("/api/a"), &[("authorization", &auth)]).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(start.elapsed() < Duration::from_secs(15), "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].reference, hex::encode(paid.payment_hash));
+}
