@@ -13,6 +13,9 @@ pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-
 /// The first revision with `structuredContent`, `outputSchema` and tool `title`s.
 const STRUCTURED_SINCE: &str = "2025-06-18";
 
+/// The only revision with JSON-RPC batches (added in it, removed in 2025-06-18).
+pub const BATCH_VERSION: &str = "2025-03-26";
+
 /// Invalid JSON was received.
 pub const PARSE_ERROR: i64 = -32700;
 /// The JSON sent is not a valid request object.
@@ -46,27 +49,34 @@ pub enum Incoming {
     Response,
     /// Malformed: answer this error response.
     Invalid(Value),
+    /// A JSON-RPC batch (only revision 2025-03-26 allows them): its elements, unclassified.
+    Batch(Vec<Value>),
 }
 
 /// Classify one line of input.
 pub fn parse_line(line: &str) -> Incoming {
-    let value: Value = match serde_json::from_str(line) {
-        Ok(v) => v,
-        Err(e) => {
-            return Incoming::Invalid(error(
-                Value::Null,
-                PARSE_ERROR,
-                &format!("parse error: {e}"),
-            ))
+    match serde_json::from_str(line) {
+        Ok(Value::Array(items)) if items.is_empty() => {
+            Incoming::Invalid(error(Value::Null, INVALID_REQUEST, "empty batch"))
         }
-    };
+        Ok(Value::Array(items)) => Incoming::Batch(items),
+        Ok(v) => classify(v),
+        Err(e) => Incoming::Invalid(error(
+            Value::Null,
+            PARSE_ERROR,
+            &format!("parse error: {e}"),
+        )),
+    }
+}
+
+/// Classify one message (an element of a batch, or a whole line).
+pub fn classify(value: Value) -> Incoming {
     let Value::Object(mut obj) = value else {
-        let msg = if value.is_array() {
-            "JSON-RPC batches are not supported"
-        } else {
-            "a JSON-RPC message must be an object"
-        };
-        return Incoming::Invalid(error(Value::Null, INVALID_REQUEST, msg));
+        return Incoming::Invalid(error(
+            Value::Null,
+            INVALID_REQUEST,
+            "a JSON-RPC message must be an object",
+        ));
     };
     let id = obj.remove("id");
     let id_ok = matches!(id, None | Some(Value::String(_)) | Some(Value::Number(_)));

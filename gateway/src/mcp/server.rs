@@ -4,7 +4,9 @@
 //! Requests other than `tools/call` are answered inline, in order. Each `tools/call` runs as
 //! its own task (a payment can take a while; `ping` and other calls are answered meanwhile);
 //! responses go to stdout through one writer, one line each. At end of input the loop waits
-//! for calls in flight (a paid response is never dropped) and returns.
+//! for calls in flight (a paid response is never dropped) and returns. JSON-RPC batches are
+//! accepted only when revision 2025-03-26 was negotiated (the one revision that has them).
+//! `notifications/cancelled` does not abort a call: a payment is never cut off halfway.
 
 use std::sync::Arc;
 
@@ -80,6 +82,8 @@ pub enum Action {
         /// The negotiated protocol revision (shapes the result).
         version: &'static str,
     },
+    /// A batch (revision 2025-03-26): answer with one array of the elements' answers.
+    Batch(Vec<Action>),
 }
 
 /// Protocol state of one connection.
@@ -102,7 +106,42 @@ impl Session {
 
     /// Handle one input line.
     pub fn handle(&mut self, line: &str, tools: &dyn ToolSet) -> Action {
-        match protocol::parse_line(line) {
+        self.incoming(protocol::parse_line(line), false, tools)
+    }
+
+    fn incoming(&mut self, msg: Incoming, in_batch: bool, tools: &dyn ToolSet) -> Action {
+        match msg {
+            Incoming::Batch(_) if in_batch => Action::Reply(protocol::error(
+                Value::Null,
+                INVALID_REQUEST,
+                "nested batches are not allowed",
+            )),
+            Incoming::Batch(items) => {
+                if self.version != Some(protocol::BATCH_VERSION) {
+                    return Action::Reply(protocol::error(
+                        Value::Null,
+                        INVALID_REQUEST,
+                        "JSON-RPC batches are only allowed in protocol revision 2025-03-26",
+                    ));
+                }
+                let actions: Vec<Action> = items
+                    .into_iter()
+                    .map(|item| self.incoming(protocol::classify(item), true, tools))
+                    .filter(|a| *a != Action::Nothing)
+                    .collect();
+                if actions.is_empty() {
+                    Action::Nothing
+                } else {
+                    Action::Batch(actions)
+                }
+            }
+            Incoming::Request { id, method, .. } if in_batch && method == "initialize" => {
+                Action::Reply(protocol::error(
+                    id,
+                    INVALID_REQUEST,
+                    "`initialize` must not be part of a batch",
+                ))
+            }
             Incoming::Invalid(reply) => Action::Reply(reply),
             Incoming::Response => Action::Nothing,
             Incoming::Notification { method } => {
@@ -235,6 +274,23 @@ pub async fn run_call(
     }
 }
 
+/// Answer every element of a batch (calls run concurrently), in order.
+async fn run_batch(tools: &dyn ToolSet, actions: Vec<Action>) -> Value {
+    let answers = actions.into_iter().map(|a| async move {
+        match a {
+            Action::Reply(v) => v,
+            Action::Call {
+                id,
+                name,
+                arguments,
+                version,
+            } => run_call(tools, id, &name, arguments, version).await,
+            Action::Nothing | Action::Batch(_) => Value::Null,
+        }
+    });
+    Value::Array(futures_util::future::join_all(answers).await)
+}
+
 /// Serve one MCP connection: read lines from `input` until it ends, write responses to
 /// `output`. Returns after the calls in flight have been answered.
 pub async fn serve<R, W>(tools: Arc<dyn ToolSet>, input: R, mut output: W) -> std::io::Result<()>
@@ -274,6 +330,12 @@ where
                 calls.spawn(async move {
                     let reply = run_call(tools.as_ref(), id, &name, arguments, version).await;
                     let _ = tx.send(reply);
+                });
+            }
+            Action::Batch(actions) => {
+                let (tools, tx) = (tools.clone(), tx.clone());
+                calls.spawn(async move {
+                    let _ = tx.send(run_batch(tools.as_ref(), actions).await);
                 });
             }
         }

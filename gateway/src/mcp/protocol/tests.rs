@@ -43,6 +43,7 @@ fn requests_and_notifications() {
 fn malformed_input_gets_the_standard_codes() {
     assert_eq!(code(&parse_line("{not json")), (Value::Null, PARSE_ERROR));
     assert_eq!(code(&parse_line("[]")), (Value::Null, INVALID_REQUEST));
+    assert!(matches!(parse_line("[1]"), Incoming::Batch(v) if v == [json!(1)]));
     assert_eq!(code(&parse_line("42")), (Value::Null, INVALID_REQUEST));
     assert_eq!(
         code(&parse_line(r#"{"id":3,"method":"ping"}"#)),

@@ -144,6 +144,37 @@ fn old_clients_get_no_structured_fields() {
 }
 
 #[tokio::test]
+async fn batches_only_in_2025_03_26() {
+    let batch = r#"[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"b":1}}},{"jsonrpc":"2.0","id":4,"method":"initialize","params":{"protocolVersion":"2025-03-26"}},7]"#;
+    let mut s = Session::default();
+    s.handle(INIT, &Echo); // 2025-06-18: no batches
+    assert_eq!(err_code(s.handle(batch, &Echo)), INVALID_REQUEST);
+
+    let mut s = Session::default();
+    s.handle(&INIT.replace("2025-06-18", "2025-03-26"), &Echo);
+    let Action::Batch(actions) = s.handle(batch, &Echo) else {
+        panic!("expected a batch")
+    };
+    assert_eq!(actions.len(), 4, "the notification is not answered");
+    let answers = run_batch(&Echo, actions).await;
+    assert_eq!(answers[0]["result"], json!({}));
+    assert_eq!(answers[1]["id"], json!(3));
+    assert_eq!(answers[1]["result"]["isError"], json!(false));
+    assert!(answers[1]["result"].get("structuredContent").is_none());
+    assert_eq!(
+        answers[2]["error"]["code"],
+        json!(INVALID_REQUEST),
+        "initialize"
+    );
+    assert_eq!(
+        answers[3]["error"]["code"],
+        json!(INVALID_REQUEST),
+        "not an object"
+    );
+    assert_eq!(err_code(s.handle("[]", &Echo)), INVALID_REQUEST);
+}
+
+#[tokio::test]
 async fn call_results_and_errors() {
     let ok = run_call(&Echo, json!(1), "echo", json!({"x":1}), "2025-06-18").await;
     assert_eq!(ok["result"]["structuredContent"], json!({"x":1}));
