@@ -113,41 +113,65 @@ fn total_spent(budget: &Value) -> u64 {
     budget["total_spent_msat"].as_u64().unwrap()
 }
 
+/// A simulated Lightning network (nodes alice and bob), an upstream, and `gate402 serve`
+/// selling `/api/` (10 sat) and `/premium/` (50 sat) over L402, minting on bob.
+struct World {
+    _sim: Child,
+    _gw: Child,
+    /// Gateway base URL.
+    base: String,
+    /// alice's LND directory (the buyer's wallet).
+    alice: std::path::PathBuf,
+    tmp: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let sim_dir = tmp.path().join("sim");
+        let sim = sim_dir.to_str().unwrap();
+        let (_sim, _) = spawn_until(
+            &["simnet", "--dir", sim, "--nodes", "alice,bob"],
+            &[],
+            "simnet ready",
+        )
+        .await;
+        let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        let app = Router::new()
+            .route("/api/hello", get(|| async { "hello, paid world" }))
+            .route("/premium/report", get(|| async { "premium" }));
+        tokio::spawn(async move { axum::serve(up, app).await });
+        let config = tmp.path().join("gateway.toml");
+        write_config(&config, &format!("http://{up_addr}"), &sim_dir.join("bob"));
+        let secret = "22".repeat(32);
+        let (_gw, line) = spawn_until(
+            &["serve", "--config", config.to_str().unwrap()],
+            &[("GATE402_L402_SECRET", secret.as_str())],
+            "listening on",
+        )
+        .await;
+        World {
+            _sim,
+            _gw,
+            base: line.rsplit(' ').next().unwrap().to_string(),
+            alice: sim_dir.join("alice"),
+            tmp,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sim_dir = tmp.path().join("sim");
-    let sim = sim_dir.to_str().unwrap();
-    let (_sim, _) = spawn_until(
-        &["simnet", "--dir", sim, "--nodes", "alice,bob"],
-        &[],
-        "simnet ready",
-    )
-    .await;
-    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up_addr = up.local_addr().unwrap();
-    let app = Router::new()
-        .route("/api/hello", get(|| async { "hello, paid world" }))
-        .route("/premium/report", get(|| async { "premium" }));
-    tokio::spawn(async move { axum::serve(up, app).await });
-    let config = tmp.path().join("gateway.toml");
-    write_config(&config, &format!("http://{up_addr}"), &sim_dir.join("bob"));
-    let secret = "22".repeat(32);
-    let (_gw, line) = spawn_until(
-        &["serve", "--config", config.to_str().unwrap()],
-        &[("GATE402_L402_SECRET", secret.as_str())],
-        "listening on",
-    )
-    .await;
-    let base = line.rsplit(' ').next().unwrap().to_string();
+    let world = World::start().await;
+    let base = world.base.clone();
     let host = base.trim_start_matches("http://").to_string();
     let url = format!("{base}/api/hello");
 
-    let alice = sim_dir.join("alice");
-    let cache = tmp.path().join("cache");
+    let (alice, cache) = (&world.alice, world.tmp.path().join("cache"));
     let mut child = Command::new(BIN)
         .args(["mcp", "--max-cost", "100", "--lnd-dir"])
-        .arg(&alice)
+        .arg(alice)
         .arg("--cache-dir")
         .arg(&cache)
         .env_remove("GATE402_EVM_KEY")
@@ -276,4 +300,64 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
         None,
         "nothing after the last answer"
     );
+}
+
+/// The reference MCP client (`@modelcontextprotocol/sdk`, pinned in `tests/interop`) drives
+/// `gate402 mcp`: it negotiates its newest revision, validates every `structuredContent`
+/// against the tool's `outputSchema`, and buys the paid URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_typescript_sdk_client_buys_through_gate402_mcp() {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
+    assert!(
+        interop
+            .join("node_modules/@modelcontextprotocol/sdk")
+            .exists(),
+        "npm interop peers missing: run `npm ci --prefix tests/interop` (tests/run-all.sh does)"
+    );
+    let world = World::start().await;
+    let cache = world.tmp.path().join("cache");
+    let args = json!([
+        "mcp",
+        "--max-cost",
+        "100",
+        "--lnd-dir",
+        world.alice,
+        "--cache-dir",
+        cache
+    ]);
+    let run = Command::new("node")
+        .arg(interop.join("mcp/agent.mjs"))
+        .current_dir(&interop)
+        .env("GATE402_BIN", BIN)
+        .env("GATE402_MCP_ARGS", args.to_string())
+        .env("MCP_URL", format!("{}/api/hello", world.base))
+        .env("MCP_OVER_URL", format!("{}/premium/report", world.base))
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(DEADLINE, run)
+        .await
+        .expect("the agent finishes in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "agent failed: {stdout}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["server"]["name"], "gate402", "{seen}");
+    assert_eq!(
+        seen["tools"],
+        json!(["fetch_paid_url", "quote_url", "budget_status"])
+    );
+    assert_eq!(seen["quote"]["isError"], false, "{seen}");
+    assert_eq!(seen["quote"]["value"]["offers"][0]["amount_msat"], 10_000);
+    let fetched = &seen["fetched"];
+    assert_eq!(fetched["isError"], false, "{seen}");
+    assert_eq!(fetched["value"]["body"], "hello, paid world");
+    assert_eq!(fetched["value"]["payment"]["amount_msat"], 10_000);
+    assert_eq!(seen["refused"]["isError"], true, "{seen}");
+    assert_eq!(seen["refused"]["value"]["error"], "refused_by_policy");
+    let spent = seen["budget"]["value"]["total_spent_msat"]
+        .as_u64()
+        .unwrap();
+    assert!((10_000..=20_000).contains(&spent), "{seen}");
+    assert_eq!(seen["unknownTool"], -32602, "{seen}");
 }
