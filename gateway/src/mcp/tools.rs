@@ -372,3 +372,6 @@ impl ToolSet for BuyerTools {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -68,3 +68,64 @@ fn no_offer_at_all() {
     assert!(offers.is_empty());
     assert_eq!(would_pay(&offers).unwrap_err(), "no payment offer");
 }
+
+fn x402_header(entries: Vec<serde_json::Value>) -> HeaderValue {
+    use gate402_protocols::x402::wire::{encode_header, PaymentRequired};
+    let pr = PaymentRequired {
+        x402_version: 2,
+        error: None,
+        resource: Default::default(),
+        accepts: entries,
+    };
+    HeaderValue::from_str(&encode_header(&pr)).unwrap()
+}
+
+fn evm_entry(amount: &str) -> serde_json::Value {
+    serde_json::json!({
+        "scheme": "exact",
+        "network": "eip155:84532",
+        "amount": amount,
+        "asset": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+        "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+        "maxTimeoutSeconds": 60,
+        "extra": { "name": "USDC", "version": "2" }
+    })
+}
+
+#[test]
+fn x402_evm_offers_need_a_key_and_a_price_within_the_cap() {
+    let mut headers = HeaderMap::new();
+    headers.insert("payment-required", x402_header(vec![evm_entry("10000")]));
+    let no_key = offers_of(&headers);
+    assert_eq!(no_key.len(), 1, "{no_key:?}");
+    assert_eq!(no_key[0].protocol, "x402");
+    assert_eq!(no_key[0].amount.as_deref(), Some("10000"));
+    assert_eq!(no_key[0].network.as_deref(), Some("eip155:84532"));
+    assert!(!no_key[0].payable);
+    assert!(would_pay(&no_key).is_err());
+
+    let with_key = |max| QuoteLimits {
+        max_evm_amount: Some(max),
+        ..LIMITS
+    };
+    let ok = offers(&headers, b"", with_key(10_000));
+    assert!(ok[0].payable, "{ok:?}");
+    assert_eq!(would_pay(&ok).unwrap().amount.as_deref(), Some("10000"));
+    let over = offers(&headers, b"", with_key(9_999));
+    assert!(!over[0].payable && over[0].reason.as_deref().unwrap().contains("exceeds"));
+}
+
+#[tokio::test]
+async fn l402_is_preferred_over_x402_as_the_client_does() {
+    let mut headers = HeaderMap::new();
+    headers.insert("www-authenticate", l402_header(10_000).await);
+    headers.insert("payment-required", x402_header(vec![evm_entry("1")]));
+    let lim = QuoteLimits {
+        max_evm_amount: Some(100),
+        ..LIMITS
+    };
+    let all = offers(&headers, b"", lim);
+    let protocols: Vec<_> = all.iter().map(|o| o.protocol).collect();
+    assert_eq!(protocols, ["l402", "x402"]);
+    assert_eq!(would_pay(&all).unwrap().protocol, "l402");
+}
