@@ -1,6 +1,6 @@
 //! Build script: generates the LND gRPC client and server code from `../proto/*.proto`
 //! (feature `lnd` only), using the `protoc` binary shipped by `protoc-bin-vendored` so no
-//! system protobuf compiler is needed.
+//! system protobuf compiler is needed. The server side is generated only with `lnd-server`.
 
 fn main() {
     #[cfg(feature = "lnd")]
@@ -27,7 +27,7 @@ mod lnd {
         }
         tonic_prost_build::configure()
             .build_client(true)
-            .build_server(true)
+            .build_server(cfg!(feature = "lnd-server"))
             .build_transport(false)
             // Messages carrying secrets get hand-written, redacting Debug impls (lnd/proto.rs).
             .skip_debug([".lnrpc.Invoice", ".lnrpc.Payment"])

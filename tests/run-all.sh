@@ -49,5 +49,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== buyer-only build (gate402 --no-default-features --features client: no axum/sqlx/paywall)"
+cargo clippy -p gate402 --no-default-features --features client --locked -- -D warnings
+
 echo "== cargo test"
 cargo test --workspace --locked

@@ -9,58 +9,13 @@
 use std::sync::Arc;
 
 use gate402_rails::{
-    lnd::{CertSource, LndConfig, LndRail, MacaroonSource},
+    lnd::{CertSource, LndRail, MacaroonSource},
     simnet::SimNetwork,
     LightningRail, RailErrorKind,
 };
 
-use crate::config::{LightningConfig, LndSection};
-
-/// Macaroon a seller uses from an LND directory (least privilege: invoices only).
-pub const SELLER_MACAROON: &str = "invoice.macaroon";
-/// Macaroon a buyer uses from an LND directory (must be able to pay).
-pub const BUYER_MACAROON: &str = "admin.macaroon";
-
-/// Resolve an LND section into connection settings (reads `rpc.addr` and environment
-/// variables; certificate and macaroon files are read on connect). `default_macaroon` is the
-/// file taken from `dir` when no macaroon is given.
-pub fn lnd_config(section: &LndSection, default_macaroon: &str) -> Result<LndConfig, String> {
-    let dir = section.dir.as_ref();
-    let address = match (&section.address, dir) {
-        (Some(a), _) => a.clone(),
-        (None, Some(d)) => {
-            let p = d.join("rpc.addr");
-            std::fs::read_to_string(&p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
-                .trim()
-                .to_string()
-        }
-        (None, None) => return Err("an LND address or directory is required".into()),
-    };
-    let from_env = |var: &String| {
-        std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))
-    };
-    let in_dir = |name: &str| dir.map(|d| d.join(name));
-    let tls_cert = match (&section.tls_cert, &section.tls_cert_env) {
-        (Some(p), _) => CertSource::Path(p.clone()),
-        (None, Some(var)) => CertSource::Inline(from_env(var)?),
-        (None, None) => {
-            CertSource::Path(in_dir("tls.cert").ok_or("lightning.tls_cert is required")?)
-        }
-    };
-    let macaroon = match (&section.macaroon, &section.macaroon_env) {
-        (Some(p), _) => MacaroonSource::Path(p.clone()),
-        (None, Some(var)) => MacaroonSource::Inline(from_env(var)?),
-        (None, None) => {
-            MacaroonSource::Path(in_dir(default_macaroon).ok_or("a macaroon is required")?)
-        }
-    };
-    Ok(LndConfig {
-        address,
-        tls_cert,
-        macaroon,
-    })
-}
+use crate::config::LightningConfig;
+pub use crate::lnd_conn::{lnd_config, BUYER_MACAROON, SELLER_MACAROON};
 
 fn describe_macaroon(src: &MacaroonSource) -> String {
     match src {

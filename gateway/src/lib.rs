@@ -7,16 +7,46 @@
 //!   PostgreSQL).
 //! * [`facilitator`] — the built-in x402 facilitator endpoints.
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
-//! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`).
+//! * [`mcp`] — `gate402 mcp`: the buyer as an MCP server (stdio) for agent frameworks.
+//! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`, `mcp`, ...).
+//!
+//! # Cargo features
+//!
+//! * `server` (default) — everything seller-side: [`paywall`], [`proxy`], [`server`],
+//!   [`store`], [`facilitator`], [`config`], the LND simulator and the `serve`, `simnet`,
+//!   `ledger`, `revoke`, `check-config` commands (axum, sqlx, tower).
+//! * `client` (default) — the buyer library [`client`] (LND gRPC wallet, SQLite credential
+//!   cache), [`mcp`] and the `get`/`mcp` commands. A buyer embedding gate402 builds without
+//!   axum, sqlx or the paywall:
+//!
+//! ```toml
+//! gate402 = { version = "0.1", default-features = false, features = ["client"] }
+//! ```
+//!
+//! The `gate402` binary is built with whichever commands the enabled features provide
+//! (`demo` needs both).
 
+#[cfg(feature = "server")]
 pub mod backend;
+#[cfg(any(feature = "server", feature = "client"))]
 pub mod cli;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
 pub mod facilitator;
+pub mod lnd_conn;
+#[cfg(feature = "client")]
+pub mod mcp;
+#[cfg(feature = "server")]
 pub mod paywall;
+#[cfg(feature = "server")]
 pub mod proxy;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod store;

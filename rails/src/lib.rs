@@ -11,7 +11,7 @@ pub mod evm;
 pub mod invoice;
 #[cfg(feature = "lnd")]
 pub mod lnd;
-#[cfg(feature = "lnd")]
+#[cfg(feature = "lnd-server")]
 pub mod lnd_server;
 pub mod simnet;
 

@@ -1,20 +1,36 @@
-//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `ledger`, `revoke`.
+//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `mcp`, `simnet`,
+//! `ledger`, `revoke`. Seller commands need the `server` feature, buyer commands `client`,
+//! `demo` both.
 
+#[cfg(feature = "server")]
 mod admin;
+#[cfg(all(feature = "server", feature = "client"))]
 mod demo;
+#[cfg(all(feature = "server", feature = "client"))]
 mod demo_mpp;
+#[cfg(feature = "client")]
 mod get;
+#[cfg(feature = "server")]
 mod serve;
+#[cfg(feature = "server")]
 mod simnet;
+#[cfg(feature = "client")]
 mod wallet;
 
-use std::{path::PathBuf, process::ExitCode};
+#[cfg(feature = "server")]
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "server")]
 pub use admin::{LedgerArgs, RevokeArgs};
+#[cfg(all(feature = "server", feature = "client"))]
 pub use demo::run_demo;
+#[cfg(feature = "client")]
 pub use get::{run as run_get, Exit, GetArgs};
+#[cfg(feature = "client")]
+pub use wallet::{NoWallet, WalletArgs};
 
 /// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.
 #[derive(Debug, Parser)]
@@ -26,25 +42,36 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[cfg(all(feature = "server", feature = "client"))]
     /// Run the embedded end-to-end demo on a simulated Lightning network (no setup).
     Demo,
+    #[cfg(feature = "server")]
     /// Run the gateway from a config file.
     Serve {
         /// Path of the TOML config.
         #[arg(short, long)]
         config: PathBuf,
     },
+    #[cfg(feature = "server")]
     /// Parse and validate a config file (and its secrets), then exit.
     CheckConfig {
         /// Path of the TOML config.
         config: PathBuf,
     },
+    #[cfg(feature = "client")]
     /// Fetch a URL, paying a 402 challenge within --max-cost (curl-like).
     Get(Box<GetArgs>),
+    #[cfg(feature = "client")]
+    /// Serve the buyer client to AI agents over MCP (JSON-RPC on stdin/stdout): tools
+    /// `fetch_paid_url`, `quote_url`, `budget_status`.
+    Mcp(Box<crate::mcp::McpArgs>),
+    #[cfg(feature = "server")]
     /// Serve a simulated Lightning network whose nodes speak LND's gRPC API (TLS + macaroons).
     Simnet(simnet::SimnetArgs),
+    #[cfg(feature = "server")]
     /// List settled payments and totals per route and protocol from the gateway's store.
     Ledger(LedgerArgs),
+    #[cfg(feature = "server")]
     /// Revoke an L402 token id on every gateway sharing the store.
     Revoke(RevokeArgs),
 }
@@ -52,10 +79,7 @@ enum Command {
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(
-        cli.command,
-        Command::Serve { .. } | Command::Simnet(_)
-    ));
+    init_tracing(cli.command.verbose_logs());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,17 +92,38 @@ pub fn main() -> ExitCode {
     };
     rt.block_on(async move {
         match cli.command {
+            #[cfg(all(feature = "server", feature = "client"))]
             Command::Demo => run_demo().await,
+            #[cfg(feature = "server")]
             Command::Serve { config } => serve::run(&config).await,
+            #[cfg(feature = "server")]
             Command::CheckConfig { config } => serve::check(&config),
+            #[cfg(feature = "client")]
             Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
+            #[cfg(feature = "client")]
+            Command::Mcp(args) => crate::mcp::run(*args).await,
+            #[cfg(feature = "server")]
             Command::Simnet(args) => simnet::run(args).await,
+            #[cfg(feature = "server")]
             Command::Ledger(args) => admin::ledger(args).await,
+            #[cfg(feature = "server")]
             Command::Revoke(args) => admin::revoke(args).await,
         }
     })
 }
 
+impl Command {
+    /// Servers log at `info` by default; one-shot commands and `mcp` only warnings.
+    fn verbose_logs(&self) -> bool {
+        #[cfg(feature = "server")]
+        if matches!(self, Command::Serve { .. } | Command::Simnet(_)) {
+            return true;
+        }
+        false
+    }
+}
+
+/// Logs always go to stderr (stdout carries `get` bodies and the MCP protocol).
 fn init_tracing(verbose_default: bool) {
     let default = if verbose_default { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATE402_LOG")

@@ -12,7 +12,7 @@ use gate402_rails::{
     Payment, PaymentHash, RailError, RailErrorKind,
 };
 
-use crate::{backend, config::LndSection};
+use crate::lnd_conn::{self, LndSection};
 
 /// Lightning wallet flags.
 #[derive(Debug, Clone, Args)]
@@ -55,7 +55,7 @@ impl WalletArgs {
             macaroon: self.lnd_macaroon.clone(),
             ..LndSection::default()
         };
-        let cfg = backend::lnd_config(&section, backend::BUYER_MACAROON)?;
+        let cfg = lnd_conn::lnd_config(&section, lnd_conn::BUYER_MACAROON)?;
         let rail = LndRail::connect(cfg).await.map_err(|e| e.to_string())?;
         Ok(Arc::new(rail))
     }

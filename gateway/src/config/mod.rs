@@ -15,6 +15,8 @@ pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
 pub use x402::{EvmConfig, FacilitatorConfig, RouteX402};
 
+pub use crate::lnd_conn::LndSection;
+
 /// The whole gateway configuration (one TOML file).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -208,34 +210,6 @@ pub enum LightningConfig {
     },
     /// An LND node over gRPC (TLS with a pinned `tls.cert`, macaroon in metadata).
     Lnd(LndSection),
-}
-
-/// `[lightning] backend = "lnd"`: where the node is and how to authenticate.
-///
-/// `dir` names an LND-style directory (`tls.cert`, `invoice.macaroon`, and `rpc.addr` as
-/// written by `gate402 simnet`); the other keys override single parts. Secrets may instead
-/// come from environment variables holding hex or base64 (`tls_cert_env`, `macaroon_env`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LndSection {
-    /// gRPC address `host:port`.
-    #[serde(default)]
-    pub address: Option<String>,
-    /// LND-style directory.
-    #[serde(default)]
-    pub dir: Option<std::path::PathBuf>,
-    /// Path of `tls.cert`.
-    #[serde(default)]
-    pub tls_cert: Option<std::path::PathBuf>,
-    /// Environment variable holding the certificate (PEM text, or hex/base64 of PEM/DER).
-    #[serde(default)]
-    pub tls_cert_env: Option<String>,
-    /// Path of the macaroon (the seller needs only `invoice.macaroon`).
-    #[serde(default)]
-    pub macaroon: Option<std::path::PathBuf>,
-    /// Environment variable holding the macaroon as hex or base64.
-    #[serde(default)]
-    pub macaroon_env: Option<String>,
 }
 
 /// `[[route]]`: one priced resource.

@@ -1,0 +1,82 @@
+//! LND connection settings shared by the seller backend (`[lightning] backend = "lnd"`) and the
+//! buyer wallet (`--lnd-dir` and friends): an LND-style directory and/or explicit parts,
+//! resolved into [`LndConfig`]. Compiled with either the `server` or the `client` feature.
+
+use std::path::PathBuf;
+
+use gate402_rails::lnd::{CertSource, LndConfig, MacaroonSource};
+use serde::Deserialize;
+
+/// `[lightning] backend = "lnd"`: where the node is and how to authenticate.
+///
+/// `dir` names an LND-style directory (`tls.cert`, `invoice.macaroon`, and `rpc.addr` as
+/// written by `gate402 simnet`); the other keys override single parts. Secrets may instead
+/// come from environment variables holding hex or base64 (`tls_cert_env`, `macaroon_env`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LndSection {
+    /// gRPC address `host:port`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// LND-style directory.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Path of `tls.cert`.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// Environment variable holding the certificate (PEM text, or hex/base64 of PEM/DER).
+    #[serde(default)]
+    pub tls_cert_env: Option<String>,
+    /// Path of the macaroon (the seller needs only `invoice.macaroon`).
+    #[serde(default)]
+    pub macaroon: Option<PathBuf>,
+    /// Environment variable holding the macaroon as hex or base64.
+    #[serde(default)]
+    pub macaroon_env: Option<String>,
+}
+
+/// Macaroon a seller uses from an LND directory (least privilege: invoices only).
+pub const SELLER_MACAROON: &str = "invoice.macaroon";
+/// Macaroon a buyer uses from an LND directory (must be able to pay).
+pub const BUYER_MACAROON: &str = "admin.macaroon";
+
+/// Resolve an LND section into connection settings (reads `rpc.addr` and environment
+/// variables; certificate and macaroon files are read on connect). `default_macaroon` is the
+/// file taken from `dir` when no macaroon is given.
+pub fn lnd_config(section: &LndSection, default_macaroon: &str) -> Result<LndConfig, String> {
+    let dir = section.dir.as_ref();
+    let address = match (&section.address, dir) {
+        (Some(a), _) => a.clone(),
+        (None, Some(d)) => {
+            let p = d.join("rpc.addr");
+            std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                .trim()
+                .to_string()
+        }
+        (None, None) => return Err("an LND address or directory is required".into()),
+    };
+    let from_env = |var: &String| {
+        std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))
+    };
+    let in_dir = |name: &str| dir.map(|d| d.join(name));
+    let tls_cert = match (&section.tls_cert, &section.tls_cert_env) {
+        (Some(p), _) => CertSource::Path(p.clone()),
+        (None, Some(var)) => CertSource::Inline(from_env(var)?),
+        (None, None) => {
+            CertSource::Path(in_dir("tls.cert").ok_or("lightning.tls_cert is required")?)
+        }
+    };
+    let macaroon = match (&section.macaroon, &section.macaroon_env) {
+        (Some(p), _) => MacaroonSource::Path(p.clone()),
+        (None, Some(var)) => MacaroonSource::Inline(from_env(var)?),
+        (None, None) => {
+            MacaroonSource::Path(in_dir(default_macaroon).ok_or("a macaroon is required")?)
+        }
+    };
+    Ok(LndConfig {
+        address,
+        tls_cert,
+        macaroon,
+    })
+}

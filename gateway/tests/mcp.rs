@@ -1,0 +1,363 @@
+//! `gate402 mcp` driven over stdio like an agent framework would: real processes for the
+//! simulated Lightning network (`gate402 simnet`, LND gRPC), the seller gateway
+//! (`gate402 serve`, L402 routes) and the MCP server paying with node alice.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use axum::{routing::get, Router};
+use serde_json::{json, Value};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
+    process::{Child, ChildStdin, ChildStdout, Command},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gate402");
+/// Bound on every wait for a message from a child process.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Spawn `gate402 args…` and read its stdout until a line containing `marker`.
+async fn spawn_until(args: &[&str], envs: &[(&str, &str)], marker: &str) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn gate402");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(DEADLINE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(marker) {
+                return line;
+            }
+        }
+        panic!("gate402 {args:?} exited before printing `{marker}`");
+    })
+    .await
+    .expect("readiness line in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, line)
+}
+
+fn write_config(path: &Path, upstream: &str, bob: &Path) {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n\
+         [lightning]\nbackend = \"lnd\"\ndir = \"{}\"\n\
+         [invoice_pool]\nsize = 2\n\
+         [store]\npath = \"{}\"\n\
+         [[route]]\nname = \"api\"\npath_prefix = \"/api/\"\nprice_sat = 10\n\
+         [[route]]\nname = \"premium\"\npath_prefix = \"/premium/\"\nprice_sat = 50\n",
+        bob.display(),
+        path.with_file_name("gate402.sqlite").display()
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// The test's side of the MCP connection.
+struct Mcp {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Mcp {
+    async fn send(&mut self, msg: Value) {
+        let mut line = serde_json::to_vec(&msg).unwrap();
+        line.push(b'\n');
+        self.stdin.write_all(&line).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// Send request `id` and return its response (every stdout line must be JSON-RPC).
+    async fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let line = tokio::time::timeout(DEADLINE, self.stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {method} in time"))
+            .unwrap()
+            .expect("gate402 mcp closed stdout");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        assert_eq!(v["jsonrpc"], "2.0", "{v}");
+        assert_eq!(v["id"], json!(id), "{v}");
+        v
+    }
+
+    /// `tools/call`: the result's `structuredContent` and `isError`.
+    async fn call(&mut self, id: u64, name: &str, arguments: Value) -> (Value, bool) {
+        let v = self
+            .request(
+                id,
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
+            .await;
+        let r = &v["result"];
+        assert_eq!(r["content"][0]["type"], "text", "{v}");
+        let text: Value = serde_json::from_str(r["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            text, r["structuredContent"],
+            "text mirrors structuredContent"
+        );
+        (
+            r["structuredContent"].clone(),
+            r["isError"].as_bool().unwrap(),
+        )
+    }
+}
+
+fn total_spent(budget: &Value) -> u64 {
+    budget["total_spent_msat"].as_u64().unwrap()
+}
+
+/// A simulated Lightning network (nodes alice and bob), an upstream, and `gate402 serve`
+/// selling `/api/` (10 sat) and `/premium/` (50 sat) over L402, minting on bob.
+struct World {
+    _sim: Child,
+    _gw: Child,
+    /// Gateway base URL.
+    base: String,
+    /// alice's LND directory (the buyer's wallet).
+    alice: std::path::PathBuf,
+    tmp: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let sim_dir = tmp.path().join("sim");
+        let sim = sim_dir.to_str().unwrap();
+        let (_sim, _) = spawn_until(
+            &["simnet", "--dir", sim, "--nodes", "alice,bob"],
+            &[],
+            "simnet ready",
+        )
+        .await;
+        let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        let app = Router::new()
+            .route("/api/hello", get(|| async { "hello, paid world" }))
+            .route("/premium/report", get(|| async { "premium" }));
+        tokio::spawn(async move { axum::serve(up, app).await });
+        let config = tmp.path().join("gateway.toml");
+        write_config(&config, &format!("http://{up_addr}"), &sim_dir.join("bob"));
+        let secret = "22".repeat(32);
+        let (_gw, line) = spawn_until(
+            &["serve", "--config", config.to_str().unwrap()],
+            &[("GATE402_L402_SECRET", secret.as_str())],
+            "listening on",
+        )
+        .await;
+        World {
+            _sim,
+            _gw,
+            base: line.rsplit(' ').next().unwrap().to_string(),
+            alice: sim_dir.join("alice"),
+            tmp,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
+    let world = World::start().await;
+    let base = world.base.clone();
+    let host = base.trim_start_matches("http://").to_string();
+    let url = format!("{base}/api/hello");
+
+    let (alice, cache) = (&world.alice, world.tmp.path().join("cache"));
+    let mut child = Command::new(BIN)
+        .args(["mcp", "--max-cost", "100", "--lnd-dir"])
+        .arg(alice)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .env_remove("GATE402_EVM_KEY")
+        .env("GATE402_LOG", "info") // logs must stay on stderr
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut mcp = Mcp {
+        stdin: child.stdin.take().unwrap(),
+        stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
+        child,
+    };
+
+    let init = mcp
+        .request(
+            1,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test-agent", "version": "1"}}),
+        )
+        .await;
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
+    assert!(init["result"]["capabilities"]["tools"].is_object());
+    mcp.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+
+    let list = mcp.request(2, "tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fetch_paid_url", "quote_url", "budget_status"]);
+    for t in tools {
+        assert_eq!(t["inputSchema"]["type"], "object", "{t}");
+        assert_eq!(t["outputSchema"]["type"], "object", "{t}");
+    }
+    assert_eq!(tools[0]["inputSchema"]["required"], json!(["url"]));
+    for p in ["url", "method", "headers", "body", "max_cost_sats"] {
+        assert!(tools[0]["inputSchema"]["properties"][p].is_object(), "{p}");
+    }
+    assert_eq!(tools[1]["inputSchema"]["required"], json!(["url"]));
+    assert_eq!(tools[2]["inputSchema"]["additionalProperties"], false);
+
+    // Quote: the L402 offer and what would be paid; nothing is paid.
+    let (quote, is_error) = mcp.call(3, "quote_url", json!({"url": url})).await;
+    assert!(!is_error, "{quote}");
+    assert_eq!(quote["status"], 402);
+    assert_eq!(quote["offers"][0]["protocol"], "l402", "{quote}");
+    assert_eq!(quote["offers"][0]["amount_msat"], 10_000);
+    assert_eq!(quote["would_pay"]["protocol"], "l402");
+    assert_eq!(quote["cached_credential"], false);
+    let (budget, _) = mcp.call(4, "budget_status", json!({})).await;
+    assert_eq!(total_spent(&budget), 0, "a quote pays nothing: {budget}");
+
+    // Fetch: pays 10 sat over L402 and returns the upstream body.
+    let (paid, is_error) = mcp
+        .call(
+            5,
+            "fetch_paid_url",
+            json!({"url": url, "max_cost_sats": 20}),
+        )
+        .await;
+    assert!(!is_error, "{paid}");
+    assert_eq!(paid["status"], 200);
+    assert_eq!(paid["body"], "hello, paid world");
+    assert_eq!(paid["body_truncated"], false);
+    assert_eq!(paid["payment"]["protocol"], "l402");
+    assert_eq!(paid["payment"]["amount_msat"], 10_000);
+    assert_eq!(paid["payment"]["reference"].as_str().unwrap().len(), 64);
+    let text = paid.to_string();
+    assert!(
+        !text.contains("preimage") && !text.contains("macaroon"),
+        "{text}"
+    );
+
+    // Budget: the spend is booked on the gateway's host.
+    let (budget, is_error) = mcp.call(6, "budget_status", json!({})).await;
+    assert!(!is_error, "{budget}");
+    let spent = total_spent(&budget);
+    assert!((10_000..=20_000).contains(&spent), "{budget}");
+    assert_eq!(budget["domains"][0]["domain"], host.as_str());
+    assert_eq!(budget["domains"][0]["payments"], 1);
+
+    // Over the call's max cost: a tool error, nothing paid.
+    let premium = format!("{base}/premium/report");
+    let (refused, is_error) = mcp
+        .call(
+            7,
+            "fetch_paid_url",
+            json!({"url": premium, "max_cost_sats": 20}),
+        )
+        .await;
+    assert!(is_error, "{refused}");
+    assert_eq!(refused["error"], "refused_by_policy", "{refused}");
+    assert_eq!(refused["paid"], false);
+    let (budget, _) = mcp.call(8, "budget_status", json!({})).await;
+    assert_eq!(total_spent(&budget), spent, "nothing more paid: {budget}");
+
+    // Protocol errors are JSON-RPC errors.
+    let unknown = mcp.request(9, "resources/list", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    let bad = mcp
+        .request(
+            10,
+            "tools/call",
+            json!({"name": "fetch_paid_url", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let pong = mcp.request(11, "ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}));
+
+    // End of input: the server exits cleanly.
+    drop(mcp.stdin);
+    let status = tokio::time::timeout(DEADLINE, mcp.child.wait())
+        .await
+        .expect("gate402 mcp exits at end of input")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, mcp.stdout.next_line())
+            .await
+            .unwrap()
+            .unwrap(),
+        None,
+        "nothing after the last answer"
+    );
+}
+
+/// The reference MCP client (`@modelcontextprotocol/sdk`, pinned in `tests/interop`) drives
+/// `gate402 mcp`: it negotiates its newest revision, validates every `structuredContent`
+/// against the tool's `outputSchema`, and buys the paid URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_typescript_sdk_client_buys_through_gate402_mcp() {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
+    assert!(
+        interop
+            .join("node_modules/@modelcontextprotocol/sdk")
+            .exists(),
+        "npm interop peers missing: run `npm ci --prefix tests/interop` (tests/run-all.sh does)"
+    );
+    let world = World::start().await;
+    let cache = world.tmp.path().join("cache");
+    let args = json!([
+        "mcp",
+        "--max-cost",
+        "100",
+        "--lnd-dir",
+        world.alice,
+        "--cache-dir",
+        cache
+    ]);
+    let run = Command::new("node")
+        .arg(interop.join("mcp/agent.mjs"))
+        .current_dir(&interop)
+        .env("GATE402_BIN", BIN)
+        .env("GATE402_MCP_ARGS", args.to_string())
+        .env("MCP_URL", format!("{}/api/hello", world.base))
+        .env("MCP_OVER_URL", format!("{}/premium/report", world.base))
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(DEADLINE, run)
+        .await
+        .expect("the agent finishes in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "agent failed: {stdout}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["server"]["name"], "gate402", "{seen}");
+    assert_eq!(
+        seen["tools"],
+        json!(["fetch_paid_url", "quote_url", "budget_status"])
+    );
+    assert_eq!(seen["quote"]["isError"], false, "{seen}");
+    assert_eq!(seen["quote"]["value"]["offers"][0]["amount_msat"], 10_000);
+    let fetched = &seen["fetched"];
+    assert_eq!(fetched["isError"], false, "{seen}");
+    assert_eq!(fetched["value"]["body"], "hello, paid world");
+    assert_eq!(fetched["value"]["payment"]["amount_msat"], 10_000);
+    assert_eq!(seen["refused"]["isError"], true, "{seen}");
+    assert_eq!(seen["refused"]["value"]["error"], "refused_by_policy");
+    let spent = seen["budget"]["value"]["total_spent_msat"]
+        .as_u64()
+        .unwrap();
+    assert!((10_000..=20_000).contains(&spent), "{seen}");
+    assert_eq!(seen["unknownTool"], -32602, "{seen}");
+}
