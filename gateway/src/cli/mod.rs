@@ -1,9 +1,12 @@
-//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `ledger`, `revoke`.
+//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `budget`, `ledger`,
+//! `revoke`, `simnet`.
 
 mod admin;
+mod budget;
 mod demo;
 mod demo_mpp;
 mod get;
+mod get_output;
 mod serve;
 mod simnet;
 mod wallet;
@@ -14,7 +17,8 @@ use clap::{Parser, Subcommand};
 
 pub use admin::{LedgerArgs, RevokeArgs};
 pub use demo::run_demo;
-pub use get::{run as run_get, Exit, GetArgs};
+pub use budget::{run_with_output as run_budget, BudgetAction, BudgetArgs};
+pub use get::{run as run_get, run_with_output as run_get_with_output, Exit, GetArgs};
 
 /// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.
 #[derive(Debug, Parser)]
@@ -39,8 +43,11 @@ enum Command {
         /// Path of the TOML config.
         config: PathBuf,
     },
-    /// Fetch a URL, paying a 402 challenge within --max-cost (curl-like).
+    /// Fetch a URL, paying a 402 challenge within the buyer policy (curl-like; exit codes:
+    /// 0 ok, 1 error, 2 usage, 3 refused by policy, 4 payment failed, 5 HTTP error).
     Get(Box<GetArgs>),
+    /// Show today's spend against the daily budgets, or `reset` it.
+    Budget(BudgetArgs),
     /// Serve a simulated Lightning network whose nodes speak LND's gRPC API (TLS + macaroons).
     Simnet(simnet::SimnetArgs),
     /// List settled payments and totals per route and protocol from the gateway's store.
@@ -72,6 +79,7 @@ pub fn main() -> ExitCode {
             Command::Serve { config } => serve::run(&config).await,
             Command::CheckConfig { config } => serve::check(&config),
             Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
+            Command::Budget(args) => budget::run(args),
             Command::Simnet(args) => simnet::run(args).await,
             Command::Ledger(args) => admin::ledger(args).await,
             Command::Revoke(args) => admin::revoke(args).await,
