@@ -37,8 +37,10 @@ pub enum Exit {
 
 /// Arguments of `gate402 get`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Exit codes: 0 ok (or --dry-run: payable), 1 network/local error, \
-2 usage, 3 refused by policy (nothing paid), 4 payment failed, 5 HTTP error status.")]
+#[command(
+    after_help = "Exit codes: 0 ok (or --dry-run: payable), 1 network/local error, \
+2 usage, 3 refused by policy (nothing paid), 4 payment failed, 5 HTTP error status."
+)]
 pub struct GetArgs {
     /// URL to fetch (http:// or https://).
     pub url: String,

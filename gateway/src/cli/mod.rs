@@ -16,8 +16,8 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 pub use admin::{LedgerArgs, RevokeArgs};
-pub use demo::run_demo;
 pub use budget::{run_with_output as run_budget, BudgetAction, BudgetArgs};
+pub use demo::run_demo;
 pub use get::{run as run_get, run_with_output as run_get_with_output, Exit, GetArgs};
 
 /// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.

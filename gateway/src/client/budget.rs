@@ -205,7 +205,12 @@ impl TokenCache {
     }
 
     /// Spent and pending in `unit` on `day` (for `domain`, or over all).
-    pub fn spent(&self, unit: &str, domain: Option<&str>, now: u64) -> std::io::Result<(u128, u128)> {
+    pub fn spent(
+        &self,
+        unit: &str,
+        domain: Option<&str>,
+        now: u64,
+    ) -> std::io::Result<(u128, u128)> {
         let Some(conn) = self.open(false)? else {
             return Ok((0, 0));
         };

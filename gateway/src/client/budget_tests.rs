@@ -46,7 +46,11 @@ fn reserve_settle_release_unknown() {
     let c = cache.reserve(&charge("c", 40_000), &p, NOW).unwrap();
     cache.mark_unknown(c).unwrap();
     assert_eq!(cache.spent("msat", None, NOW).unwrap(), (101_000, 40_000));
-    assert_eq!(cache.spent("msat", None, NOW + 86_400).unwrap(), (0, 0), "a new UTC day");
+    assert_eq!(
+        cache.spent("msat", None, NOW + 86_400).unwrap(),
+        (0, 0),
+        "a new UTC day"
+    );
     let s = cache.budget_status(&p, NOW).unwrap();
     assert_eq!(s.day, "1970-04-11");
     assert_eq!(s.domains.len(), 2);

@@ -148,7 +148,9 @@ impl Client {
         let fee = if amount.is_msat() {
             let cap = max
                 .and_then(|m| m.msat)
-                .map_or(self.limits.max_cost_msat, |m| m.min(self.limits.max_cost_msat));
+                .map_or(self.limits.max_cost_msat, |m| {
+                    m.min(self.limits.max_cost_msat)
+                });
             if amount.value > u128::from(cap) {
                 return Err(PolicyError::OverMaxCost {
                     amount_msat: u64::try_from(amount.value).unwrap_or(u64::MAX),
@@ -175,9 +177,19 @@ impl Client {
     }
 
     /// Advisory budget check (no reservation).
-    fn budget_room(&self, host: &str, unit: &str, amount: u128, now: u64) -> Result<(), PolicyError> {
+    fn budget_room(
+        &self,
+        host: &str,
+        unit: &str,
+        amount: u128,
+        now: u64,
+    ) -> Result<(), PolicyError> {
         let limits = [
-            (format!("domain {host}"), Some(host), self.policy.daily_per_domain(unit)),
+            (
+                format!("domain {host}"),
+                Some(host),
+                self.policy.daily_per_domain(unit),
+            ),
             ("total".to_string(), None, self.policy.daily_total(unit)),
         ];
         for (scope, domain, limit) in limits {
@@ -210,7 +222,12 @@ pub(super) fn refusal(
     let best = offers
         .iter()
         .filter_map(|o| o.problem.as_ref().map(|p| (o, p)))
-        .min_by_key(|(o, _)| (policy.rank(o.protocol, &o.rail).unwrap_or(usize::MAX), o.index));
+        .min_by_key(|(o, _)| {
+            (
+                policy.rank(o.protocol, &o.rail).unwrap_or(usize::MAX),
+                o.index,
+            )
+        });
     match best {
         Some((_, p)) => ClientError::Policy(p.clone()),
         None => ClientError::NoPayableChallenge(rejected.first().map(|r| r.cause.clone())),

@@ -28,8 +28,8 @@ mod x402;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 pub use budget::BudgetStatus;
+use bytes::Bytes;
 pub use cache::{CachedToken, TokenCache};
 pub use choose::{Quote, WouldPay};
 pub use error::{ClientError, PolicyError};

@@ -233,7 +233,10 @@ fn check_invoice(
         Ok(inv) => inv,
         Err(e) => return o.refuse(PolicyError::InvalidInvoice(e.to_string())),
     };
-    o.expires_at = Some(o.expires_at.map_or(inv.expires_at, |e| e.min(inv.expires_at)));
+    o.expires_at = Some(
+        o.expires_at
+            .map_or(inv.expires_at, |e| e.min(inv.expires_at)),
+    );
     if o.description.is_none() {
         o.description = inv.description.clone().filter(|d| !d.is_empty());
     }
@@ -366,13 +369,19 @@ fn x402_offer(c: X402Challenge, ctx: &OfferContext<'_>) -> Offer {
     }
     if lightning {
         let Ok(stated) = req.amount.parse::<u64>() else {
-            return refused(o, PolicyError::InvoiceMismatch("the offer's amount is not a number"));
+            return refused(
+                o,
+                PolicyError::InvoiceMismatch("the offer's amount is not a number"),
+            );
         };
         check_invoice(&mut o, invoice.as_deref(), Some(stated), None, ctx);
         return o;
     }
     let Ok(value) = req.amount.parse::<u128>() else {
-        return refused(o, PolicyError::Unsupported("x402 amount is not a number".into()));
+        return refused(
+            o,
+            PolicyError::Unsupported("x402 amount is not a number".into()),
+        );
     };
     o.amount = Some(Amount {
         value,

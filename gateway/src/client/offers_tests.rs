@@ -4,8 +4,14 @@ use super::*;
 
 #[test]
 fn x402_resource_must_name_the_requested_host() {
-    assert_eq!(resource_binding("http://127.0.0.1:4021/weather", "127.0.0.1"), None);
-    assert_eq!(resource_binding("https://API.example.com/x", "api.example.com"), None);
+    assert_eq!(
+        resource_binding("http://127.0.0.1:4021/weather", "127.0.0.1"),
+        None
+    );
+    assert_eq!(
+        resource_binding("https://API.example.com/x", "api.example.com"),
+        None
+    );
     assert_eq!(resource_binding("/relative", "api.example.com"), None);
     assert_eq!(
         resource_binding("https://victim.example/x", "evil.example"),
@@ -35,7 +41,10 @@ fn host_shaped_realms_must_name_the_requested_host() {
 fn garbage_challenges_are_rejected_not_offered() {
     let mut h = HeaderMap::new();
     h.append("www-authenticate", "Payment id=, realm".parse().unwrap());
-    h.append("www-authenticate", "L402 macaroon=\"%%%\", invoice=\"x\"".parse().unwrap());
+    h.append(
+        "www-authenticate",
+        "L402 macaroon=\"%%%\", invoice=\"x\"".parse().unwrap(),
+    );
     h.append("payment-required", "!!!not-base64!!!".parse().unwrap());
     let rail = gate402_rails::simnet::SimNetwork::new().add_node("b", 0);
     let ctx = OfferContext {

@@ -27,7 +27,10 @@ impl Client {
         offer: Offer,
         now: u64,
     ) -> Result<PaidResponse, ClientError> {
-        let amount = offer.amount.clone().unwrap_or_else(|| super::Amount::msat(0));
+        let amount = offer
+            .amount
+            .clone()
+            .unwrap_or_else(|| super::Amount::msat(0));
         let fee_cap = if amount.is_msat() {
             u128::from(self.limits.max_fee_msat)
         } else {
@@ -105,7 +108,9 @@ impl Client {
                 let proof = gate402_protocols::PaymentProof::Preimage(payment.preimage);
                 Ok((payment, x402::header(c, &proof)?))
             }
-            Payload::MppSession(_) | Payload::MppOther(_) => Err(ClientError::NoPayableChallenge(None)),
+            Payload::MppSession(_) | Payload::MppOther(_) => {
+                Err(ClientError::NoPayableChallenge(None))
+            }
         }
     }
 

@@ -174,7 +174,9 @@ impl BuyerPolicy {
                 other => other,
             };
             alias == protocol
-                || alias.strip_prefix(protocol).and_then(|r| r.strip_prefix('/'))
+                || alias
+                    .strip_prefix(protocol)
+                    .and_then(|r| r.strip_prefix('/'))
                     .is_some_and(|r| r == kind || r == rail)
         })
     }
@@ -209,7 +211,9 @@ impl BuyerPolicy {
     /// Daily limit per domain in `unit`.
     pub fn daily_per_domain(&self, unit: &str) -> Option<u128> {
         if unit == super::offers::MSAT {
-            self.budget.daily_per_domain_sat.map(|s| u128::from(s) * 1000)
+            self.budget
+                .daily_per_domain_sat
+                .map(|s| u128::from(s) * 1000)
         } else {
             evm_limit(&self.budget.daily_per_domain_evm, unit)
         }
@@ -230,8 +234,15 @@ fn valid_pref(p: &str) -> bool {
     let p = p.to_ascii_lowercase();
     matches!(
         p.as_str(),
-        "l402" | "lsat" | "mpp" | "payment" | "x402" | "l402/lightning" | "mpp/lightning"
-            | "x402/lightning" | "x402/evm"
+        "l402"
+            | "lsat"
+            | "mpp"
+            | "payment"
+            | "x402"
+            | "l402/lightning"
+            | "mpp/lightning"
+            | "x402/lightning"
+            | "x402/evm"
     ) || p
         .strip_prefix("x402/evm:")
         .is_some_and(|n| n.contains(':') && !n.contains(char::is_whitespace))

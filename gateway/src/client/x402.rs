@@ -48,7 +48,10 @@ impl std::fmt::Debug for EvmWallet {
 }
 
 /// Every x402 entry of a 402 (v2 header first, else a v1 body), parsed or not.
-pub(super) fn parse_all(headers: &HeaderMap, body: &[u8]) -> Vec<Result<X402Challenge, ParseError>> {
+pub(super) fn parse_all(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Vec<Result<X402Challenge, ParseError>> {
     X402::new([])
         .parse_challenges(headers, body)
         .into_iter()
