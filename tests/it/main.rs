@@ -4,6 +4,7 @@
 mod buyer_cli;
 mod buyer_hostile;
 mod buyer_mixed;
+mod buyer_session;
 mod config_files;
 mod layer;
 mod lnd_backend;

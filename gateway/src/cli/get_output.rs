@@ -142,12 +142,15 @@ pub fn response(args: &GetArgs, out: &mut dyn Write, resp: PaidResponse) -> Exit
     code
 }
 
+/// The running ticker: when the payment started and the task redrawing the line.
+type Ticker = Option<(Instant, tokio::task::JoinHandle<()>)>;
+
 /// Progress on stderr.
 pub struct Progress {
     silent: bool,
     verbose: bool,
     tty: bool,
-    ticker: Arc<Mutex<Option<(Instant, tokio::task::JoinHandle<()>)>>>,
+    ticker: Arc<Mutex<Ticker>>,
 }
 
 impl Progress {

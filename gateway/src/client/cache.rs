@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS ledger (
     reference TEXT,
     created_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    last_used INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS ledger_unit_day ON ledger (unit, day, domain);
 ";
 

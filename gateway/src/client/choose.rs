@@ -107,7 +107,10 @@ impl Client {
                 o.problem = Some(p);
                 continue;
             }
-            let rank = self.policy.rank(o.protocol, &o.rail).unwrap_or(usize::MAX);
+            let rank = self
+                .policy
+                .rank(o.protocol, o.pref_rail())
+                .unwrap_or(usize::MAX);
             if best.is_none_or(|(r, _)| rank < r) {
                 best = Some((rank, o.index));
             }
@@ -126,17 +129,12 @@ impl Client {
         if let Some(p) = &o.problem {
             return Err(p.clone());
         }
-        if matches!(o.payload, super::offers::Payload::MppSession(_)) {
-            return Err(PolicyError::Unsupported(
-                "MPP sessions are opened with Client::open_session".into(),
-            ));
-        }
-        if self.policy.rank(o.protocol, &o.rail).is_none() {
-            return Err(PolicyError::NotPreferred(format!(
-                "{}/{}",
-                o.protocol,
-                o.rail_kind()
-            )));
+        if self.policy.rank(o.protocol, o.pref_rail()).is_none() {
+            let rail = match o.pref_rail() {
+                "session" => "session",
+                _ => o.rail_kind(),
+            };
+            return Err(PolicyError::NotPreferred(format!("{}/{rail}", o.protocol)));
         }
         if !self.policy.domain_allowed(host) {
             return Err(PolicyError::DomainDenied(host.to_string()));

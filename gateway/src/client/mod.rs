@@ -23,6 +23,7 @@ pub mod offers;
 mod pay;
 pub mod policy;
 mod receipt;
+mod sessions;
 mod transport;
 mod x402;
 
@@ -272,9 +273,20 @@ impl Client {
         let target = transport::Target::of(&req.url)?;
         let now = now_unix();
         let cached = self.cache.get(&target.key, now);
-        let auth = cached.as_ref().and_then(l402::authorization);
+        let session = match cached {
+            Some(_) => None,
+            None => self.cache.get_session(&target.session_key, now),
+        };
+        let auth = match (&cached, &session) {
+            (Some(t), _) => l402::authorization(t),
+            (None, Some(s)) => s.bearer().ok(),
+            (None, None) => None,
+        };
         let first = self.execute(req, auth.clone()).await?;
         if first.status() != StatusCode::PAYMENT_REQUIRED {
+            if session.is_some() {
+                self.cache.touch_session(&target.session_key, now);
+            }
             return Ok(PaidResponse {
                 url: req.url.to_string(),
                 response: first,
@@ -284,6 +296,9 @@ impl Client {
         }
         if cached.is_some() {
             self.cache.remove(&target.key);
+        }
+        if session.is_some() {
+            self.cache.remove_session(&target.session_key);
         }
         let (mut offers, rejected) = self.offers(&first, &target, now);
         self.emit(Event::Challenged(

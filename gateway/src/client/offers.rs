@@ -121,6 +121,14 @@ impl Offer {
         self.rail.split(':').next().unwrap_or(&self.rail)
     }
 
+    /// The rail used for preference ranking: `session` for MPP session offers.
+    pub fn pref_rail(&self) -> &str {
+        match self.payload {
+            Payload::MppSession(_) => "session",
+            _ => &self.rail,
+        }
+    }
+
     fn refuse(&mut self, p: PolicyError) {
         self.payable = false;
         self.refused = Some(p.to_string());

@@ -1,4 +1,6 @@
-//! Paying the chosen offer under a budget reservation, then retrying with the credential.
+//! Paying the chosen offer under a budget reservation, then retrying with the credential
+//! (an L402 token or an MPP session is cached before the retry, so a failed retry loses
+//! nothing).
 //!
 //! Reservation outcome rules: paid → settle (real amount and fee); refused before paying or a
 //! Lightning failure that definitely moved nothing (no route, balance, fee limit, invalid
@@ -103,14 +105,18 @@ impl Client {
                 Ok((payment, (http::header::AUTHORIZATION, value)))
             }
             Payload::MppCharge(m) => self.pay_mpp_charge(m).await,
+            Payload::MppSession(m) => {
+                let (payment, session, header) = self.open_from_offer(m).await?;
+                self.cache
+                    .put_session(&target.session_key, &session, crate::clock::now_unix())?;
+                Ok((payment, header))
+            }
             Payload::X402(c) => {
                 let payment = self.pay_x402_lightning(c).await?;
                 let proof = gate402_protocols::PaymentProof::Preimage(payment.preimage);
                 Ok((payment, x402::header(c, &proof)?))
             }
-            Payload::MppSession(_) | Payload::MppOther(_) => {
-                Err(ClientError::NoPayableChallenge(None))
-            }
+            Payload::MppOther(_) => Err(ClientError::NoPayableChallenge(None)),
         }
     }
 

@@ -22,7 +22,9 @@
 //!
 //! A preference entry is `protocol` or `protocol/rail` (`l402`, `mpp`, `x402`,
 //! `x402/lightning`, `x402/evm`, `x402/evm:eip155:8453`); offers matching no entry are not
-//! paid. The choice ([`super::choose`]) is the first offer in preference order that is
+//! paid. MPP sessions are opt-in with `mpp/session` (the client then asks for them in
+//! `Accept-Payment`, pays the deposit — checked against the per-request maximum — and reuses
+//! the session across runs). The choice ([`super::choose`]) is the first offer in preference order that is
 //! payable and within every limit. Days are UTC.
 
 use std::{collections::BTreeMap, time::Duration};
@@ -163,6 +165,7 @@ impl BuyerPolicy {
     }
 
     /// Position of an offer's `protocol/rail` in the preference list (`None`: not listed).
+    /// MPP session offers rank with rail `session` and match only an explicit `mpp/session`.
     pub fn rank(&self, protocol: &str, rail: &str) -> Option<usize> {
         let kind = rail.split(':').next().unwrap_or(rail);
         self.prefer.iter().position(|p| {
@@ -173,7 +176,7 @@ impl BuyerPolicy {
                 "payment" => "mpp",
                 other => other,
             };
-            alias == protocol
+            (alias == protocol && rail != "session")
                 || alias
                     .strip_prefix(protocol)
                     .and_then(|r| r.strip_prefix('/'))

@@ -56,8 +56,10 @@ pub(super) fn client(roots: Option<rustls::RootCertStore>) -> Http {
 /// Where a request goes: cache key and domain.
 #[derive(Debug, Clone)]
 pub(super) struct Target {
-    /// Credential cache key.
+    /// Credential cache key (L402 tokens: per service host).
     pub key: String,
+    /// MPP session key: the token key plus the path (a session is bound to one route).
+    pub session_key: String,
     /// Host, lowercase, without port or brackets (budgets and domain lists).
     pub host: String,
 }
@@ -85,11 +87,27 @@ impl Target {
         } else {
             auth
         };
-        Ok(Target { key, host })
+        let session_key = format!("{key}{}", url.path());
+        Ok(Target {
+            key,
+            session_key,
+            host,
+        })
     }
 }
 
 impl Client {
+    /// The `Accept-Payment` sent: Lightning charges, and sessions when the policy lists
+    /// `mpp/session` (first if it ranks before `mpp`).
+    pub(super) fn accept_payment(&self) -> &'static str {
+        let charge = self.policy.rank("mpp", "lightning");
+        match (self.policy.rank("mpp", "session"), charge) {
+            (None, _) => mpp::ACCEPT_CHARGE,
+            (Some(s), Some(c)) if c < s => "lightning/charge, lightning/session;q=0.5",
+            _ => "lightning/session, lightning/charge;q=0.5",
+        }
+    }
+
     /// Send `req` once, with `credential` (header name and value) if any.
     pub(super) async fn execute(
         &self,
@@ -103,7 +121,7 @@ impl Client {
             builder = builder.header(k, v);
         }
         if !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
-            builder = builder.header(mpp::ACCEPT_PAYMENT, mpp::ACCEPT_CHARGE);
+            builder = builder.header(mpp::ACCEPT_PAYMENT, self.accept_payment());
         }
         if let Some((name, value)) = credential {
             builder = builder.header(name, value);
