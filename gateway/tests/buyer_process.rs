@@ -165,4 +165,27 @@ async fn two_concurrent_get_processes_cannot_overspend_a_budget() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["totals"][0]["spent"], "100000", "{v}");
     assert_eq!(v["totals"][0]["pending"], "0", "{v}");
+
+    // Progress on stderr (not a TTY: one line per event), the body on stdout.
+    let out = gate402(&[
+        "get",
+        &url,
+        "--lnd-dir",
+        alice.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--budget-daily",
+        "1000",
+    ])
+    .output()
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("* paying 100 sat ..."), "{stderr}");
+    assert!(
+        stderr.contains("* paid 100000 msat (+0 msat fee) via x402 in "),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "paid content");
 }

@@ -3,6 +3,7 @@
 
 mod buyer_cli;
 mod buyer_hostile;
+mod buyer_https;
 mod buyer_mixed;
 mod buyer_session;
 mod config_files;
