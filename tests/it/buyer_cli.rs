@@ -146,11 +146,43 @@ async fn json_output_and_dry_run_shapes() {
         "x402/lightning is not in the preference list"
     );
     assert_eq!(q["offers"][0]["payable"], true);
+    assert_eq!(q["cached_credential"], false);
     assert_eq!(
         h.net.balance_msat("buyer"),
         Some(BUYER_MSAT),
         "a quote pays nothing"
     );
+
+    // The human quote.
+    let (code, out) = get_cli(&w, &[&url, "--dry-run", "--prefer", "mpp"]).await;
+    assert_eq!(code, Exit::Ok);
+    assert!(
+        out.contains("* [1] mpp/charge lightning 100000 msat: acceptable"),
+        "{out}"
+    );
+    assert!(
+        out.contains("would pay 100000 msat via mpp on lightning"),
+        "{out}"
+    );
+
+    // A denied domain is never paid (deny wins over allow).
+    let (code, out) = get_cli(
+        &w,
+        &[
+            &url,
+            "--json",
+            "--allow",
+            "127.0.0.1",
+            "--deny",
+            "127.0.0.1",
+        ],
+    )
+    .await;
+    assert_eq!(code, Exit::Policy, "{out}");
+    assert!(json(&out)["error"]
+        .as_str()
+        .unwrap()
+        .contains("not allowed"));
 
     // A quote that cannot pay: exit 3.
     let (code, out) = get_cli(&w, &[&url, "--dry-run", "--json", "--max-cost", "99"]).await;
@@ -177,6 +209,8 @@ async fn json_output_and_dry_run_shapes() {
     let v = json(&out);
     assert_eq!(v["protocol"], "l402");
     assert_eq!(v["receipt"]["token_id"].as_str().unwrap().len(), 64, "{v}");
+    let (_, out) = get_cli(&w, &[&url, "--dry-run", "--json"]).await;
+    assert_eq!(json(&out)["cached_credential"], true);
     let (_, out) = get_cli(&w, &[&url, "--json"]).await;
     let v = json(&out);
     assert_eq!(

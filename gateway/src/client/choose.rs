@@ -31,6 +31,9 @@ pub struct Quote {
     pub would_pay: Option<WouldPay>,
     /// Why nothing would be paid (402 without an acceptable offer).
     pub refusal: Option<String>,
+    /// A cached L402 token or MPP session exists for this URL: `send` would present it first
+    /// (the quote itself asks without credentials).
+    pub cached_credential: bool,
 }
 
 /// The payment a quote would make.
@@ -69,6 +72,8 @@ impl Client {
             chosen: None,
             would_pay: None,
             refusal: None,
+            cached_credential: self.cache.get(&target.key, now).is_some()
+                || self.cache.get_session(&target.session_key, now).is_some(),
         };
         if status != 402 {
             return Ok(quote);

@@ -25,7 +25,8 @@
 //! paid. MPP sessions are opt-in with `mpp/session` (the client then asks for them in
 //! `Accept-Payment`, pays the deposit — checked against the per-request maximum — and reuses
 //! the session across runs). The choice ([`super::choose`]) is the first offer in preference order that is
-//! payable and within every limit. Days are UTC.
+//! payable and within every limit. Days are UTC. The domain lists govern payments: a request to
+//! a denied domain is still sent, but its 402 is never paid.
 
 use std::{collections::BTreeMap, time::Duration};
 
