@@ -18,7 +18,11 @@ use clap::{Parser, Subcommand};
 pub use admin::{LedgerArgs, RevokeArgs};
 pub use budget::{run_with_output as run_budget, BudgetAction, BudgetArgs};
 pub use demo::run_demo;
-pub use get::{run as run_get, run_with_output as run_get_with_output, Exit, GetArgs};
+pub use get::{
+    cache_dir, config_dir, load_policy, run as run_get, run_with_output as run_get_with_output,
+    Exit, GetArgs,
+};
+pub use get_output::exit_for;
 
 /// gate402 — multi-protocol HTTP 402 payment gateway and buyer client.
 #[derive(Debug, Parser)]
