@@ -110,12 +110,29 @@ fn expired_invoice(amount_msat: u64) -> (String, [u8; 32]) {
 
 /// An MPP Lightning charge challenge stating `amount_sats` for `bolt11`.
 fn mpp_challenge(realm: &str, amount_sats: u64, bolt11: &str, hash: [u8; 32]) -> String {
+    mpp_challenge_expiring(
+        realm,
+        amount_sats,
+        bolt11,
+        hash,
+        gate402::clock::now_unix() + 300,
+    )
+}
+
+/// [`mpp_challenge`] with its `expires` at `expires` (Unix s).
+fn mpp_challenge_expiring(
+    realm: &str,
+    amount_sats: u64,
+    bolt11: &str,
+    hash: [u8; 32],
+    expires: u64,
+) -> String {
     let request = json!({
         "amount": amount_sats.to_string(),
         "currency": "sat",
         "methodDetails": {"invoice": bolt11, "paymentHash": hex::encode(hash)},
     });
-    let expires = mpp::time::format_rfc3339(gate402::clock::now_unix() + 300);
+    let expires = mpp::time::format_rfc3339(expires);
     format!(
         "Payment id=\"abc\", realm=\"{realm}\", method=\"lightning\", intent=\"charge\", \
          request=\"{}\", expires=\"{expires}\"",
@@ -252,6 +269,30 @@ async fn hostile_402s_are_refused_and_nothing_is_paid() {
     let err = w.refused(&url).await;
     assert!(
         matches!(err, ClientError::Policy(PolicyError::ForeignHost { .. })),
+        "{err:?}"
+    );
+
+    // MPP: an expired challenge (honest invoice), and a payment hash that is not the invoice's.
+    let inv = w.invoice(10_000, 600).await;
+    let past = gate402::clock::now_unix() - 1;
+    let url = hostile(vec![(
+        "www-authenticate",
+        mpp_challenge_expiring("gate402", 10, &inv.bolt11, inv.payment_hash, past),
+    )])
+    .await;
+    let err = w.refused(&url).await;
+    assert!(
+        matches!(err, ClientError::Policy(PolicyError::ExpiredChallenge)),
+        "{err:?}"
+    );
+    let url = hostile(vec![(
+        "www-authenticate",
+        mpp_challenge("gate402", 10, &inv.bolt11, [7u8; 32]),
+    )])
+    .await;
+    let err = w.refused(&url).await;
+    assert!(
+        matches!(err, ClientError::Policy(PolicyError::InvoiceMismatch(_))),
         "{err:?}"
     );
 
