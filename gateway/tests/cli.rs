@@ -117,3 +117,41 @@ fn ledger_and_revoke_work_on_an_empty_sqlite_store() {
         assert!(String::from_utf8_lossy(&out.stdout).starts_with(expected));
     }
 }
+
+#[test]
+fn get_help_documents_the_exit_codes_and_a_bad_policy_is_a_usage_error() {
+    let help = gate402().args(["get", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("3 refused by policy (nothing paid)"),
+        "{text}"
+    );
+    for flag in [
+        "--json",
+        "--dry-run",
+        "--prefer",
+        "--policy",
+        "--budget-daily",
+        "--deny",
+    ] {
+        assert!(text.contains(flag), "missing {flag}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "prefer = [\"bitcoin\"]\n").unwrap();
+    let out = gate402()
+        .args([
+            "get",
+            "http://127.0.0.1:1/x",
+            "--dry-run",
+            "--json",
+            "--policy",
+        ])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "usage");
+    assert!(v["error"].as_str().unwrap().contains("bitcoin"), "{v}");
+}

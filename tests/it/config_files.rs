@@ -1,5 +1,7 @@
-//! Every example config in `config/` parses and validates; bad configs fail with clear errors.
+//! Every example config in `config/` parses and validates (buyer policies, `policy*.toml`, as
+//! [`BuyerPolicy`]); bad configs fail with clear errors.
 
+use gate402::client::BuyerPolicy;
 use gate402::config::{Config, ConfigError};
 
 #[test]
@@ -8,7 +10,12 @@ fn every_shipped_config_parses_and_validates() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
+        let is_policy = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("policy"));
+        if is_policy {
+            BuyerPolicy::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else if path.extension().is_some_and(|e| e == "toml") {
             Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }

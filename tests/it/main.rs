@@ -1,6 +1,11 @@
 //! Integration tests: real sockets on 127.0.0.1:0, a simulated Lightning network, the real
 //! gateway and the real buyer client.
 
+mod buyer_cli;
+mod buyer_hostile;
+mod buyer_https;
+mod buyer_mixed;
+mod buyer_session;
 mod config_files;
 mod layer;
 mod lnd_backend;

@@ -1,15 +1,19 @@
-//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `mcp`, `simnet`,
-//! `ledger`, `revoke`. Seller commands need the `server` feature, buyer commands `client`,
-//! `demo` both.
+//! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `budget`, `mcp`,
+//! `simnet`, `ledger`, `revoke`. Seller commands need the `server` feature, buyer commands
+//! `client`, `demo` both.
 
 #[cfg(feature = "server")]
 mod admin;
+#[cfg(feature = "client")]
+mod budget;
 #[cfg(all(feature = "server", feature = "client"))]
 mod demo;
 #[cfg(all(feature = "server", feature = "client"))]
 mod demo_mpp;
 #[cfg(feature = "client")]
 mod get;
+#[cfg(feature = "client")]
+mod get_output;
 #[cfg(feature = "server")]
 mod serve;
 #[cfg(feature = "server")]
@@ -25,10 +29,17 @@ use clap::{Parser, Subcommand};
 
 #[cfg(feature = "server")]
 pub use admin::{LedgerArgs, RevokeArgs};
+#[cfg(feature = "client")]
+pub use budget::{run_with_output as run_budget, BudgetAction, BudgetArgs};
 #[cfg(all(feature = "server", feature = "client"))]
 pub use demo::run_demo;
 #[cfg(feature = "client")]
-pub use get::{run as run_get, Exit, GetArgs};
+pub use get::{
+    cache_dir, config_dir, load_policy, run as run_get, run_with_output as run_get_with_output,
+    Exit, GetArgs,
+};
+#[cfg(feature = "client")]
+pub use get_output::exit_for;
 #[cfg(feature = "client")]
 pub use wallet::{NoWallet, WalletArgs};
 
@@ -59,8 +70,12 @@ enum Command {
         config: PathBuf,
     },
     #[cfg(feature = "client")]
-    /// Fetch a URL, paying a 402 challenge within --max-cost (curl-like).
+    /// Fetch a URL, paying a 402 challenge within the buyer policy (curl-like; exit codes:
+    /// 0 ok, 1 error, 2 usage, 3 refused by policy, 4 payment failed, 5 HTTP error).
     Get(Box<GetArgs>),
+    #[cfg(feature = "client")]
+    /// Show today's spend against the daily budgets, or `reset` it.
+    Budget(BudgetArgs),
     #[cfg(feature = "client")]
     /// Serve the buyer client to AI agents over MCP (JSON-RPC on stdin/stdout): tools
     /// `fetch_paid_url`, `quote_url`, `budget_status`.
@@ -100,6 +115,8 @@ pub fn main() -> ExitCode {
             Command::CheckConfig { config } => serve::check(&config),
             #[cfg(feature = "client")]
             Command::Get(args) => ExitCode::from(get::run(*args).await as u8),
+            #[cfg(feature = "client")]
+            Command::Budget(args) => budget::run(args),
             #[cfg(feature = "client")]
             Command::Mcp(args) => crate::mcp::run(*args).await,
             #[cfg(feature = "server")]

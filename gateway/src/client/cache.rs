@@ -2,10 +2,9 @@
 //! in the cache directory.
 //!
 //! A token is stored right after the payment succeeds and before the paid retry, so a crash
-//! or network failure after paying never loses what was bought. Storing a token also records
-//! its payment in the spend ledger (once per payment hash), which budgets read per domain and
-//! day. The API is synchronous (the client calls it between awaits; each call is one short
-//! transaction).
+//! or network failure after paying never loses what was bought. The spend ledger (`ledger`
+//! table) is written by [`super::budget`]. The API is synchronous (the client calls it between
+//! awaits; each call is one short transaction).
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const CACHE_FILE: &str = "cache.sqlite";
 
 /// Seconds per spend-ledger day (UTC days since the Unix epoch).
-const DAY: u64 = 86_400;
+pub(super) const DAY: u64 = 86_400;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
@@ -24,15 +23,24 @@ CREATE TABLE IF NOT EXISTS tokens (
     token TEXT NOT NULL,
     expires_at INTEGER
 );
-CREATE TABLE IF NOT EXISTS spend (
-    payment_hash TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     domain TEXT NOT NULL,
+    unit TEXT NOT NULL,
     day INTEGER NOT NULL,
-    amount_msat INTEGER NOT NULL,
-    fee_msat INTEGER NOT NULL,
-    paid_at INTEGER NOT NULL
+    amount INTEGER NOT NULL,
+    fee INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    reference TEXT,
+    created_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS spend_domain_day ON spend (domain, day);
+CREATE TABLE IF NOT EXISTS sessions (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    last_used INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_unit_day ON ledger (unit, day, domain);
 ";
 
 /// A cached L402 token (macaroon + preimage) for one host.
@@ -73,11 +81,11 @@ pub struct TokenCache {
     dir: PathBuf,
 }
 
-fn io(e: rusqlite::Error) -> std::io::Error {
+pub(super) fn io(e: rusqlite::Error) -> std::io::Error {
     std::io::Error::other(e)
 }
 
-fn sql_i64(v: u64) -> i64 {
+pub(super) fn sql_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -98,7 +106,7 @@ impl TokenCache {
     }
 
     /// Open the database; `create` makes the directory and a 0600 file first.
-    fn open(&self, create: bool) -> std::io::Result<Option<Connection>> {
+    pub(super) fn open(&self, create: bool) -> std::io::Result<Option<Connection>> {
         let path = self.db_path();
         if !path.exists() {
             if !create {
@@ -142,34 +150,19 @@ impl TokenCache {
         }
     }
 
-    /// Store (replace) the token for `key` and record its payment in the spend ledger (once
-    /// per payment hash), in one durable transaction.
+    /// Store (replace) the token for `key` (durable before it returns).
     pub fn put(&self, key: &str, token: &CachedToken) -> std::io::Result<()> {
-        let Some(mut conn) = self.open(true)? else {
+        let Some(conn) = self.open(true)? else {
             return Err(std::io::Error::other("cache database missing"));
         };
         let text = serde_json::to_string(token).map_err(std::io::Error::other)?;
-        let tx = conn.transaction().map_err(io)?;
-        tx.execute(
+        conn.execute(
             "INSERT INTO tokens (key, token, expires_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
             params![key, text, token.expires_at.map(sql_i64)],
         )
         .map_err(io)?;
-        tx.execute(
-            "INSERT INTO spend (payment_hash, domain, day, amount_msat, fee_msat, paid_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (payment_hash) DO NOTHING",
-            params![
-                token.payment_hash,
-                key,
-                sql_i64(token.created_at / DAY),
-                sql_i64(token.amount_msat),
-                sql_i64(token.fee_msat),
-                sql_i64(token.created_at)
-            ],
-        )
-        .map_err(io)?;
-        tx.commit().map_err(io)
+        Ok(())
     }
 
     /// Forget the token for `key` (its spend stays in the ledger).
@@ -177,23 +170,6 @@ impl TokenCache {
         if let Ok(Some(conn)) = self.open(false) {
             let _ = conn.execute("DELETE FROM tokens WHERE key = ?1", [key]);
         }
-    }
-
-    /// Millisatoshis spent on `domain` (the cache key) during the UTC day containing `at`
-    /// (Unix s), fees included.
-    pub fn spent_msat(&self, domain: &str, at: u64) -> std::io::Result<u64> {
-        let Some(conn) = self.open(false)? else {
-            return Ok(0);
-        };
-        let sum: i64 = conn
-            .query_row(
-                "SELECT COALESCE(SUM(amount_msat + fee_msat), 0) FROM spend \
-                 WHERE domain = ?1 AND day = ?2",
-                params![domain, sql_i64(at / DAY)],
-                |r| r.get(0),
-            )
-            .map_err(io)?;
-        Ok(u64::try_from(sum).unwrap_or(0))
     }
 }
 

@@ -4,8 +4,9 @@ use gate402_protocols::ParseError;
 use gate402_rails::RailError;
 use thiserror::Error;
 
-/// Why the client refused to pay (nothing was paid).
-#[derive(Debug, Error, PartialEq, Eq)]
+/// Why the client refused to pay (nothing was paid). Every hostile or out-of-policy 402 ends
+/// in one of these; the CLI maps them all to exit code 3.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum PolicyError {
     /// The price is above `--max-cost`.
     #[error("price {amount_msat} msat exceeds the maximum of {max_msat} msat")]
@@ -22,9 +23,44 @@ pub enum PolicyError {
     /// the one the token is bound to).
     #[error("invoice disagrees with the challenge: {0}")]
     InvoiceMismatch(&'static str),
+    /// The invoice's amount is not the amount the challenge states.
+    #[error("invoice amount {invoice_msat} msat differs from the offered {offered_msat} msat")]
+    AmountMismatch {
+        /// What the challenge states.
+        offered_msat: u64,
+        /// What the invoice asks.
+        invoice_msat: u64,
+    },
+    /// The invoice could not be decoded (or its signature is wrong).
+    #[error("invalid invoice: {0}")]
+    InvalidInvoice(String),
     /// The invoice expired before we could pay it.
     #[error("invoice expired")]
     ExpiredInvoice,
+    /// The challenge itself expired (MPP `expires` in the past).
+    #[error("challenge expired")]
+    ExpiredChallenge,
+    /// The challenge is bound to another host than the one requested (x402 `resource`, MPP
+    /// host-shaped `realm`).
+    #[error("challenge is for {bound}, not for the requested host {requested}")]
+    ForeignHost {
+        /// The host the challenge names.
+        bound: String,
+        /// The host we asked.
+        requested: String,
+    },
+    /// A protocol variant this client does not pay (method, intent, scheme, header).
+    #[error("unsupported offer: {0}")]
+    Unsupported(String),
+    /// No wallet for the offer's rail is configured.
+    #[error("no wallet configured for rail {0}")]
+    NoWallet(String),
+    /// The offer's `protocol/rail` is not in the preference list.
+    #[error("{0} is not in the preference list")]
+    NotPreferred(String),
+    /// The domain is denied (or not allowed) by the policy.
+    #[error("paying {0} is not allowed by the domain lists")]
+    DomainDenied(String),
     /// An x402 EVM price is above the configured cap (token atomic units).
     #[error("x402 price {amount} exceeds the maximum of {max} token units")]
     OverMaxEvmAmount {
@@ -32,6 +68,24 @@ pub enum PolicyError {
         amount: u128,
         /// Allowed.
         max: u128,
+    },
+    /// A daily budget would be exceeded (fees and pending payments included).
+    #[error(
+        "daily {scope} budget exceeded: spent {spent} + pending {pending} + {amount} > {limit} {unit}"
+    )]
+    BudgetExceeded {
+        /// `total` or `domain <host>`.
+        scope: String,
+        /// `msat` or `evm:<network>:<asset>`.
+        unit: String,
+        /// Spent today.
+        spent: u128,
+        /// Reserved by payments in flight or of unknown outcome.
+        pending: u128,
+        /// This payment (with its maximum fee).
+        amount: u128,
+        /// The limit.
+        limit: u128,
     },
 }
 
@@ -59,9 +113,12 @@ pub enum ClientError {
     /// The wallet reported success without a valid preimage.
     #[error("wallet returned a preimage that does not match the invoice")]
     BadPreimage,
-    /// The credential cache could not be written.
+    /// The credential cache or budget ledger could not be read or written.
     #[error("credential cache: {0}")]
     Cache(#[from] std::io::Error),
+    /// The policy is invalid.
+    #[error("invalid policy: {0}")]
+    Config(String),
 }
 
 impl ClientError {

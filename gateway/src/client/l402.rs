@@ -1,13 +1,27 @@
-//! L402 on the buyer side: check an L402 offer against the policy, pay it, build the token.
+//! L402 on the buyer side: pay an L402 offer, build the token to cache, present a cached one.
 
 use gate402_protocols::{l402, l402::L402Challenge, ProtocolId};
 use gate402_rails::Payment;
+use http::{HeaderName, HeaderValue};
+use serde_json::{json, Value};
 
 use super::{lightning::Expected, CachedToken, Client, ClientError};
 use crate::clock::now_unix;
 
+/// The `Authorization` header presenting a cached token.
+pub(super) fn authorization(t: &CachedToken) -> Option<(HeaderName, HeaderValue)> {
+    let v = HeaderValue::from_str(&format!("L402 {}:{}", t.macaroon, t.preimage)).ok()?;
+    Some((http::header::AUTHORIZATION, v))
+}
+
+/// The receipt of an L402 payment: the token id of the macaroon bought.
+pub(super) fn receipt(c: &L402Challenge) -> Option<Value> {
+    let id = l402::Identifier::decode(c.macaroon.identifier()).ok()?;
+    Some(json!({ "token_id": hex::encode(id.token_id) }))
+}
+
 impl Client {
-    /// Check the offer against the policy, pay it, and build the token to cache.
+    /// Pay the offer's invoice (bound to the macaroon's payment hash) and build the token.
     pub(super) async fn pay(
         &self,
         c: &L402Challenge,

@@ -27,15 +27,22 @@ impl Client {
         bolt11: &str,
         expected: Expected,
     ) -> Result<Payment, ClientError> {
-        let inv = self.wallet.decode(bolt11).map_err(ClientError::Invoice)?;
+        let inv = self
+            .wallet
+            .decode(bolt11)
+            .map_err(|e| PolicyError::InvalidInvoice(e.to_string()))?;
         let amount = inv.amount_msat.ok_or(PolicyError::AmountlessInvoice)?;
-        if expected.amount_msat.is_some_and(|a| a != amount) {
-            return Err(PolicyError::InvoiceMismatch("amount differs from the offer").into());
+        if let Some(offered) = expected.amount_msat.filter(|a| *a != amount) {
+            return Err(PolicyError::AmountMismatch {
+                offered_msat: offered,
+                invoice_msat: amount,
+            }
+            .into());
         }
-        if amount > self.policy.max_cost_msat {
+        if amount > self.limits.max_cost_msat {
             return Err(PolicyError::OverMaxCost {
                 amount_msat: amount,
-                max_msat: self.policy.max_cost_msat,
+                max_msat: self.limits.max_cost_msat,
             }
             .into());
         }
@@ -50,8 +57,8 @@ impl Client {
         }
         self.emit(Event::Paying(amount));
         let limits = PayLimits {
-            max_fee_msat: self.policy.max_fee_msat,
-            timeout: self.policy.payment_timeout,
+            max_fee_msat: self.limits.max_fee_msat,
+            timeout: self.limits.payment_timeout,
         };
         let payment = self
             .wallet

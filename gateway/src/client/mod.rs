@@ -1,36 +1,51 @@
-//! The buyer client: send a request, pay a 402 within policy, retry, cache the credential.
+//! The buyer client: send a request, read every challenge of a 402, choose one by policy, pay
+//! it with the wallets configured, retry, and return the response with what it cost.
 //!
-//! Flow for one request: attach a cached credential for the host if there is one → send → on
-//! 402 drop the stale credential, read the challenges, check the offer against the policy
-//! (amount present, ≤ max cost, invoice bound to the token, not expired) → pay with the wallet
-//! → store the credential → retry once with it.
+//! Flow of [`Client::send`]: attach a cached L402 token for the service if there is one →
+//! send → on 402 drop the stale token, normalise every challenge into an [`Offer`]
+//! ([`offers`]: the hostile-402 checks), choose the first offer in the policy's preference
+//! order that is payable and within every limit ([`choose`]) → reserve the amount (plus the
+//! maximum fee) against the daily budgets in one SQLite transaction ([`budget`]) → pay →
+//! record the spend, store the credential → retry once with it.
+//! [`Client::quote`] does the first half only: it pays nothing.
+//!
+//! Per-request limits: [`ClientRequest::max_cost`] can only *lower* the policy's per-request
+//! maximum (an agent cannot raise what its owner allowed).
 
+pub mod budget;
 mod cache;
+mod choose;
 mod error;
 mod l402;
 mod lightning;
 mod mpp;
+pub mod offers;
+mod pay;
+pub mod policy;
+mod receipt;
+mod sessions;
+mod transport;
 mod x402;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
+pub use budget::BudgetStatus;
 use bytes::Bytes;
 pub use cache::{CachedToken, TokenCache};
+pub use choose::{Quote, WouldPay};
 pub use error::{ClientError, PolicyError};
-use gate402_protocols::{l402::L402Challenge, mpp::MppOffer, ProtocolId};
+use gate402_protocols::ProtocolId;
 use gate402_rails::LightningRail;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client as HyperClient},
-    rt::TokioExecutor,
-};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
 pub use mpp::MppSession;
+pub use offers::{Amount, Offer, RejectedOffer};
+pub use policy::BuyerPolicy;
+use serde_json::{json, Value};
 pub use x402::EvmWallet;
 
 use crate::clock::now_unix;
 
-/// Spending limits for one request.
+/// Spending limits for one request (the msat-precise core of a [`BuyerPolicy`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// Highest price accepted for one request, millisatoshis.
@@ -38,17 +53,27 @@ pub struct Policy {
     /// Highest routing fee accepted, millisatoshis.
     pub max_fee_msat: u64,
     /// Give up on a payment after this long.
-    pub payment_timeout: Duration,
+    pub payment_timeout: std::time::Duration,
 }
 
 impl Default for Policy {
     fn default() -> Self {
+        let p = BuyerPolicy::default();
         Policy {
-            max_cost_msat: 1_000_000,
-            max_fee_msat: 10_000,
-            payment_timeout: Duration::from_secs(60),
+            max_cost_msat: p.max_cost_sat * 1000,
+            max_fee_msat: p.max_fee_msat(),
+            payment_timeout: p.payment_timeout(),
         }
     }
+}
+
+/// A per-request maximum price; each part can only lower the policy's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaxCost {
+    /// Lightning, millisatoshis.
+    pub msat: Option<u64>,
+    /// Tokens, atomic units (any asset).
+    pub evm: Option<u128>,
 }
 
 /// A request to send.
@@ -56,12 +81,14 @@ impl Default for Policy {
 pub struct ClientRequest {
     /// Method.
     pub method: Method,
-    /// Absolute `http://` URL.
+    /// Absolute `http://` or `https://` URL.
     pub url: Uri,
     /// Extra headers.
     pub headers: HeaderMap,
     /// Body (kept so the request can be retried after paying).
     pub body: Bytes,
+    /// Lower per-request maximum price than the policy's, if any.
+    pub max_cost: Option<MaxCost>,
 }
 
 impl ClientRequest {
@@ -72,6 +99,7 @@ impl ClientRequest {
             url,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            max_cost: None,
         }
     }
 }
@@ -81,17 +109,26 @@ impl ClientRequest {
 pub struct PaymentInfo {
     /// Protocol used.
     pub protocol: ProtocolId,
-    /// Amount paid, millisatoshis.
+    /// `lightning` or `evm:<network>`.
+    pub rail: String,
+    /// Amount paid in the rail's unit.
+    pub amount: Amount,
+    /// Amount paid, millisatoshis (0 for token payments).
     pub amount_msat: u64,
     /// Routing fee, millisatoshis.
     pub fee_msat: u64,
-    /// Payment hash, hex.
+    /// Payment hash (hex) or transaction hash.
     pub payment_hash: String,
+    /// The decoded receipt: `Payment-Receipt` (MPP), `PAYMENT-RESPONSE` (x402) or the L402
+    /// token id.
+    pub receipt: Option<Value>,
 }
 
 /// A response with what it cost.
 #[derive(Debug)]
 pub struct PaidResponse {
+    /// The URL requested.
+    pub url: String,
     /// The final response (body collected).
     pub response: Response<Bytes>,
     /// A payment made for this request, if any.
@@ -100,61 +137,105 @@ pub struct PaidResponse {
     pub reused_credential: bool,
 }
 
+impl PaidResponse {
+    /// What `gate402 get --json` prints, minus the body.
+    pub fn summary(&self) -> Value {
+        let p = self.payment.as_ref();
+        json!({
+            "url": self.url,
+            "status": self.response.status().as_u16(),
+            "paid": p.is_some(),
+            "protocol": p.map(|p| p.protocol.as_str()),
+            "rail": p.map(|p| p.rail.clone()),
+            "amount": p.map(|p| p.amount.value.to_string()),
+            "unit": p.map(|p| p.amount.unit.clone()),
+            "fee_msat": p.map(|p| p.fee_msat),
+            "payment_hash": p.map(|p| p.payment_hash.clone()),
+            "receipt": p.and_then(|p| p.receipt.clone()),
+            "reused_credential": self.reused_credential,
+        })
+    }
+}
+
 /// Progress events, for showing what happens while a payment is in flight.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A 402 was received with these protocols on offer.
     Challenged(Vec<ProtocolId>),
-    /// Paying this many millisatoshis.
+    /// Paying this many millisatoshis over Lightning.
     Paying(u64),
+    /// Signing a token authorization for this amount (settled by the server on retry).
+    Signing(Amount),
     /// Payment done.
     Paid(PaymentInfo),
+    /// The payment failed or was refused.
+    Failed(String),
 }
 
 /// Callback receiving progress [`Event`]s.
 pub type EventSink = Box<dyn Fn(&Event) + Send + Sync>;
 
-/// Buyer client with a Lightning wallet and a credential cache.
+/// Buyer client with wallets, a policy and a credential cache / budget ledger.
 pub struct Client {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: transport::Http,
     wallet: Arc<dyn LightningRail>,
     cache: TokenCache,
-    policy: Policy,
-    prefer: ProtocolId,
+    limits: Policy,
+    policy: BuyerPolicy,
     on_event: Option<EventSink>,
     evm: Option<EvmWallet>,
 }
 
-/// The challenge chosen to pay.
-enum Pick {
-    L402(L402Challenge),
-    Mpp(MppOffer),
-}
-
 impl Client {
-    /// A client paying with `wallet`, caching credentials in `cache`.
-    pub fn new(wallet: Arc<dyn LightningRail>, cache: TokenCache, policy: Policy) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+    /// A client paying with `wallet`, caching credentials in `cache`, with the default
+    /// [`BuyerPolicy`] and the limits of `limits`.
+    pub fn new(wallet: Arc<dyn LightningRail>, cache: TokenCache, limits: Policy) -> Self {
+        let mut policy = BuyerPolicy {
+            max_cost_sat: limits.max_cost_msat.div_ceil(1000),
+            max_fee_sat: limits.max_fee_msat.div_ceil(1000),
+            payment_timeout_secs: limits.payment_timeout.as_secs().max(1),
+            ..BuyerPolicy::default()
+        };
+        policy.max_cost_evm.clear();
         Client {
-            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+            http: transport::client(None),
             wallet,
             cache,
+            limits,
             policy,
-            prefer: ProtocolId::L402,
             on_event: None,
             evm: None,
         }
     }
 
-    /// Which protocol to pay when a 402 offers several (default L402; the other one is
-    /// still paid when it is the only payable offer).
-    pub fn prefer(mut self, protocol: ProtocolId) -> Self {
-        self.prefer = protocol;
+    /// Use `policy` (preference order, limits, budgets, domain lists).
+    pub fn with_policy(mut self, policy: BuyerPolicy) -> Self {
+        self.limits = Policy {
+            max_cost_msat: policy.max_cost_sat.saturating_mul(1000),
+            max_fee_msat: policy.max_fee_msat(),
+            payment_timeout: policy.payment_timeout(),
+        };
+        self.policy = policy;
         self
     }
 
-    /// Also pay x402 `exact` EVM offers, signing with `wallet` (L402 stays preferred).
+    /// Trust these roots for `https://` instead of the built-in Mozilla roots.
+    pub fn with_tls_roots(mut self, roots: rustls::RootCertStore) -> Self {
+        self.http = transport::client(Some(roots));
+        self
+    }
+
+    /// Put `protocol` first in the preference order.
+    pub fn prefer(mut self, protocol: ProtocolId) -> Self {
+        let id = protocol.as_str();
+        self.policy
+            .prefer
+            .retain(|p| !p.eq_ignore_ascii_case(id) && !p.starts_with(&format!("{id}/")));
+        self.policy.prefer.insert(0, id.to_string());
+        self
+    }
+
+    /// Also pay x402 `exact` EVM offers, signing with `wallet` (at most its `max_amount`).
     pub fn with_evm_wallet(mut self, wallet: EvmWallet) -> Self {
         self.evm = Some(wallet);
         self
@@ -166,6 +247,21 @@ impl Client {
         self
     }
 
+    /// The policy in force.
+    pub fn policy(&self) -> &BuyerPolicy {
+        &self.policy
+    }
+
+    /// The credential cache and budget ledger.
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// Today's spend against the policy's budgets.
+    pub fn budget_status(&self) -> Result<BudgetStatus, ClientError> {
+        Ok(self.cache.budget_status(&self.policy, now_unix())?)
+    }
+
     fn emit(&self, e: Event) {
         if let Some(f) = &self.on_event {
             f(&e);
@@ -174,152 +270,68 @@ impl Client {
 
     /// Send `req`, paying a 402 within policy, and return the final response.
     pub async fn send(&self, req: &ClientRequest) -> Result<PaidResponse, ClientError> {
-        let key = cache_key(&req.url)?;
+        let target = transport::Target::of(&req.url)?;
         let now = now_unix();
-        let cached = self.cache.get(&key, now);
-        let auth = cached.as_ref().and_then(|t| {
-            HeaderValue::from_str(&format!("L402 {}:{}", t.macaroon, t.preimage)).ok()
-        });
-        let auth = auth.map(|v| (http::header::AUTHORIZATION, v));
+        let cached = self.cache.get(&target.key, now);
+        let session = match cached {
+            Some(_) => None,
+            None => self.cache.get_session(&target.session_key, now),
+        };
+        let auth = match (&cached, &session) {
+            (Some(t), _) => l402::authorization(t),
+            (None, Some(s)) => s.bearer().ok(),
+            (None, None) => None,
+        };
         let first = self.execute(req, auth.clone()).await?;
         if first.status() != StatusCode::PAYMENT_REQUIRED {
+            if session.is_some() {
+                self.cache.touch_session(&target.session_key, now);
+            }
             return Ok(PaidResponse {
+                url: req.url.to_string(),
                 response: first,
                 payment: None,
                 reused_credential: auth.is_some(),
             });
         }
         if cached.is_some() {
-            self.cache.remove(&key);
+            self.cache.remove(&target.key);
         }
-        let picked = match self.pick_challenge(first.headers()) {
-            Ok(p) => p,
-            Err(e) => {
-                // No payable L402/MPP offer: x402 (v2 header or v1 body), if any.
-                let offers = x402::challenges(first.headers(), first.body());
-                if offers.is_empty() {
-                    return Err(e);
-                }
-                self.emit(Event::Challenged(vec![ProtocolId::X402]));
-                return self.pay_x402(req, offers).await;
+        if session.is_some() {
+            self.cache.remove_session(&target.session_key);
+        }
+        let (mut offers, rejected) = self.offers(&first, &target, now);
+        self.emit(Event::Challenged(
+            offers.iter().map(Offer::protocol_id).collect(),
+        ));
+        let chosen = match self.choose(&mut offers, &target.host, req.max_cost, now) {
+            Some(i) => offers.swap_remove(i),
+            None => {
+                let e = choose::refusal(&offers, &rejected, &self.policy);
+                self.emit(Event::Failed(e.to_string()));
+                return Err(e);
             }
         };
-        let (info, header) = match picked {
-            Pick::L402(challenge) => {
-                let (payment, token) = self.pay(&challenge).await?;
-                self.cache.put(&key, &token)?;
-                let value =
-                    HeaderValue::from_str(&challenge.credential(payment.preimage).authorization())
-                        .map_err(|e| ClientError::Usage(e.to_string()))?;
-                (
-                    info(ProtocolId::L402, &payment),
-                    (http::header::AUTHORIZATION, value),
-                )
-            }
-            Pick::Mpp(offer) => {
-                let (payment, header) = self.pay_mpp_charge(&offer).await?;
-                (info(ProtocolId::Mpp, &payment), header)
-            }
-        };
-        self.emit(Event::Paid(info.clone()));
-        let response = self.execute(req, Some(header)).await?;
-        Ok(PaidResponse {
-            response,
-            payment: Some(info),
-            reused_credential: false,
-        })
+        let result = self.pay_and_retry(req, &target, chosen, now).await;
+        if let Err(e) = &result {
+            self.emit(Event::Failed(e.to_string()));
+        }
+        result
     }
 
-    fn pick_challenge(&self, headers: &HeaderMap) -> Result<Pick, ClientError> {
-        let mut first_err = None;
-        let mut offered = Vec::new();
-        let mut l402 = None;
-        for c in gate402_protocols::l402::parse_challenges(headers) {
-            match c {
-                Ok(c) => {
-                    offered.push(ProtocolId::L402);
-                    l402.get_or_insert(c);
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        let mut mpp = None;
-        for c in gate402_protocols::mpp::client::parse_challenges(headers) {
-            match c {
-                Ok(o) if o.is_lightning_charge() => {
-                    offered.push(ProtocolId::Mpp);
-                    mpp.get_or_insert(o);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        self.emit(Event::Challenged(offered));
-        let (l402, mpp) = (l402.map(Pick::L402), mpp.map(Pick::Mpp));
-        let picked = match self.prefer {
-            ProtocolId::Mpp => mpp.or(l402),
-            _ => l402.or(mpp),
-        };
-        picked.ok_or(ClientError::NoPayableChallenge(first_err))
-    }
-
-    /// Send `req` once, with `credential` (header name and value) if any.
-    async fn execute(
+    fn offers(
         &self,
-        req: &ClientRequest,
-        credential: Option<(HeaderName, HeaderValue)>,
-    ) -> Result<Response<Bytes>, ClientError> {
-        let mut builder = Request::builder()
-            .method(req.method.clone())
-            .uri(req.url.clone());
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
-        if !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
-            builder = builder.header(mpp::ACCEPT_PAYMENT, mpp::ACCEPT_CHARGE);
-        }
-        if let Some((name, value)) = credential {
-            builder = builder.header(name, value);
-        }
-        let request = builder
-            .body(Full::new(req.body.clone()))
-            .map_err(|e| ClientError::Usage(e.to_string()))?;
-        let resp = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        let (parts, body) = resp.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?
-            .to_bytes();
-        Ok(Response::from_parts(parts, bytes))
+        resp: &Response<Bytes>,
+        target: &transport::Target,
+        now: u64,
+    ) -> (Vec<Offer>, Vec<RejectedOffer>) {
+        let ctx = offers::OfferContext {
+            decoder: self.wallet.as_ref(),
+            lightning: self.wallet.rail_id() != "none",
+            evm: self.evm.is_some(),
+            host: target.host.clone(),
+            now,
+        };
+        offers::parse(resp.headers(), resp.body(), &ctx)
     }
-}
-
-fn info(protocol: ProtocolId, p: &gate402_rails::Payment) -> PaymentInfo {
-    PaymentInfo {
-        protocol,
-        amount_msat: p.amount_msat,
-        fee_msat: p.fee_msat,
-        payment_hash: hex::encode(p.payment_hash),
-    }
-}
-
-/// Cache key of a URL: `host[:port]` (tokens are per service host, like lnget).
-fn cache_key(url: &Uri) -> Result<String, ClientError> {
-    if url.scheme_str() != Some("http") {
-        return Err(ClientError::Usage(format!(
-            "only http:// URLs are supported: {url}"
-        )));
-    }
-    url.authority()
-        .map(|a| a.as_str().to_ascii_lowercase())
-        .ok_or_else(|| ClientError::Usage(format!("URL has no host: {url}")))
 }

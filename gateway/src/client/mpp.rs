@@ -43,6 +43,43 @@ impl std::fmt::Debug for MppSession {
     }
 }
 
+impl MppSession {
+    /// Rebuild a session from its stored parts.
+    pub(super) fn restore(
+        offer: MppOffer,
+        session_id: [u8; 32],
+        preimage: [u8; 32],
+        deposited_sats: u64,
+        fees_msat: u64,
+    ) -> MppSession {
+        MppSession {
+            offer,
+            session_id,
+            preimage,
+            deposited_sats,
+            fees_msat,
+        }
+    }
+
+    /// The bearer secret (deposit preimage).
+    pub(super) fn preimage(&self) -> [u8; 32] {
+        self.preimage
+    }
+
+    /// The `bearer` credential header for one request.
+    pub(super) fn bearer(&self) -> Result<(HeaderName, HeaderValue), ClientError> {
+        let cred = MppCredential::new(
+            &self.offer.challenge,
+            payload(&[
+                ("action", "bearer".into()),
+                ("sessionId", hex::encode(self.session_id)),
+                ("preimage", hex::encode(self.preimage)),
+            ]),
+        );
+        header(&cred)
+    }
+}
+
 fn payload(pairs: &[(&str, String)]) -> Map<String, Value> {
     pairs
         .iter()
@@ -86,6 +123,35 @@ impl Client {
             payload(&[("preimage", hex::encode(payment.preimage))]),
         );
         Ok((payment, header(&cred)?))
+    }
+
+    /// Pay the deposit of a session offer found in a 402: the payment, the session and the
+    /// `open` credential header.
+    pub(super) async fn open_from_offer(
+        &self,
+        offer: &MppOffer,
+    ) -> Result<(Payment, MppSession, (HeaderName, HeaderValue)), ClientError> {
+        let deposit = offer
+            .request
+            .get("depositAmount")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok());
+        let payment = self.pay_offer(offer, deposit).await?;
+        let cred = MppCredential::new(
+            &offer.challenge,
+            payload(&[
+                ("action", "open".to_owned()),
+                ("preimage", hex::encode(payment.preimage)),
+            ]),
+        );
+        let session = MppSession {
+            session_id: payment.payment_hash,
+            preimage: payment.preimage,
+            deposited_sats: payment.amount_msat / 1000,
+            fees_msat: payment.fee_msat,
+            offer: offer.clone(),
+        };
+        Ok((payment, session, header(&cred)?))
     }
 
     /// Ask `req` for a session challenge (402) and pay its deposit invoice.
@@ -184,6 +250,9 @@ impl Client {
         req: &ClientRequest,
         return_invoice: Option<String>,
     ) -> Result<Response<Bytes>, ClientError> {
+        if let Ok(t) = super::transport::Target::of(&req.url) {
+            self.cache.remove_session(&t.session_key);
+        }
         self.session_action(s, req, "close", return_invoice).await
     }
 

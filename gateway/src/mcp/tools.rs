@@ -98,6 +98,7 @@ fn client_failure(e: &ClientError) -> ToolOutcome {
         ClientError::Invoice(_) => "invalid_invoice",
         ClientError::Payment(_) | ClientError::BadPreimage => "payment_failed",
         ClientError::Cache(_) => "cache",
+        ClientError::Config(_) => "invalid_config",
     };
     failure(kind, e, e.paid())
 }
@@ -125,6 +126,7 @@ fn request(
         url,
         headers: map,
         body: Bytes::from(body.unwrap_or_default().to_owned()),
+        max_cost: None,
     })
 }
 

@@ -113,10 +113,18 @@ fn paid_responses_are_cut_and_carry_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let t = tools(dir.path(), 5);
     let paid = PaidResponse {
+        url: "http://example.test/".into(),
         // "héllo!" is 7 bytes; the first 5 are "héll" (a cut on a character boundary).
         response: response(StatusCode::OK, "héllo!".as_bytes()),
         payment: Some(PaymentInfo {
             protocol: ProtocolId::Mpp,
+            rail: "lightning".into(),
+            amount: crate::client::Amount {
+                value: 10_000,
+                unit: "msat".into(),
+                decimals: None,
+            },
+            receipt: None,
             amount_msat: 10_000,
             fee_msat: 3,
             payment_hash: "ab".repeat(32),
@@ -140,6 +148,7 @@ fn paid_responses_are_cut_and_carry_no_secrets() {
 
     let cut_mid_char = t.paid_response(
         &PaidResponse {
+            url: "http://example.test/".into(),
             response: response(StatusCode::OK, "abcdé".as_bytes()),
             payment: None,
             reused_credential: true,
@@ -152,6 +161,7 @@ fn paid_responses_are_cut_and_carry_no_secrets() {
 
     let binary = t.paid_response(
         &PaidResponse {
+            url: "http://example.test/".into(),
             response: response(StatusCode::INTERNAL_SERVER_ERROR, &[0xff, 0xfe, 0x00]),
             payment: None,
             reused_credential: false,
