@@ -109,8 +109,11 @@ impl Mcp {
     }
 }
 
+/// Today's settled Lightning spend (msat) over all domains, from a `budget_status` result.
 fn total_spent(budget: &Value) -> u64 {
-    budget["total_spent_msat"].as_u64().unwrap()
+    let msat = &budget["totals"][0];
+    assert_eq!(msat["unit"], "msat", "{budget}");
+    msat["spent"].as_str().unwrap().parse().unwrap()
 }
 
 /// A simulated Lightning network (nodes alice and bob), an upstream, and `gate402 serve`
@@ -170,7 +173,9 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
 
     let (alice, cache) = (&world.alice, world.tmp.path().join("cache"));
     let mut child = Command::new(BIN)
-        .args(["mcp", "--max-cost", "100", "--lnd-dir"])
+        .args(["mcp", "--max-cost", "100", "--max-fee", "1"])
+        .args(["--budget-domain-daily", "30", "--budget-daily", "40"])
+        .arg("--lnd-dir")
         .arg(alice)
         .arg("--cache-dir")
         .arg(&cache)
@@ -210,7 +215,14 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
         assert_eq!(t["outputSchema"]["type"], "object", "{t}");
     }
     assert_eq!(tools[0]["inputSchema"]["required"], json!(["url"]));
-    for p in ["url", "method", "headers", "body", "max_cost_sats"] {
+    for p in [
+        "url",
+        "method",
+        "headers",
+        "body",
+        "max_cost_sats",
+        "max_cost_evm",
+    ] {
         assert!(tools[0]["inputSchema"]["properties"][p].is_object(), "{p}");
     }
     assert_eq!(tools[1]["inputSchema"]["required"], json!(["url"]));
@@ -221,11 +233,16 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
     assert!(!is_error, "{quote}");
     assert_eq!(quote["status"], 402);
     assert_eq!(quote["offers"][0]["protocol"], "l402", "{quote}");
-    assert_eq!(quote["offers"][0]["amount_msat"], 10_000);
+    assert_eq!(
+        quote["offers"][0]["amount"],
+        json!({"value": "10000", "unit": "msat"})
+    );
     assert_eq!(quote["would_pay"]["protocol"], "l402");
+    assert_eq!(quote["would_pay"]["max_fee_msat"], 1000);
     assert_eq!(quote["cached_credential"], false);
     let (budget, _) = mcp.call(4, "budget_status", json!({})).await;
     assert_eq!(total_spent(&budget), 0, "a quote pays nothing: {budget}");
+    assert_eq!(budget["totals"][0]["limit"], "40000", "{budget}");
 
     // Fetch: pays 10 sat over L402 and returns the upstream body.
     let (paid, is_error) = mcp
@@ -239,22 +256,35 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
     assert_eq!(paid["status"], 200);
     assert_eq!(paid["body"], "hello, paid world");
     assert_eq!(paid["body_truncated"], false);
-    assert_eq!(paid["payment"]["protocol"], "l402");
-    assert_eq!(paid["payment"]["amount_msat"], 10_000);
-    assert_eq!(paid["payment"]["reference"].as_str().unwrap().len(), 64);
+    assert_eq!(paid["paid"], true);
+    assert_eq!(paid["protocol"], "l402");
+    assert_eq!(
+        (&paid["amount"], &paid["unit"]),
+        (&json!("10000"), &json!("msat"))
+    );
+    assert_eq!(paid["payment_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(paid["max_cost_msat"], 20_000);
     let text = paid.to_string();
     assert!(
         !text.contains("preimage") && !text.contains("macaroon"),
         "{text}"
     );
 
-    // Budget: the spend is booked on the gateway's host.
+    // Budget: the spend (price + routing fee) is booked on the gateway's host, against the
+    // configured daily limits.
     let (budget, is_error) = mcp.call(6, "budget_status", json!({})).await;
     assert!(!is_error, "{budget}");
     let spent = total_spent(&budget);
-    assert!((10_000..=20_000).contains(&spent), "{budget}");
-    assert_eq!(budget["domains"][0]["domain"], host.as_str());
-    assert_eq!(budget["domains"][0]["payments"], 1);
+    assert!((10_000..=11_000).contains(&spent), "{budget}");
+    let domain = &budget["domains"][0];
+    assert_eq!(
+        domain["domain"],
+        host.split(':').next().unwrap(),
+        "{budget}"
+    );
+    assert_eq!(domain["spent"], spent.to_string());
+    assert_eq!(domain["pending"], "0");
+    assert_eq!(domain["limit"], "30000", "--budget-domain-daily: {budget}");
 
     // Over the call's max cost: a tool error, nothing paid.
     let premium = format!("{base}/premium/report");
@@ -268,21 +298,32 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
     assert!(is_error, "{refused}");
     assert_eq!(refused["error"], "refused_by_policy", "{refused}");
     assert_eq!(refused["paid"], false);
-    let (budget, _) = mcp.call(8, "budget_status", json!({})).await;
+    // Within the call's and the policy's max cost (50 ≤ 100 sat) but beyond today's domain
+    // budget (spent + 50 + fee > 30 sat): refused, nothing paid.
+    let (refused, is_error) = mcp.call(8, "fetch_paid_url", json!({"url": premium})).await;
+    assert!(is_error, "{refused}");
+    assert_eq!(refused["error"], "budget_exceeded", "{refused}");
+    assert_eq!(refused["paid"], false);
+    assert!(
+        refused["message"].as_str().unwrap().contains("domain"),
+        "{refused}"
+    );
+    let (budget, _) = mcp.call(9, "budget_status", json!({})).await;
     assert_eq!(total_spent(&budget), spent, "nothing more paid: {budget}");
+    assert_eq!(budget["totals"][0]["pending"], "0", "{budget}");
 
     // Protocol errors are JSON-RPC errors.
-    let unknown = mcp.request(9, "resources/list", json!({})).await;
+    let unknown = mcp.request(10, "resources/list", json!({})).await;
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
     let bad = mcp
         .request(
-            10,
+            11,
             "tools/call",
             json!({"name": "fetch_paid_url", "arguments": {}}),
         )
         .await;
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
-    let pong = mcp.request(11, "ping", json!({})).await;
+    let pong = mcp.request(12, "ping", json!({})).await;
     assert_eq!(pong["result"], json!({}));
 
     // End of input: the server exits cleanly.
@@ -320,6 +361,10 @@ async fn the_reference_typescript_sdk_client_buys_through_gate402_mcp() {
         "mcp",
         "--max-cost",
         "100",
+        "--max-fee",
+        "1",
+        "--budget-domain-daily",
+        "30",
         "--lnd-dir",
         world.alice,
         "--cache-dir",
@@ -348,16 +393,22 @@ async fn the_reference_typescript_sdk_client_buys_through_gate402_mcp() {
         json!(["fetch_paid_url", "quote_url", "budget_status"])
     );
     assert_eq!(seen["quote"]["isError"], false, "{seen}");
-    assert_eq!(seen["quote"]["value"]["offers"][0]["amount_msat"], 10_000);
+    assert_eq!(
+        seen["quote"]["value"]["offers"][0]["amount"]["value"],
+        "10000"
+    );
     let fetched = &seen["fetched"];
     assert_eq!(fetched["isError"], false, "{seen}");
     assert_eq!(fetched["value"]["body"], "hello, paid world");
-    assert_eq!(fetched["value"]["payment"]["amount_msat"], 10_000);
+    assert_eq!(fetched["value"]["amount"], "10000");
     assert_eq!(seen["refused"]["isError"], true, "{seen}");
     assert_eq!(seen["refused"]["value"]["error"], "refused_by_policy");
-    let spent = seen["budget"]["value"]["total_spent_msat"]
-        .as_u64()
-        .unwrap();
-    assert!((10_000..=20_000).contains(&spent), "{seen}");
+    assert_eq!(seen["overBudget"]["isError"], true, "{seen}");
+    assert_eq!(seen["overBudget"]["value"]["error"], "budget_exceeded");
+    assert_eq!(seen["overBudget"]["value"]["paid"], false);
+    let budget = &seen["budget"]["value"];
+    let spent = total_spent(budget);
+    assert!((10_000..=11_000).contains(&spent), "{seen}");
+    assert_eq!(budget["domains"][0]["limit"], "30000", "{seen}");
     assert_eq!(seen["unknownTool"], -32602, "{seen}");
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::get::{cache_dir, load_policy};
+use super::buyer::{cache_dir, load_policy};
 use crate::client::{BudgetStatus, TokenCache};
 use crate::clock::now_unix;
 

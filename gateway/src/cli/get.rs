@@ -1,20 +1,17 @@
 //! `gate402 get URL`: a curl-like client that pays 402 challenges within the buyer policy.
 //!
-//! The policy comes from `--policy FILE`, `$GATE402_POLICY`, or `<config dir>/policy.toml`
-//! (`$GATE402_CONFIG_DIR`, default `~/.gate402`) when present; flags override single fields.
-//! Secrets (EVM key, macaroons) come from files or the environment only and are never printed.
+//! The policy, wallet and cache flags are [`BuyerArgs`] (shared with `gate402 mcp`).
 //! Output and progress live in [`super::get_output`].
 
-use std::{io::Write, path::PathBuf, sync::Arc};
+use std::{io::Write, path::PathBuf};
 
 use bytes::Bytes;
 use clap::Args;
-use gate402_rails::LightningRail;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
+use super::buyer::BuyerArgs;
 use super::get_output::{self, Progress};
-use super::wallet::NoWallet;
-use crate::client::{BuyerPolicy, Client, ClientRequest, EvmWallet, TokenCache};
+use crate::client::ClientRequest;
 
 /// Process exit codes of `gate402 get` (stable; agents branch on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,121 +65,9 @@ pub struct GetArgs {
     /// Quote only: show every offer and what would be paid; pay nothing.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
-    /// Policy file (TOML).
-    #[arg(long = "policy", env = "GATE402_POLICY")]
-    pub policy: Option<PathBuf>,
-    /// Preference order, comma-separated (`l402,mpp,x402/lightning,x402/evm`).
-    #[arg(long = "prefer", value_delimiter = ',')]
-    pub prefer: Vec<String>,
-    /// Refuse to pay more than this many satoshis for one request (policy default 1000).
-    #[arg(long = "max-cost")]
-    pub max_cost_sat: Option<u64>,
-    /// Maximum routing fee in satoshis (policy default 10).
-    #[arg(long = "max-fee")]
-    pub max_fee_sat: Option<u64>,
-    /// Payment timeout in seconds (policy default 60).
-    #[arg(long = "payment-timeout")]
-    pub payment_timeout_secs: Option<u64>,
-    /// Daily Lightning budget over all domains, satoshis (fees included).
-    #[arg(long = "budget-daily")]
-    pub budget_daily_sat: Option<u64>,
-    /// Daily Lightning budget per domain, satoshis (fees included).
-    #[arg(long = "budget-domain-daily")]
-    pub budget_domain_daily_sat: Option<u64>,
-    /// Only pay these domains (`*.example.com` wildcards; repeatable).
-    #[arg(long = "allow")]
-    pub allow: Vec<String>,
-    /// Never pay these domains (repeatable; wins over --allow).
-    #[arg(long = "deny")]
-    pub deny: Vec<String>,
-    /// Credential cache and budget ledger directory.
-    #[arg(long = "cache-dir", env = "GATE402_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
     #[command(flatten)]
-    /// The Lightning wallet to pay with.
-    pub wallet: super::wallet::WalletArgs,
-    /// File holding a hex EVM private key, to pay x402 `exact` (EIP-3009) offers. The key may
-    /// also come from $GATE402_EVM_KEY; never from the command line, never printed.
-    #[arg(long = "evm-key-file", env = "GATE402_EVM_KEY_FILE")]
-    pub evm_key_file: Option<PathBuf>,
-    /// Refuse x402 EVM prices above this many token atomic units (USDC: 1000000 = $1).
-    #[arg(long = "max-evm-amount")]
-    pub max_evm_amount: Option<u128>,
-}
-
-fn evm_wallet(args: &GetArgs) -> Result<Option<EvmWallet>, String> {
-    let text = match &args.evm_key_file {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| format!("cannot read --evm-key-file {}: {e}", p.display()))?,
-        None => match std::env::var("GATE402_EVM_KEY") {
-            Ok(k) => k,
-            Err(_) => return Ok(None),
-        },
-    };
-    EvmWallet::from_hex(&text, args.max_evm_amount.unwrap_or(u128::MAX)).map(Some)
-}
-
-/// `$GATE402_CONFIG_DIR`, else `~/.gate402`.
-pub fn config_dir() -> PathBuf {
-    std::env::var_os("GATE402_CONFIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".gate402"))
-}
-
-fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-}
-
-/// The cache directory: `--cache-dir`, else `<config dir>/tokens`.
-pub fn cache_dir(flag: Option<&PathBuf>) -> PathBuf {
-    flag.cloned().unwrap_or_else(|| config_dir().join("tokens"))
-}
-
-/// The policy file given, or `<config dir>/policy.toml` if present, or the defaults.
-pub fn load_policy(path: Option<&PathBuf>) -> Result<BuyerPolicy, String> {
-    match path {
-        Some(p) => BuyerPolicy::load(p),
-        None => {
-            let p = config_dir().join("policy.toml");
-            if p.is_file() {
-                BuyerPolicy::load(&p)
-            } else {
-                Ok(BuyerPolicy::default())
-            }
-        }
-    }
-}
-
-/// The policy with the command line's overrides applied, validated.
-fn policy(args: &GetArgs) -> Result<BuyerPolicy, String> {
-    let mut p = load_policy(args.policy.as_ref())?;
-    if !args.prefer.is_empty() {
-        p.prefer = args.prefer.iter().map(|s| s.trim().to_string()).collect();
-    }
-    if let Some(v) = args.max_cost_sat {
-        p.max_cost_sat = v;
-    }
-    if let Some(v) = args.max_fee_sat {
-        p.max_fee_sat = v;
-    }
-    if let Some(v) = args.payment_timeout_secs {
-        p.payment_timeout_secs = v;
-    }
-    if let Some(v) = args.max_evm_amount {
-        p.max_cost_evm = [("*".to_string(), u64::try_from(v).unwrap_or(u64::MAX))].into();
-    }
-    if let Some(v) = args.budget_daily_sat {
-        p.budget.daily_total_sat = Some(v);
-    }
-    if let Some(v) = args.budget_domain_daily_sat {
-        p.budget.daily_per_domain_sat = Some(v);
-    }
-    p.allow.extend(args.allow.iter().cloned());
-    p.deny.extend(args.deny.iter().cloned());
-    p.validate().map_err(|e| format!("policy: {e}"))?;
-    Ok(p)
+    /// Policy, wallets and cache.
+    pub buyer: BuyerArgs,
 }
 
 fn request(args: &GetArgs) -> Result<ClientRequest, String> {
@@ -239,29 +124,12 @@ pub async fn run_with_output(args: GetArgs, out: &mut dyn Write) -> Exit {
         Ok(r) => r,
         Err(e) => return usage(e, out),
     };
-    let policy = match policy(&args) {
-        Ok(p) => p,
+    let client = match args.buyer.client(args.dry_run).await {
+        Ok(c) => c,
         Err(e) => return usage(e, out),
     };
-    let evm = match evm_wallet(&args) {
-        Ok(w) => w,
-        Err(e) => return usage(e, out),
-    };
-    let wallet: Arc<dyn LightningRail> = match args.wallet.connect().await {
-        Ok(w) => w,
-        Err(_) if (evm.is_some() || args.dry_run) && !args.wallet.configured() => {
-            Arc::new(NoWallet)
-        }
-        Err(e) => return usage(format!("wallet: {e}"), out),
-    };
-    let cache = TokenCache::new(cache_dir(args.cache_dir.as_ref()));
     let progress = Progress::new(args.silent, args.verbose);
-    let mut client = Client::new(wallet, cache, crate::client::Policy::default())
-        .with_policy(policy)
-        .on_event(move |e| progress.on(e));
-    if let Some(w) = evm {
-        client = client.with_evm_wallet(w);
-    }
+    let client = client.on_event(move |e| progress.on(e));
     if args.dry_run {
         return match client.quote(&req).await {
             Ok(q) => get_output::quote(&args, out, &q),

@@ -6,6 +6,8 @@
 mod admin;
 #[cfg(feature = "client")]
 mod budget;
+#[cfg(feature = "client")]
+mod buyer;
 #[cfg(all(feature = "server", feature = "client"))]
 mod demo;
 #[cfg(all(feature = "server", feature = "client"))]
@@ -31,13 +33,12 @@ use clap::{Parser, Subcommand};
 pub use admin::{LedgerArgs, RevokeArgs};
 #[cfg(feature = "client")]
 pub use budget::{run_with_output as run_budget, BudgetAction, BudgetArgs};
+#[cfg(feature = "client")]
+pub use buyer::{cache_dir, config_dir, load_policy, BuyerArgs};
 #[cfg(all(feature = "server", feature = "client"))]
 pub use demo::run_demo;
 #[cfg(feature = "client")]
-pub use get::{
-    cache_dir, config_dir, load_policy, run as run_get, run_with_output as run_get_with_output,
-    Exit, GetArgs,
-};
+pub use get::{run as run_get, run_with_output as run_get_with_output, Exit, GetArgs};
 #[cfg(feature = "client")]
 pub use get_output::exit_for;
 #[cfg(feature = "client")]

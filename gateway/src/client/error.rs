@@ -1,7 +1,7 @@
 //! Buyer-side errors, each mapped to a distinct CLI exit code.
 
 use gate402_protocols::ParseError;
-use gate402_rails::RailError;
+use gate402_rails::{RailError, RailErrorKind};
 use thiserror::Error;
 
 /// Why the client refused to pay (nothing was paid). Every hostile or out-of-policy 402 ends
@@ -122,8 +122,28 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Whether the client spent money before failing.
-    pub fn paid(&self) -> bool {
-        matches!(self, ClientError::Cache(_))
+    /// Whether this failure, ending a payment attempt, proves that no money moved: refused
+    /// before paying, or a Lightning failure that moves nothing (no route, balance, fee limit,
+    /// invalid invoice, already paid, permission). Any other failure once a payment started
+    /// leaves its outcome unknown.
+    pub fn nothing_moved(&self) -> bool {
+        match self {
+            ClientError::Policy(_)
+            | ClientError::Usage(_)
+            | ClientError::Config(_)
+            | ClientError::Invoice(_)
+            | ClientError::NoPayableChallenge(_) => true,
+            ClientError::Payment(rail) => matches!(
+                rail.kind,
+                RailErrorKind::NoRoute
+                    | RailErrorKind::InsufficientBalance
+                    | RailErrorKind::InvalidInvoice
+                    | RailErrorKind::AlreadyPaid
+                    | RailErrorKind::FeeLimitExceeded
+                    | RailErrorKind::PermissionDenied
+                    | RailErrorKind::Certificate
+            ),
+            ClientError::Http(_) | ClientError::BadPreimage | ClientError::Cache(_) => false,
+        }
     }
 }

@@ -122,24 +122,7 @@ impl Client {
 
     /// Release the reservation if nothing can have moved, else keep it as unknown.
     fn finish_failed(&self, r: Reservation, e: &ClientError) -> Result<(), ClientError> {
-        let nothing_moved = match e {
-            ClientError::Policy(_)
-            | ClientError::Usage(_)
-            | ClientError::Invoice(_)
-            | ClientError::NoPayableChallenge(_) => true,
-            ClientError::Payment(rail) => matches!(
-                rail.kind,
-                RailErrorKind::NoRoute
-                    | RailErrorKind::InsufficientBalance
-                    | RailErrorKind::InvalidInvoice
-                    | RailErrorKind::AlreadyPaid
-                    | RailErrorKind::FeeLimitExceeded
-                    | RailErrorKind::PermissionDenied
-                    | RailErrorKind::Certificate
-            ),
-            _ => false,
-        };
-        if nothing_moved {
+        if e.nothing_moved() {
             self.cache.release(r)?;
         } else {
             self.cache.mark_unknown(r)?;

@@ -1,7 +1,8 @@
 // An agent using the reference MCP TypeScript SDK client (@modelcontextprotocol/sdk, pinned):
 // spawns `gate402 mcp` over stdio, lists the tools, quotes and buys URL, reads the budget.
 // The SDK validates every structuredContent against the tool's outputSchema.
-// Env: GATE402_BIN, GATE402_MCP_ARGS (JSON array), MCP_URL, MCP_OVER_URL (priced above max).
+// Env: GATE402_BIN, GATE402_MCP_ARGS (JSON array), MCP_URL, MCP_OVER_URL (priced above
+// max_cost_sats 20 and above what the daily budget leaves after MCP_URL).
 // Prints one JSON line with what it saw; exits non-zero on any SDK error.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -23,6 +24,7 @@ const call = async (name, args) => {
 const quote = await call("quote_url", { url: process.env.MCP_URL });
 const fetched = await call("fetch_paid_url", { url: process.env.MCP_URL, max_cost_sats: 50 });
 const refused = await call("fetch_paid_url", { url: process.env.MCP_OVER_URL, max_cost_sats: 20 });
+const overBudget = await call("fetch_paid_url", { url: process.env.MCP_OVER_URL });
 const budget = await call("budget_status", {});
 let unknownTool = null;
 try {
@@ -38,6 +40,7 @@ console.log(
     quote,
     fetched,
     refused,
+    overBudget,
     budget,
     unknownTool,
   }),
