@@ -10,7 +10,9 @@ use std::time::Duration;
 use gate402_protocols::x402::evm::{self, Authorization};
 use gate402_protocols::x402::wire::{decode_header, PaymentPayload};
 use gate402_protocols::x402::{EvmPayment, EvmPrice};
-use gate402_rails::evm::{EvmRail, ExactEvmBackend, HttpOptions, PaymentRef, SettlerKey};
+use gate402_rails::evm::{
+    EvmRail, ExactEvmBackend, HttpOptions, PaymentRef, SettlementKey, SettlerKey, Unserved,
+};
 use gate402_tests::chain::Chain;
 use gate402_tests::tls_relay::TlsRelay;
 use gate402_tests::Harness;
@@ -257,5 +259,27 @@ async fn x402_settlement_dropped_while_waiting_is_kept_and_reconciled() {
     assert!(rail.pending().snapshot().is_empty());
     assert_eq!(rail.reconcile(r).await.unwrap(), None, "served once");
     assert_eq!(chain.balance(&chain.address(2)).await, PRICE);
+    // A recorded hash the node never saw (an ambiguous send that did not arrive) is refused
+    // and dropped, not kept at 503 forever.
+    let other = signed(&chain, &price);
+    let key = SettlementKey {
+        token: chain.token,
+        from: other.authorization.from,
+        nonce: other.authorization.nonce,
+    };
+    let unknown = Unserved {
+        transaction: format!("0x{}", "ab".repeat(32)),
+        broadcast_at: 0,
+    };
+    rail.pending().insert(key, unknown);
+    let r = PaymentRef {
+        price: &price,
+        payment: &other,
+        payload: &payload,
+    };
+    let e = rail.reconcile(r).await.unwrap_err();
+    assert_eq!(e.reason, "settlement_not_found");
+    assert!(!e.retryable());
+    assert!(rail.pending().snapshot().is_empty());
     chain.stop().await;
 }

@@ -34,14 +34,14 @@ const POLL_MAX: Duration = Duration::from_millis(100);
 
 /// Direct chain access over JSON-RPC (alloy provider), settling from a configured key.
 pub struct EvmRail {
-    provider: DynProvider,
+    pub(super) provider: DynProvider,
     wallet: Option<(EthereumWallet, AlloyAddress)>,
     url: String,
     chain_id: u64,
     confirm_timeout: Duration,
     /// Next sender nonce (serialises sign+send from the settler key).
     next_nonce: Mutex<Option<u64>>,
-    pending: PendingSettlements,
+    pub(super) pending: PendingSettlements,
 }
 
 impl EvmRail {
@@ -232,7 +232,7 @@ impl EvmRail {
         }
     }
 
-    async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, EvmError> {
+    pub(super) async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, EvmError> {
         self.provider
             .get_transaction_receipt(hash)
             .await
@@ -240,7 +240,7 @@ impl EvmRail {
     }
 }
 
-fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
+pub(super) fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
     SettlementKey {
         token: p.price.asset,
         from: p.payment.authorization.from,
@@ -249,7 +249,11 @@ fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
 }
 
 /// The receipt's verdict on a settlement transaction `hash`.
-fn judge(p: &PaymentRef<'_>, hash: String, r: &TransactionReceipt) -> Result<Settled, EvmError> {
+pub(super) fn judge(
+    p: &PaymentRef<'_>,
+    hash: String,
+    r: &TransactionReceipt,
+) -> Result<Settled, EvmError> {
     if !r.status() {
         let mut e = EvmError::new(EvmErrorKind::Rejected, "transaction_failed", "reverted");
         e.transaction = Some(hash);
@@ -269,7 +273,7 @@ fn bad_answer(e: alloy::sol_types::Error) -> EvmError {
     )
 }
 
-fn now_unix() -> u64 {
+pub(super) fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -324,38 +328,7 @@ impl ExactEvmBackend for EvmRail {
     }
 
     async fn reconcile(&self, p: PaymentRef<'_>) -> Result<Option<Settled>, EvmError> {
-        let key = settlement_key(&p);
-        let Some(entry) = self.pending.take(&key) else {
-            return Ok(None);
-        };
-        let hash: Option<B256> = entry.transaction.parse().ok();
-        let found = match hash {
-            Some(h) => self.receipt(h).await,
-            None => Ok(None),
-        };
-        match found {
-            Ok(Some(r)) => {
-                let verdict = judge(&p, entry.transaction.clone(), &r);
-                tracing::info!(transaction = %entry.transaction, success = verdict.is_ok(),
-                    "x402 pending settlement reconciled");
-                verdict.map(Some)
-            }
-            Ok(None) => {
-                let mut e = EvmError::new(
-                    EvmErrorKind::Unavailable,
-                    "settlement_pending",
-                    "the settlement transaction is not confirmed yet",
-                );
-                e.transaction = Some(entry.transaction.clone());
-                self.pending.insert(key, entry);
-                Err(e)
-            }
-            Err(mut e) => {
-                e.transaction = Some(entry.transaction.clone());
-                self.pending.insert(key, entry);
-                Err(e)
-            }
-        }
+        self.reconcile_pending(&p).await
     }
 
     fn unserved(&self, p: PaymentRef<'_>, settled: Settled) {

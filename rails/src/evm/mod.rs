@@ -22,6 +22,7 @@ mod errors;
 mod facilitator;
 mod http;
 mod pending;
+mod reconcile;
 pub mod token;
 
 use alloy::signers::local::PrivateKeySigner;
@@ -32,7 +33,7 @@ use gate402_protocols::x402::{EvmPayment, EvmPrice, PaymentPayload};
 pub use chain::EvmRail;
 pub use facilitator::FacilitatorClient;
 pub use http::HttpOptions;
-pub use pending::{PendingSettlements, Unserved};
+pub use pending::{PendingSettlements, SettlementKey, Unserved};
 
 /// The alloy version this rail is built on, re-exported for tests and tools that talk to the
 /// same chain (one alloy in the tree).
