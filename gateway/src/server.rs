@@ -11,7 +11,7 @@ use axum::{
 };
 use gate402_protocols::x402::{ResourceInfo, X402Route, X402};
 use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
-use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient};
+use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient, HttpOptions};
 use gate402_rails::LightningRail;
 use hyper::body::Incoming;
 use hyper_util::{
@@ -199,10 +199,16 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
     let Some(e) = &config.evm else {
         return Ok(None);
     };
-    let timeout = Duration::from_secs(e.rpc_timeout_secs);
+    let http =
+        HttpOptions::new(Duration::from_secs(e.rpc_timeout_secs)).with_ca_file(e.ca_file.clone());
+    let rail_config = |err: gate402_rails::evm::EvmError| ConfigError::Invalid {
+        field: "evm".into(),
+        message: err.to_string(),
+    };
     if let Some(url) = &e.facilitator_url {
         let settle = Duration::from_secs(e.confirm_timeout_secs.max(e.rpc_timeout_secs));
-        return Ok(Some(Arc::new(FacilitatorClient::new(url, timeout, settle))));
+        let client = FacilitatorClient::new(url, &http, settle).map_err(rail_config)?;
+        return Ok(Some(Arc::new(client)));
     }
     let url = e.rpc_url.clone().unwrap_or_default();
     let settler = e.settler_key()?;
@@ -217,13 +223,15 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
             e.settler_key_env
         )));
     }
-    Ok(Some(Arc::new(EvmRail::new(
+    let rail = EvmRail::new(
         &url,
         e.chain_id,
         settler,
-        timeout,
+        &http,
         Duration::from_secs(e.confirm_timeout_secs),
-    ))))
+    )
+    .map_err(rail_config)?;
+    Ok(Some(Arc::new(rail)))
 }
 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to

@@ -24,3 +24,4 @@ mod x402_evm;
 mod x402_express;
 mod x402_interop;
 mod x402_lightning;
+mod x402_settlement;

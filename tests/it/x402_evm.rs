@@ -65,6 +65,17 @@ pub async fn start(
     settler_key: &str,
     upstream: &str,
 ) -> (Harness, tempfile::TempDir) {
+    start_edited(chain, rpc, settler_key, upstream, |c| c).await
+}
+
+/// [`start`] with the config text passed through `edit` first.
+pub async fn start_edited(
+    chain: &Chain,
+    rpc: &str,
+    settler_key: &str,
+    upstream: &str,
+    edit: impl FnOnce(String) -> String,
+) -> (Harness, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let keyfile = dir.path().join("settler.key");
     std::fs::write(&keyfile, settler_key).unwrap();
@@ -74,7 +85,7 @@ pub async fn start(
         .replace("{KEYFILE}", keyfile.to_str().unwrap())
         .replace("{TOKEN}", &evm::checksum(&chain.token))
         .replace("{PAYEE}", &evm::checksum(&chain.address(2)));
-    (Harness::start_with(&cfg).await, dir)
+    (Harness::start_with(&edit(cfg)).await, dir)
 }
 
 /// Get a 402 for `path`, sign its EVM entry with dev account `signer` after `edit`.
@@ -118,7 +129,11 @@ pub async fn pay_header(
     out
 }
 
-async fn send(h: &Harness, path: &str, pay: &HeaderMap) -> (StatusCode, HeaderMap, bytes::Bytes) {
+pub async fn send(
+    h: &Harness,
+    path: &str,
+    pay: &HeaderMap,
+) -> (StatusCode, HeaderMap, bytes::Bytes) {
     let hv: Vec<(&str, &str)> = pay
         .iter()
         .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))

@@ -9,7 +9,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use gate402_protocols::x402::evm::{self, Address};
-use gate402_rails::evm::rpc::{parse_quantity, Rpc};
+use gate402_rails::evm::alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use gate402_rails::evm::HttpOptions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -46,6 +47,43 @@ pub struct Chain {
     pub rpc: Rpc,
 }
 
+/// A JSON-RPC client with untyped answers (alloy's provider underneath).
+#[derive(Clone)]
+pub struct Rpc(DynProvider);
+
+impl Rpc {
+    /// A client for `url` (`http://…`).
+    pub fn new(url: &str) -> Rpc {
+        // reqwest is built without a default crypto provider: use the rail's client.
+        let http = HttpOptions::new(Duration::from_secs(10)).client().unwrap();
+        Rpc(ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_reqwest(http, url.parse().expect("node URL"))
+            .erased())
+    }
+
+    /// Call `method`; a transport or JSON-RPC error is returned as its text.
+    pub async fn call(&self, method: &'static str, params: Value) -> Result<Value, String> {
+        self.0
+            .raw_request::<_, Value>(method.into(), params)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Call `method`, panicking on any error.
+    pub async fn call_ok(&self, method: &'static str, params: Value) -> Value {
+        self.call(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+}
+
+/// A JSON-RPC quantity (`"0x1a"`) as `u64`.
+pub fn parse_quantity(v: &Value) -> Option<u64> {
+    let s = v.as_str()?.strip_prefix("0x")?;
+    u64::from_str_radix(if s.is_empty() { "0" } else { s }, 16).ok()
+}
+
 impl Chain {
     /// Start anvil, deploy the token from account #0, mint [`BUYER_TOKENS`] to account #1.
     pub async fn start() -> Chain {
@@ -79,7 +117,7 @@ impl Chain {
         // Keep draining anvil's log so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         assert!(keys.len() >= 4, "anvil printed no private keys");
-        let rpc = Rpc::new(url.clone(), Duration::from_secs(10));
+        let rpc = Rpc::new(&url);
         let mut chain = Chain {
             child,
             url,
@@ -123,11 +161,7 @@ impl Chain {
         if let Some(to) = to {
             tx["to"] = json!(evm::checksum(to));
         }
-        let hash = self
-            .rpc
-            .call_ok("eth_sendTransaction", json!([tx]))
-            .await
-            .unwrap();
+        let hash = self.rpc.call_ok("eth_sendTransaction", json!([tx])).await;
         let receipt = self.receipt(&hash).await;
         assert_eq!(
             parse_quantity(&receipt["status"]),
@@ -144,8 +178,7 @@ impl Chain {
             let r = self
                 .rpc
                 .call_ok("eth_getTransactionReceipt", json!([hash]))
-                .await
-                .unwrap();
+                .await;
             if !r.is_null() {
                 return r;
             }
@@ -163,11 +196,7 @@ impl Chain {
         data.extend_from_slice(&evm::word_addr(who));
         let call =
             json!({"to": evm::checksum(&self.token), "data": format!("0x{}", hex::encode(data))});
-        let v = self
-            .rpc
-            .call_ok("eth_call", json!([call, "latest"]))
-            .await
-            .unwrap();
+        let v = self.rpc.call_ok("eth_call", json!([call, "latest"])).await;
         u128::from_str_radix(&v.as_str().unwrap()[2..][32..], 16).unwrap()
     }
 

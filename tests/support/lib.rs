@@ -1,9 +1,11 @@
 //! Shared harness for the integration tests: a simnet, an upstream API and a gateway, all on
 //! `127.0.0.1:0`, with its store in a temporary SQLite file; PostgreSQL test databases
-//! ([`pg`]) and a TCP relay that can cut a database off ([`relay`]).
+//! ([`pg`]), a TCP relay that can cut a database off ([`relay`]) and a TLS-terminating relay
+//! for `https://` node and facilitator URLs ([`tls_relay`]).
 
 pub mod pg;
 pub mod relay;
+pub mod tls_relay;
 
 pub mod chain;
 

@@ -98,6 +98,11 @@ pub struct EvmConfig {
     /// File holding the settler's hex private key; wins over `settler_key_env`.
     #[serde(default)]
     pub settler_key_file: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for `https://` `rpc_url` / `facilitator_url`, in
+    /// addition to the built-in webpki (Mozilla) roots — for a private CA or a self-signed
+    /// node. Public providers need nothing here.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Seconds to wait for a node/facilitator answer.
     #[serde(default = "default_rpc_timeout")]
     pub rpc_timeout_secs: u64,
@@ -113,12 +118,15 @@ impl EvmConfig {
             field: "evm".into(),
             message: m.into(),
         };
-        let http = |u: &str| u.starts_with("http://") && u.parse::<http::Uri>().is_ok();
+        let http = |u: &str| {
+            (u.starts_with("http://") || u.starts_with("https://"))
+                && u.parse::<http::Uri>().is_ok_and(|u| u.host().is_some())
+        };
         match (&self.rpc_url, &self.facilitator_url) {
             (Some(u), None) | (None, Some(u)) if http(u) => {}
             (Some(_), Some(_)) => return Err(bad("set rpc_url or facilitator_url, not both")),
             (None, None) => return Err(bad("rpc_url or facilitator_url is required")),
-            _ => return Err(bad("URLs must be http://host:port[/path]")),
+            _ => return Err(bad("URLs must be http(s)://host[:port][/path]")),
         }
         if self.rpc_timeout_secs == 0 || self.confirm_timeout_secs == 0 {
             return Err(bad("timeouts must be at least 1 second"));

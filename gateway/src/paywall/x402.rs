@@ -6,12 +6,17 @@
 //! with `Retry-After` (never a 200 without payment, never a 402 a client would pay again);
 //! settlement refused → 402 with a failed `PAYMENT-RESPONSE` and an empty `{}` body (as the
 //! reference server); upstream status ≥ 400 → nothing is settled and the reservation is freed.
+//!
+//! A payment presented again whose single-use key is taken is a replay — unless the rail
+//! still holds its settlement as broadcast-but-undelivered (the first attempt got a 503
+//! `settlement_pending`, or its client went away): then the receipt is checked again and a
+//! landed settlement is served to this retry, once ([`ExactEvmBackend::reconcile`]).
 
 use std::sync::Arc;
 
 use gate402_protocols::x402::{EvmPayment, EvmPrice, PaymentPayload, X402Kind, X402};
 use gate402_protocols::{CredentialError, Reference, Verified, VerifyError};
-use gate402_rails::evm::{EvmError, ExactEvmBackend, PaymentRef};
+use gate402_rails::evm::{EvmError, ExactEvmBackend, PaymentRef, Settled};
 use gate402_rails::{InvoiceState, RailError, RailErrorKind};
 
 use super::{Paywall, Route};
@@ -62,6 +67,8 @@ pub struct EvmPending {
     pub payload: PaymentPayload,
     /// The reserved single-use key.
     pub key: Vec<u8>,
+    /// Already settled (a reconciled earlier settlement): serve without settling again.
+    pub settled: Option<Settled>,
 }
 
 impl Pending {
@@ -107,7 +114,15 @@ impl Paywall {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return Err(Refusal::Payment(VerifyError::Replayed.into())),
+            Ok(false) => {
+                return match self.x402_reconcile(support, route, credential).await? {
+                    Some(mut p) => {
+                        *p.key_mut() = key;
+                        Ok(p)
+                    }
+                    None => Err(Refusal::Payment(VerifyError::Replayed.into())),
+                }
+            }
             Err(e) => return Err(Refusal::Outage(GateError::Store(e))),
         }
         let result = self.x402_check(support, route, credential, verified).await;
@@ -118,6 +133,47 @@ impl Paywall {
             *p.key_mut() = key;
             p
         })
+    }
+
+    /// A taken single-use key: is this the retry of an undelivered settlement?
+    async fn x402_reconcile(
+        &self,
+        support: &X402Support,
+        route: &Route,
+        credential: &gate402_protocols::x402::X402Credential,
+    ) -> Result<Option<Pending>, Refusal> {
+        let (X402Kind::Evm(payment), Some(backend)) = (&credential.kind, support.evm.as_ref())
+        else {
+            return Ok(None);
+        };
+        let Some(price) = support
+            .protocol
+            .route(&route.offer.service)
+            .and_then(|r| r.evm.clone())
+        else {
+            return Ok(None);
+        };
+        let payload = credential.payload.clone();
+        let r = PaymentRef {
+            price: &price,
+            payment,
+            payload: &payload,
+        };
+        match backend.reconcile(r).await {
+            Ok(None) => Ok(None),
+            Ok(Some(settled)) => Ok(Some(Pending::Evm(Box::new(EvmPending {
+                version: credential.version,
+                price,
+                payment: payment.clone(),
+                payload,
+                key: Vec::new(),
+                settled: Some(settled),
+            })))),
+            Err(e) if e.retryable() => Err(outage(&e)),
+            Err(e) => Err(Refusal::Payment(
+                VerifyError::Rejected(e.reason, e.message).into(),
+            )),
+        }
     }
 
     async fn x402_check(
@@ -157,6 +213,7 @@ impl Paywall {
                         payment: payment.clone(),
                         payload,
                         key: Vec::new(),
+                        settled: None,
                     }))),
                     Err(e) if e.retryable() => Err(outage(&e)),
                     Err(e) => Err(Refusal::Payment(

@@ -22,7 +22,7 @@ impl Paywall {
     ) -> Response<Body> {
         let key = pending.key_mut().clone();
         if resp.status().is_client_error() || resp.status().is_server_error() {
-            self.reservations.release(&key).await;
+            self.x402_unsettled(pending).await;
             return resp;
         }
         let (version, settled) = match pending {
@@ -47,6 +47,7 @@ impl Paywall {
                     price,
                     payment,
                     payload,
+                    settled,
                     ..
                 } = *e;
                 let backend = self.x402.as_ref().and_then(|s| s.evm.clone());
@@ -55,9 +56,10 @@ impl Paywall {
                     payment: &payment,
                     payload: &payload,
                 };
-                let out = match backend {
-                    Some(b) => b.settle(r).await,
-                    None => Err(EvmError::new(
+                let out = match (settled, backend) {
+                    (Some(s), _) => Ok(s),
+                    (None, Some(b)) => b.settle(r).await,
+                    (None, None) => Err(EvmError::new(
                         gate402_rails::evm::EvmErrorKind::Config,
                         "no_backend",
                         "no [evm] backend",
@@ -112,6 +114,27 @@ impl Paywall {
 }
 
 impl Paywall {
+    /// The upstream failed, so nothing is settled: free the single-use key — or, for an
+    /// already settled (reconciled) payment, hand the settlement back to the rail for the
+    /// buyer's next retry (the money moved; the key stays taken).
+    async fn x402_unsettled(&self, pending: Pending) {
+        match pending {
+            Pending::Evm(e) if e.settled.is_some() => {
+                let backend = self.x402.as_ref().and_then(|s| s.evm.clone());
+                if let (Some(b), Some(s)) = (backend, e.settled) {
+                    let r = PaymentRef {
+                        price: &e.price,
+                        payment: &e.payment,
+                        payload: &e.payload,
+                    };
+                    b.unserved(r, s);
+                }
+            }
+            Pending::Evm(e) => self.reservations.release(&e.key).await,
+            Pending::Lightning { key, .. } => self.reservations.release(&key).await,
+        }
+    }
+
     /// Write a settled x402 payment to the ledger (when a store is attached). The money has
     /// already moved, so a failed write is logged loudly but does not withhold the response.
     /// EVM rows carry the route's nominal price; the on-chain amount is in the transaction.

@@ -1,54 +1,76 @@
-//! [`EvmRail`]: verify by `eth_call` simulation, settle by a signed EIP-1559 transaction from
-//! the settler key + receipt.
+//! [`EvmRail`]: verify by `eth_call` simulation, settle by an EIP-1559 transaction signed with
+//! the settler's alloy wallet, then poll the receipt within the confirmation timeout.
+//!
+//! Settlement steps: gas (`eth_estimateGas`, a revert here refuses the payment before any gas
+//! is spent) and fees (alloy's EIP-1559 estimator over `eth_feeHistory`) outside any lock;
+//! then, under the settler's nonce lock, nonce = max(node's pending count, our next), sign
+//! (chain id from config), record the hash in [`PendingSettlements`], send the raw
+//! transaction. Holding the lock across sign+send keeps concurrent settlements from one key on
+//! distinct, gap-free nonces; a refused send resets our counter to the node's. (alloy's
+//! `CachedNonceManager` reserves nonces before broadcast and never resynchronises after a
+//! failed send, which would strand every later settlement behind the gap.)
 
 use std::time::{Duration, Instant};
 
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{Address as AlloyAddress, Bytes, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::SolCall;
 use async_trait::async_trait;
 use gate402_protocols::x402::evm::{self, Address};
-use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use super::rpc::{parse_quantity, Rpc};
-use super::tx::{self, Eip1559Tx};
-use super::{
-    revert_reason, EvmError, EvmErrorKind, ExactEvmBackend, PaymentRef, Settled, SettlerKey,
-};
+use super::errors::{classify, OnErrorAnswer};
+use super::http::{parse_url, HttpOptions};
+use super::pending::{Outcome, PendingSettlements, SettlementKey};
+use super::token::{self, Eip3009Token};
+use super::{EvmError, EvmErrorKind, ExactEvmBackend, PaymentRef, Settled, SettlerKey};
 
-/// Gas limit for `transferWithAuthorization` (≈ 66–83 k used).
-const GAS_LIMIT: u64 = 150_000;
 /// Receipt polling: first retry after this, doubling up to [`POLL_MAX`].
 const POLL_FIRST: Duration = Duration::from_millis(1);
 /// Longest wait between two receipt polls.
 const POLL_MAX: Duration = Duration::from_millis(100);
 
-/// Direct chain access over JSON-RPC, settling from a configured key.
+/// Direct chain access over JSON-RPC (alloy provider), settling from a configured key.
 pub struct EvmRail {
-    rpc: Rpc,
+    pub(super) provider: DynProvider,
+    wallet: Option<(EthereumWallet, AlloyAddress)>,
     url: String,
     chain_id: u64,
-    settler: Option<SettlerKey>,
     confirm_timeout: Duration,
-    /// Next sender nonce (serialises broadcasts from the settler key).
+    /// Next sender nonce (serialises sign+send from the settler key).
     next_nonce: Mutex<Option<u64>>,
+    pub(super) pending: PendingSettlements,
 }
 
 impl EvmRail {
-    /// A rail for chain `chain_id` at `rpc_url`; `settler` may be `None` for verify-only use.
+    /// A rail for chain `chain_id` at `rpc_url` (`http://` or `https://`); `settler` may be
+    /// `None` for verify-only use. Fails on a bad URL or CA file.
     pub fn new(
         rpc_url: &str,
         chain_id: u64,
         settler: Option<SettlerKey>,
-        rpc_timeout: Duration,
+        http: &HttpOptions,
         confirm_timeout: Duration,
-    ) -> Self {
-        EvmRail {
-            rpc: Rpc::new(rpc_url, rpc_timeout),
+    ) -> Result<Self, EvmError> {
+        let url = parse_url(rpc_url)?;
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_reqwest(http.client()?, url)
+            .erased();
+        Ok(EvmRail {
+            provider,
+            wallet: settler.map(|k| {
+                let from = AlloyAddress::from(k.address());
+                (EthereumWallet::from(k.signer().clone()), from)
+            }),
             url: rpc_url.to_string(),
             chain_id,
-            settler,
             confirm_timeout,
             next_nonce: Mutex::new(None),
-        }
+            pending: PendingSettlements::default(),
+        })
     }
 
     /// The chain id configured.
@@ -58,12 +80,21 @@ impl EvmRail {
 
     /// The settler's address, if a key is configured.
     pub fn settler_address(&self) -> Option<Address> {
-        self.settler.as_ref().map(SettlerKey::address)
+        self.wallet.as_ref().map(|(_, a)| a.into_array())
+    }
+
+    /// Settlements broadcast but not (yet) confirmed to their buyer.
+    pub fn pending(&self) -> &PendingSettlements {
+        &self.pending
     }
 
     /// Check the node is reachable and on the configured chain.
     pub async fn check_chain(&self) -> Result<(), EvmError> {
-        let id = self.rpc.quantity("eth_chainId", json!([])).await?;
+        let id = self
+            .provider
+            .get_chain_id()
+            .await
+            .map_err(|e| classify("eth_chainId", &e, OnErrorAnswer::Outage))?;
         if id != self.chain_id {
             return Err(EvmError::new(
                 EvmErrorKind::Config,
@@ -81,23 +112,26 @@ impl EvmRail {
         from: &Address,
         nonce: &[u8; 32],
     ) -> Result<bool, EvmError> {
-        let v = self
-            .eth_call(token, &tx::authorization_state(from, nonce))
+        let out = self
+            .read(token, token::authorization_state(from, nonce))
             .await?;
-        Ok(word_is_nonzero(&v))
+        Eip3009Token::authorizationStateCall::abi_decode_returns(&out).map_err(bad_answer)
     }
 
-    /// `balanceOf(who)` of the token (low 128 bits).
-    pub async fn balance_of(&self, token: &Address, who: &Address) -> Result<u128, EvmError> {
-        let v = self.eth_call(token, &tx::balance_of(who)).await?;
-        let h = v.as_str().and_then(|s| s.strip_prefix("0x")).unwrap_or("");
-        let low = &h[h.len().saturating_sub(32)..];
-        Ok(u128::from_str_radix(if low.is_empty() { "0" } else { low }, 16).unwrap_or(0))
+    /// `balanceOf(who)` of the token.
+    pub async fn balance_of(&self, token: &Address, who: &Address) -> Result<U256, EvmError> {
+        let out = self.read(token, token::balance_of(who)).await?;
+        Eip3009Token::balanceOfCall::abi_decode_returns(&out).map_err(bad_answer)
     }
 
-    async fn eth_call(&self, to: &Address, data: &[u8]) -> Result<Value, EvmError> {
-        let call = json!({"to": evm::checksum(to), "data": format!("0x{}", hex::encode(data))});
-        self.rpc.call_ok("eth_call", json!([call, "latest"])).await
+    async fn read(&self, to: &Address, data: Bytes) -> Result<Bytes, EvmError> {
+        let req = TransactionRequest::default()
+            .with_to(AlloyAddress::from(*to))
+            .with_input(data);
+        self.provider
+            .call(req)
+            .await
+            .map_err(|e| classify("eth_call", &e, OnErrorAnswer::Outage))
     }
 
     fn sig65(p: &PaymentRef<'_>) -> Result<[u8; 65], EvmError> {
@@ -110,96 +144,139 @@ impl EvmRail {
         })
     }
 
+    /// The settlement transaction with gas and fees filled (no nonce, unsigned).
+    async fn prepare(
+        &self,
+        from: AlloyAddress,
+        p: &PaymentRef<'_>,
+    ) -> Result<TransactionRequest, EvmError> {
+        let data = token::transfer_with_authorization(&p.payment.authorization, &Self::sig65(p)?);
+        let req = TransactionRequest::default()
+            .with_from(from)
+            .with_to(AlloyAddress::from(p.price.asset))
+            .with_input(data)
+            .with_chain_id(self.chain_id);
+        let (gas, fees) = tokio::join!(
+            self.provider.estimate_gas(req.clone()),
+            self.provider.estimate_eip1559_fees()
+        );
+        let gas = gas.map_err(|e| classify("eth_estimateGas", &e, OnErrorAnswer::Reject))?;
+        let fees = fees.map_err(|e| classify("eth_feeHistory", &e, OnErrorAnswer::Outage))?;
+        Ok(req
+            .with_gas_limit(gas)
+            .with_max_fee_per_gas(fees.max_fee_per_gas)
+            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas))
+    }
+
+    /// Sign and send under the nonce lock; the hash is in [`PendingSettlements`] from before
+    /// the send until the caller disarms the returned [`Outcome`].
     async fn broadcast(
         &self,
-        key: &SettlerKey,
-        data: Vec<u8>,
-        to: Address,
-    ) -> Result<[u8; 32], EvmError> {
+        wallet: &EthereumWallet,
+        from: AlloyAddress,
+        req: TransactionRequest,
+        key: SettlementKey,
+    ) -> Result<(B256, Outcome<'_>), EvmError> {
         let mut next = self.next_nonce.lock().await;
-        let from = evm::checksum(&key.address());
         let chain_nonce = self
-            .rpc
-            .quantity("eth_getTransactionCount", json!([from, "pending"]))
-            .await?;
+            .provider
+            .get_transaction_count(from)
+            .pending()
+            .await
+            .map_err(|e| classify("eth_getTransactionCount", &e, OnErrorAnswer::Outage))?;
         let nonce = next.map_or(chain_nonce, |n| n.max(chain_nonce));
-        let block = self
-            .rpc
-            .call_ok("eth_getBlockByNumber", json!(["latest", false]))
-            .await?;
-        let base_fee = parse_quantity(&block["baseFeePerGas"]).unwrap_or(0);
-        let tip = self
-            .rpc
-            .quantity("eth_maxPriorityFeePerGas", json!([]))
-            .await?;
-        let txn = Eip1559Tx {
-            chain_id: self.chain_id,
-            nonce,
-            max_priority_fee_per_gas: tip.into(),
-            // Room for the base fee to double before inclusion.
-            max_fee_per_gas: u128::from(base_fee) * 2 + u128::from(tip),
-            gas: GAS_LIMIT,
-            to,
-            data,
-        };
-        let (raw, hash) = txn.sign(key.secret());
-        let sent = self
-            .rpc
-            .call(
-                "eth_sendRawTransaction",
-                json!([format!("0x{}", hex::encode(raw))]),
-            )
-            .await;
-        match sent {
-            Ok(Ok(_)) => {
+        let envelope =
+            req.with_nonce(nonce).build(wallet).await.map_err(|e| {
+                EvmError::new(EvmErrorKind::Config, "signing_failed", e.to_string())
+            })?;
+        let hash = *envelope.tx_hash();
+        let outcome = Outcome::new(&self.pending, key, hash.to_string(), now_unix());
+        match self.provider.send_tx_envelope(envelope).await {
+            Ok(_) => {
                 *next = Some(nonce + 1);
-                Ok(hash)
-            }
-            Ok(Err(f)) => {
-                *next = None;
-                Err(EvmError::new(
-                    EvmErrorKind::Rejected,
-                    revert_reason(&f.message),
-                    f.message,
-                ))
+                tracing::info!(transaction = %hash, nonce, "x402 settlement broadcast");
+                Ok((hash, outcome))
             }
             Err(e) => {
                 *next = None;
-                Err(e)
+                let mut err = classify("eth_sendRawTransaction", &e, OnErrorAnswer::Reject);
+                if err.kind == EvmErrorKind::Rejected {
+                    // The node refused it: nothing was broadcast.
+                    outcome.delivered();
+                } else {
+                    // It may or may not have reached the node: keep the hash.
+                    err.transaction = Some(hash.to_string());
+                }
+                Err(err)
             }
         }
     }
 
-    async fn await_receipt(&self, hash: &str) -> Result<Value, EvmError> {
+    async fn await_receipt(&self, hash: B256) -> Result<TransactionReceipt, EvmError> {
         let deadline = Instant::now() + self.confirm_timeout;
         let mut wait = POLL_FIRST;
         loop {
-            let r = self
-                .rpc
-                .call_ok("eth_getTransactionReceipt", json!([hash]))
-                .await?;
-            if !r.is_null() {
+            let r = self.receipt(hash).await?;
+            if let Some(r) = r {
                 return Ok(r);
             }
             if Instant::now() >= deadline {
-                let mut e = EvmError::new(
+                return Err(EvmError::new(
                     EvmErrorKind::Unavailable,
                     "settlement_pending",
                     "no receipt before the confirmation timeout",
-                );
-                e.transaction = Some(hash.to_string());
-                return Err(e);
+                ));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(POLL_MAX);
         }
     }
+
+    pub(super) async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, EvmError> {
+        self.provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|e| classify("eth_getTransactionReceipt", &e, OnErrorAnswer::Outage))
+    }
 }
 
-fn word_is_nonzero(v: &Value) -> bool {
-    v.as_str()
-        .and_then(|s| s.strip_prefix("0x"))
-        .is_some_and(|h| h.bytes().any(|b| b != b'0'))
+pub(super) fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
+    SettlementKey {
+        token: p.price.asset,
+        from: p.payment.authorization.from,
+        nonce: p.payment.authorization.nonce,
+    }
+}
+
+/// The receipt's verdict on a settlement transaction `hash`.
+pub(super) fn judge(
+    p: &PaymentRef<'_>,
+    hash: String,
+    r: &TransactionReceipt,
+) -> Result<Settled, EvmError> {
+    if !r.status() {
+        let mut e = EvmError::new(EvmErrorKind::Rejected, "transaction_failed", "reverted");
+        e.transaction = Some(hash);
+        return Err(e);
+    }
+    Ok(Settled {
+        transaction: hash,
+        payer: evm::checksum(&p.payment.authorization.from),
+    })
+}
+
+fn bad_answer(e: alloy::sol_types::Error) -> EvmError {
+    EvmError::new(
+        EvmErrorKind::Unavailable,
+        "rpc_bad_answer",
+        format!("undecodable eth_call result: {e}"),
+    )
+}
+
+pub(super) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[async_trait]
@@ -212,49 +289,55 @@ impl ExactEvmBackend for EvmRail {
                 "other chain",
             ));
         }
-        let data = tx::transfer_with_authorization(&p.payment.authorization, &Self::sig65(&p)?);
+        let data = token::transfer_with_authorization(&p.payment.authorization, &Self::sig65(&p)?);
         let from = self.settler_address().unwrap_or(p.price.pay_to);
-        let call = json!({
-            "from": evm::checksum(&from),
-            "to": evm::checksum(&p.price.asset),
-            "data": format!("0x{}", hex::encode(data)),
-        });
-        match self.rpc.call("eth_call", json!([call, "latest"])).await? {
-            Ok(_) => Ok(()),
-            Err(f) => Err(EvmError::new(
-                EvmErrorKind::Rejected,
-                revert_reason(&f.message),
-                f.message,
-            )),
-        }
+        let req = TransactionRequest::default()
+            .with_from(AlloyAddress::from(from))
+            .with_to(AlloyAddress::from(p.price.asset))
+            .with_input(data);
+        self.provider
+            .call(req)
+            .await
+            .map(drop)
+            .map_err(|e| classify("eth_call", &e, OnErrorAnswer::Reject))
     }
 
     async fn settle(&self, p: PaymentRef<'_>) -> Result<Settled, EvmError> {
-        let key = self.settler.as_ref().ok_or_else(|| {
-            EvmError::new(
+        let Some((wallet, from)) = &self.wallet else {
+            return Err(EvmError::new(
                 EvmErrorKind::Config,
                 "no_settler_key",
                 "no settler key configured",
-            )
+            ));
+        };
+        let req = self.prepare(*from, &p).await?;
+        let (hash, outcome) = self
+            .broadcast(wallet, *from, req, settlement_key(&p))
+            .await?;
+        let receipt = self.await_receipt(hash).await.map_err(|mut e| {
+            // `outcome` is dropped with the error: the settlement stays pending.
+            e.transaction = Some(hash.to_string());
+            e
         })?;
-        let data = tx::transfer_with_authorization(&p.payment.authorization, &Self::sig65(&p)?);
-        let hash = format!(
-            "0x{}",
-            hex::encode(self.broadcast(key, data, p.price.asset).await?)
-        );
-        let receipt = self.await_receipt(&hash).await?;
-        if parse_quantity(&receipt["status"]) != Some(1) {
-            let mut e = EvmError::new(EvmErrorKind::Rejected, "transaction_failed", "reverted");
-            e.transaction = Some(hash);
-            return Err(e);
-        }
-        Ok(Settled {
-            transaction: hash,
-            payer: evm::checksum(&p.payment.authorization.from),
-        })
+        outcome.delivered();
+        judge(&p, hash.to_string(), &receipt)
     }
 
     fn describe(&self) -> String {
         format!("rpc {} (chain {})", self.url, self.chain_id)
+    }
+
+    async fn reconcile(&self, p: PaymentRef<'_>) -> Result<Option<Settled>, EvmError> {
+        self.reconcile_pending(&p).await
+    }
+
+    fn unserved(&self, p: PaymentRef<'_>, settled: Settled) {
+        self.pending.insert(
+            settlement_key(&p),
+            super::Unserved {
+                transaction: settled.transaction,
+                broadcast_at: now_unix(),
+            },
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! [`FacilitatorClient`]: verify and settle through an external x402 facilitator
 //! (`POST {url}/verify`, `POST {url}/settle` with `{x402Version, paymentPayload,
 //! paymentRequirements}`), accepting both 200-with-`isValid:false` (TS) and 4xx (x402-rs).
+//! Over reqwest with rustls ([`HttpOptions`]): `https://` facilitators work.
 
 use std::time::Duration;
 
@@ -9,46 +10,65 @@ use gate402_protocols::x402::evm;
 use gate402_protocols::x402::wire::{FacilitatorRequest, SettleResponse, VerifyResponse};
 use serde_json::Value;
 
-use super::rpc::JsonHttp;
+use super::http::{parse_url, unavailable, HttpOptions};
 use super::{EvmError, EvmErrorKind, ExactEvmBackend, PaymentRef, Settled};
+
+/// Largest facilitator answer read (they are a few hundred bytes).
+const MAX_BODY: usize = 1 << 20;
 
 /// Client of an external facilitator.
 pub struct FacilitatorClient {
-    http: JsonHttp,
-    settle_http: JsonHttp,
+    http: reqwest::Client,
+    settle_timeout: Duration,
     base: String,
 }
 
 impl FacilitatorClient {
-    /// A client for the facilitator at `base_url` (no trailing `/`), with the Go SDK's
-    /// guidance as timeouts (verify 10 s, settle 60 s) unless given.
-    pub fn new(base_url: &str, verify_timeout: Duration, settle_timeout: Duration) -> Self {
-        FacilitatorClient {
-            http: JsonHttp::new(verify_timeout),
-            settle_http: JsonHttp::new(settle_timeout),
+    /// A client for the facilitator at `base_url` (`http(s)://…`, no trailing `/`): `/verify`
+    /// within `http.timeout`, `/settle` within `settle_timeout` (the Go SDK's guidance is
+    /// 10 s and 60 s). Fails on a bad URL or CA file.
+    pub fn new(
+        base_url: &str,
+        http: &HttpOptions,
+        settle_timeout: Duration,
+    ) -> Result<Self, EvmError> {
+        parse_url(base_url)?;
+        Ok(FacilitatorClient {
+            http: http.client()?,
+            settle_timeout: settle_timeout.max(http.timeout),
             base: base_url.trim_end_matches('/').to_string(),
-        }
+        })
     }
 
-    async fn post(
-        &self,
-        http: &JsonHttp,
-        path: &str,
-        p: &PaymentRef<'_>,
-    ) -> Result<(u16, Value), EvmError> {
+    async fn post(&self, path: &str, p: &PaymentRef<'_>) -> Result<(u16, Value), EvmError> {
         let body = FacilitatorRequest {
             x402_version: p.payload.x402_version,
             payment_payload: p.payload.clone(),
             payment_requirements: p.price.requirement(),
         };
-        let body = serde_json::to_value(body).unwrap_or(Value::Null);
-        let (status, v) = http
-            .request(
-                http::Method::POST,
-                &format!("{}{path}", self.base),
-                Some(&body),
-            )
-            .await?;
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if path == "/settle" {
+            req = req.timeout(self.settle_timeout);
+        }
+        let mut resp = req.send().await.map_err(|e| unavailable(&e))?;
+        let status = resp.status().as_u16();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| unavailable(&e))? {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(EvmError::new(
+                    EvmErrorKind::Unavailable,
+                    "facilitator_error",
+                    format!("facilitator {path}: answer over {MAX_BODY} bytes"),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status >= 500 && v.is_null() {
             return Err(EvmError::new(
                 EvmErrorKind::Unavailable,
@@ -89,7 +109,7 @@ fn stable(reason: &str) -> &'static str {
 #[async_trait]
 impl ExactEvmBackend for FacilitatorClient {
     async fn verify(&self, p: PaymentRef<'_>) -> Result<(), EvmError> {
-        let (status, v) = self.post(&self.http, "/verify", &p).await?;
+        let (status, v) = self.post("/verify", &p).await?;
         match serde_json::from_value::<VerifyResponse>(v) {
             Ok(r) if r.is_valid => Ok(()),
             Ok(r) => Err(rejected(r.invalid_reason, r.invalid_message)),
@@ -102,7 +122,7 @@ impl ExactEvmBackend for FacilitatorClient {
     }
 
     async fn settle(&self, p: PaymentRef<'_>) -> Result<Settled, EvmError> {
-        let (status, v) = self.post(&self.settle_http, "/settle", &p).await?;
+        let (status, v) = self.post("/settle", &p).await?;
         match serde_json::from_value::<SettleResponse>(v) {
             Ok(r) if r.success => Ok(Settled {
                 transaction: r.transaction,

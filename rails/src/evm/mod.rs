@@ -1,11 +1,15 @@
-//! The EVM rail for x402 `exact` (EIP-3009): chain checks and settlement.
+//! The EVM rail for x402 `exact` (EIP-3009): chain checks and settlement, on alloy.
 //!
-//! * [`EvmRail`] talks to the chain's JSON-RPC: `verify` simulates `transferWithAuthorization`
-//!   with `eth_call` (covers signature, nonce state, balance and time window as the token sees
-//!   them, like the reference facilitator); `settle` submits it from the settler key as an
-//!   EIP-1559 transaction and waits for the receipt.
+//! * [`EvmRail`] talks to the chain's JSON-RPC through an alloy provider: `verify` simulates
+//!   `transferWithAuthorization` with `eth_call` (covers signature, nonce state, balance and
+//!   time window as the token sees them, like the reference facilitator); `settle` submits it
+//!   from the settler key (alloy wallet + gas/chain-id fillers, our own serialised nonce) and
+//!   waits, bounded, for the receipt. Broadcast settlements whose receipt did not come in time
+//!   stay in [`PendingSettlements`] until a retry of the same payment reconciles them.
 //! * [`FacilitatorClient`] delegates both to an external x402 facilitator (`POST /verify`,
 //!   `POST /settle`).
+//! * [`HttpOptions`]: both speak `http://` and `https://` (rustls on `ring`, webpki roots plus
+//!   an optional extra CA file), through one reqwest client each.
 //!
 //! Both implement [`ExactEvmBackend`]. Errors say whether the chain was unreachable
 //! ([`EvmErrorKind::Unavailable`]: retryable, the gateway answers 503) or the payment was
@@ -14,16 +18,26 @@
 //! The settler key is never logged: [`SettlerKey`]'s `Debug` prints only the address.
 
 mod chain;
+mod errors;
 mod facilitator;
-pub mod rpc;
-pub mod tx;
+mod http;
+mod pending;
+mod reconcile;
+pub mod token;
 
+use alloy::signers::local::PrivateKeySigner;
 use async_trait::async_trait;
 use gate402_protocols::x402::evm::{self, Address};
 use gate402_protocols::x402::{EvmPayment, EvmPrice, PaymentPayload};
 
 pub use chain::EvmRail;
 pub use facilitator::FacilitatorClient;
+pub use http::HttpOptions;
+pub use pending::{PendingSettlements, SettlementKey, Unserved};
+
+/// The alloy version this rail is built on, re-exported for tests and tools that talk to the
+/// same chain (one alloy in the tree).
+pub use alloy;
 
 /// Classification of an [`EvmError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +111,25 @@ pub trait ExactEvmBackend: Send + Sync + 'static {
     async fn settle(&self, p: PaymentRef<'_>) -> Result<Settled, EvmError>;
     /// Short description for logs (`rpc http://…`, `facilitator http://…`).
     fn describe(&self) -> String;
+    /// A payment presented again whose earlier settlement was broadcast but not confirmed in
+    /// time (the buyer got a 503, not the resource): check its receipt now. `Ok(None)`: no
+    /// such settlement is known (a plain replay). `Ok(Some(_))`: it landed and the caller now
+    /// owns serving it — hand it back with [`ExactEvmBackend::unserved`] if that fails.
+    /// `Err(Unavailable)`: still unconfirmed; `Err(Rejected)`: the transaction failed.
+    async fn reconcile(&self, p: PaymentRef<'_>) -> Result<Option<Settled>, EvmError> {
+        let _ = p;
+        Ok(None)
+    }
+    /// A reconciled settlement could not be delivered after all: keep it for the next retry.
+    fn unserved(&self, p: PaymentRef<'_>, settled: Settled) {
+        let _ = (p, settled);
+    }
 }
 
-/// The settler's private key. `Debug` shows the address only.
+/// The settler's private key (an alloy local signer). `Debug` shows the address only.
 #[derive(Clone)]
 pub struct SettlerKey {
-    key: secp256k1::SecretKey,
+    signer: PrivateKeySigner,
     address: Address,
 }
 
@@ -114,10 +141,10 @@ impl SettlerKey {
         let bad = || EvmError::new(EvmErrorKind::Config, "invalid_key", "not a 32-byte hex key");
         let mut b = [0u8; 32];
         hex::decode_to_slice(t, &mut b).map_err(|_| bad())?;
-        let key = secp256k1::SecretKey::from_slice(&b).map_err(|_| bad())?;
+        let signer = PrivateKeySigner::from_bytes(&b.into()).map_err(|_| bad())?;
         Ok(SettlerKey {
-            address: evm::address_of_key(&key),
-            key,
+            address: signer.address().into_array(),
+            signer,
         })
     }
 
@@ -126,9 +153,9 @@ impl SettlerKey {
         self.address
     }
 
-    /// The secret key (for signing only).
-    pub fn secret(&self) -> &secp256k1::SecretKey {
-        &self.key
+    /// The alloy signer (for the provider's wallet only).
+    pub(crate) fn signer(&self) -> &PrivateKeySigner {
+        &self.signer
     }
 }
 
