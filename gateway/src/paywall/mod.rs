@@ -11,6 +11,7 @@ pub mod edge;
 pub mod health;
 mod layer;
 pub mod pool;
+mod refund;
 pub mod replay;
 pub mod routes;
 mod session;

@@ -6,9 +6,9 @@
 //! `close` only prove ownership (`sha256(preimage) == sessionId`) and never look at the echoed
 //! challenge. Balances, consumption and refunds are the gateway's (stateful) business.
 //!
-//! gate402 extension: `close` may carry a `returnInvoice` for exactly the refund amount, which
-//! replaces the one registered at `open` (a rail paying through `pay_invoice` cannot pay an
-//! amountless invoice).
+//! The `returnInvoice` given at `open` is normally amountless (the gateway pays it for exactly
+//! the refund). gate402 extension: `close` may carry a `returnInvoice` (amountless, or for
+//! exactly the refund), which replaces the one registered at `open`.
 
 use serde_json::{json, Value};
 
