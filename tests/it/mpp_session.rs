@@ -122,9 +122,9 @@ async fn sessions_survive_a_gateway_restart() {
     running.shutdown().await.unwrap();
     drop(store);
     // A new process: a fresh pool on the same SQLite file.
-    let store = gate402::store::open(&gate402::store::StoreOptions::Sqlite {
-        path: dir.path().join("gate402.sqlite"),
-    })
+    let store = gate402::store::open(&gate402::store::StoreOptions::sqlite(
+        dir.path().join("gate402.sqlite"),
+    ))
     .await
     .unwrap();
     let config: Config = config;
