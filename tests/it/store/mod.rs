@@ -4,6 +4,7 @@
 //! file locked exclusively by another connection).
 
 mod fleet;
+mod invoice_pool;
 mod mpp_sessions;
 mod outage;
 mod sqlite_outage;
