@@ -47,7 +47,8 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Append `s` as a JCS string literal.
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

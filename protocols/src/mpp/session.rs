@@ -108,12 +108,10 @@ impl Mpp {
             "idleTimeout": self.idle_timeout_secs.to_string(),
         });
         let expires = self.expires_at(now, deposit.expires_at);
-        MppChallenge::issue(
-            &self.secret,
-            &self.realm,
-            METHOD,
-            SESSION,
-            &request,
+        MppChallenge::issue_jcs(
+            &self.key,
+            [&self.realm, METHOD, SESSION],
+            &super::jcs::canonicalize(&request),
             &super::time::format_rfc3339(expires),
             self.description.as_deref(),
             None,
