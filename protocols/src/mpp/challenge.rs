@@ -203,10 +203,10 @@ pub(crate) fn decode_json(b64: &str, what: &'static str) -> Result<Value, ParseE
 /// Append `value` escaped for a quoted-string.
 fn quote_into(out: &mut String, value: &str) -> Result<(), ParseError> {
     // Fast path: printable ASCII without `"` or `\` (ids, base64url, timestamps) is copied.
-    if value
-        .bytes()
-        .all(|b| matches!(b, b' '..=b'~' | b'\t') && b != b'"' && b != b'\\')
-    {
+    let plain = !value.bytes().fold(false, |bad, b| {
+        bad | ((b < b' ') & (b != b'\t')) | (b > b'~') | (b == b'"') | (b == b'\\')
+    });
+    if plain {
         out.push_str(value);
         return Ok(());
     }
