@@ -67,6 +67,15 @@ async fn run(pool_size: usize, requests: usize, with_store: bool) -> Vec<f64> {
     while paywall.pool().stock("api") < pool_size.min(requests) && Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await; // waiting for refill, not a test
     }
+    // With a store, also wait for the durable reserve: during the run each take is then
+    // refilled by a claim from it (DELETE … RETURNING) and the reserve by mint + INSERT.
+    if let Some(store) = paywall.store() {
+        while store.pool_count("api", 0).await.unwrap() < pool_size as u64
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await; // not a test
+        }
+    }
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let uri: http::Uri = format!("http://{}/x", gw.addr).parse().unwrap();
     let mut samples = Vec::with_capacity(requests);
