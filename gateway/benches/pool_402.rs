@@ -1,5 +1,7 @@
 //! Bounded loopback benchmark: latency of unpaid requests (402 issuance) through the whole
-//! gateway on the `lnd` backend, with 50 ms injected `AddInvoice` latency, pool warm vs off.
+//! gateway on the `lnd` backend, with 50 ms injected `AddInvoice` latency: pool warm in memory
+//! only, pool warm with its durable reserve on an SQLite store (refill claims and inserts
+//! running meanwhile), and pool off.
 //!
 //! Run: `cargo bench -p gate402 --bench pool_402` (a few seconds; loopback only; fixed counts).
 
@@ -16,7 +18,7 @@ use tokio::net::TcpListener;
 
 const DELAY_MS: u64 = 50;
 
-async fn run(pool_size: usize, requests: usize) -> Vec<f64> {
+async fn run(pool_size: usize, requests: usize, with_store: bool) -> Vec<f64> {
     let net = SimNetwork::new();
     let bob = net.add_node("bob", 0);
     net.set_faults(
@@ -44,12 +46,35 @@ async fn run(pool_size: usize, requests: usize) -> Vec<f64> {
     let config = Config::from_toml(&text).unwrap();
     config.validate().unwrap();
     let rail = backend::connect(&config.lightning).await.unwrap();
-    let paywall = Arc::new(server::paywall_with_secret(&config, rail, &[9u8; 32]).unwrap());
+    let paywall = server::paywall_with_secret(&config, rail, &[9u8; 32]).unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let paywall = if with_store {
+        let store = gate402::store::open(&gate402::store::StoreOptions::sqlite(
+            db.path().join("bench.sqlite"),
+        ))
+        .await
+        .unwrap();
+        server::attach_store(paywall, store, std::time::Duration::from_secs(1))
+            .await
+            .unwrap()
+    } else {
+        paywall
+    };
+    let paywall = Arc::new(paywall);
     let router = server::router(&config, paywall.clone()).unwrap();
     let gw = server::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), router).unwrap();
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
     while paywall.pool().stock("api") < pool_size.min(requests) && Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await; // waiting for refill, not a test
+    }
+    // With a store, also wait for the durable reserve: during the run each take is then
+    // refilled by a claim from it (DELETE … RETURNING) and the reserve by mint + INSERT.
+    if let Some(store) = paywall.store() {
+        while store.pool_count("api", 0).await.unwrap() < pool_size as u64
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await; // not a test
+        }
     }
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let uri: http::Uri = format!("http://{}/x", gw.addr).parse().unwrap();
@@ -79,10 +104,11 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        for (pool, n) in [(400usize, 300usize), (0, 30)] {
-            let s = run(pool, n).await;
+        for (pool, n, store) in [(400usize, 300usize, false), (400, 300, true), (0, 30, false)] {
+            let s = run(pool, n, store).await;
+            let kind = if store { "memory + sqlite reserve" } else { "memory only" };
             println!(
-                "402 issuance, AddInvoice +{DELAY_MS} ms, pool {:>3}: n={n} p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+                "402 issuance, AddInvoice +{DELAY_MS} ms, pool {:>3} ({kind}): n={n} p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
                 pool,
                 pct(&s, 0.5),
                 pct(&s, 0.9),

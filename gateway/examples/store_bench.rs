@@ -67,11 +67,9 @@ async fn run(name: &str, store: Arc<dyn Store>) {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = store::open(&StoreOptions::Sqlite {
-        path: dir.path().join("bench.sqlite"),
-    })
-    .await
-    .unwrap();
+    let sqlite = store::open(&StoreOptions::sqlite(dir.path().join("bench.sqlite")))
+        .await
+        .unwrap();
     run("sqlite", sqlite).await;
 
     let admin = std::env::var("GATE402_TEST_PG_URL")

@@ -33,10 +33,29 @@ fn describe_cert(src: &CertSource) -> String {
 
 /// Connect the configured backend. `Err` only for configuration mistakes.
 pub async fn connect(config: &LightningConfig) -> Result<Arc<dyn LightningRail>, String> {
+    connect_with(config, SELLER_MACAROON).await
+}
+
+/// The macaroon a seller takes from an LND directory: [`SELLER_MACAROON`], or
+/// [`BUYER_MACAROON`] when it refunds MPP session balances (`SendPaymentV2` needs
+/// `offchain:write`, which `invoice.macaroon` lacks). An explicit `macaroon` always wins.
+pub fn seller_macaroon(refunds: bool) -> &'static str {
+    if refunds {
+        BUYER_MACAROON
+    } else {
+        SELLER_MACAROON
+    }
+}
+
+/// [`connect`] with `default_macaroon` as the macaroon file of an LND directory.
+pub async fn connect_with(
+    config: &LightningConfig,
+    default_macaroon: &str,
+) -> Result<Arc<dyn LightningRail>, String> {
     match config {
         LightningConfig::Simnet { node } => Ok(Arc::new(SimNetwork::new().add_node(node, 0))),
         LightningConfig::Lnd(section) => {
-            let cfg = lnd_config(section, SELLER_MACAROON)?;
+            let cfg = lnd_config(section, default_macaroon)?;
             let (cert, mac) = (
                 describe_cert(&cfg.tls_cert),
                 describe_macaroon(&cfg.macaroon),

@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 /// `[lightning] backend = "lnd"`: where the node is and how to authenticate.
 ///
-/// `dir` names an LND-style directory (`tls.cert`, `invoice.macaroon`, and `rpc.addr` as
-/// written by `gate402 simnet`); the other keys override single parts. Secrets may instead
+/// `dir` names an LND-style directory (`tls.cert`, `invoice.macaroon` — `admin.macaroon` when
+/// `[mpp.session]` is enabled, since refunds pay —, and `rpc.addr` as written by
+/// `gate402 simnet`); the other keys override single parts. Secrets may instead
 /// come from environment variables holding hex or base64 (`tls_cert_env`, `macaroon_env`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +28,8 @@ pub struct LndSection {
     /// Environment variable holding the certificate (PEM text, or hex/base64 of PEM/DER).
     #[serde(default)]
     pub tls_cert_env: Option<String>,
-    /// Path of the macaroon (the seller needs only `invoice.macaroon`).
+    /// Path of the macaroon (the seller needs only `invoice.macaroon`, or one that can pay
+    /// — `offchain:write` — when MPP sessions refund balances).
     #[serde(default)]
     pub macaroon: Option<PathBuf>,
     /// Environment variable holding the macaroon as hex or base64.

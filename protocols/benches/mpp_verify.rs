@@ -2,12 +2,13 @@
 //! (base64url + JSON decode, HMAC id check, preimage hash, route pinning) ≤ 5 µs.
 //!
 //! Run: `taskset -c 1 cargo bench -p gate402-protocols --bench mpp_verify -- --warm-up-time 1 --measurement-time 3`
+//! Instruction counts (deterministic): see [`icount`].
 
 use std::hint::black_box;
 
 use criterion::{criterion_main, Criterion};
 use gate402_protocols::mpp::{Mpp, MppCredential};
-use gate402_protocols::{InvoiceFacts, NoRailFacts, Offer, PaymentProtocol};
+use gate402_protocols::{HeaderPair, InvoiceFacts, NoRailFacts, Offer, PaymentProtocol, Verified};
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
@@ -36,7 +37,14 @@ fn invoice() -> InvoiceFacts {
     }
 }
 
-fn bench(c: &mut Criterion) {
+struct Fixture {
+    p: Mpp,
+    offer: Offer,
+    headers: HeaderMap,
+    inv: InvoiceFacts,
+}
+
+fn fixture() -> Fixture {
     let p = Mpp::new(&[0x42; 32], "api.example.com").unwrap();
     let offer = offer();
     let challenge = p.charge_challenge(&offer, &invoice(), NOW);
@@ -50,32 +58,74 @@ fn bench(c: &mut Criterion) {
         AUTHORIZATION,
         HeaderValue::try_from(cred.to_header_value()).unwrap(),
     );
+    Fixture {
+        p,
+        offer,
+        headers,
+        inv: invoice(),
+    }
+}
+
+impl Fixture {
+    fn verify_full(&self) -> Verified {
+        let parsed = self
+            .p
+            .parse_credential(black_box(&self.headers))
+            .unwrap()
+            .unwrap();
+        self.p
+            .verify(&parsed, &self.offer, &NoRailFacts, black_box(NOW))
+            .unwrap()
+    }
+
+    fn issue(&self) -> Vec<HeaderPair> {
+        self.p
+            .challenge(&self.offer, Some(black_box(&self.inv)), NOW)
+            .unwrap()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let f = fixture();
     c.bench_function("mpp/charge_verify_full_path", |b| {
-        b.iter(|| {
-            let parsed = p.parse_credential(black_box(&headers)).unwrap().unwrap();
-            black_box(
-                p.verify(&parsed, &offer, &NoRailFacts, black_box(NOW))
-                    .unwrap(),
-            )
-        })
+        b.iter(|| black_box(f.verify_full()))
     });
-    let parsed = p.parse_credential(&headers).unwrap().unwrap();
+    let parsed = f.p.parse_credential(&f.headers).unwrap().unwrap();
     c.bench_function("mpp/charge_verify_parsed", |b| {
         b.iter(|| {
             black_box(
-                p.verify(black_box(&parsed), &offer, &NoRailFacts, NOW)
+                f.p.verify(black_box(&parsed), &f.offer, &NoRailFacts, NOW)
                     .unwrap(),
             )
         })
     });
     c.bench_function("mpp/charge_challenge_issue", |b| {
-        let inv = invoice();
-        b.iter(|| black_box(p.challenge(&offer, Some(black_box(&inv)), NOW).unwrap()))
+        b.iter(|| black_box(f.issue()))
     });
+}
+
+/// Instruction-count mode for `valgrind --tool=callgrind` (deterministic, unlike wall time on
+/// a shared VM): `MPP_ICOUNT=verify:N` or `issue:N` runs the operation N times and exits.
+/// Instructions per operation = (Ir at N − Ir at 0) / N.
+fn icount(spec: &str) {
+    let (op, n) = spec.split_once(':').expect("MPP_ICOUNT=op:N");
+    let n: usize = n.parse().expect("N");
+    let f = fixture();
+    for _ in 0..n {
+        match op {
+            "verify" => drop(black_box(f.verify_full())),
+            "issue" => drop(black_box(f.issue())),
+            other => panic!("unknown op {other}"),
+        }
+    }
 }
 
 /// Every benchmark of this file.
 fn benches() {
+    if let Ok(spec) = std::env::var("MPP_ICOUNT") {
+        icount(&spec);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
 }

@@ -30,7 +30,8 @@ pub type PaymentHash = [u8; 32];
 /// What a seller asks its node to invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceRequest {
-    /// Amount in millisatoshis (must be > 0).
+    /// Amount in millisatoshis; 0 asks for an amountless invoice (the payer chooses the
+    /// amount, as LND's `AddInvoice` with `value = 0`).
     pub amount_msat: u64,
     /// Invoice description (BOLT11 `d` field).
     pub memo: String,
@@ -153,6 +154,23 @@ pub trait LightningRail: Send + Sync + 'static {
 
     /// Pay a BOLT11 invoice and return the preimage (buyer side, LND `SendPaymentV2`).
     async fn pay_invoice(&self, bolt11: &str, limits: PayLimits) -> Result<Payment, RailError>;
+
+    /// Pay `amount_msat` to an amountless BOLT11 invoice (LND `SendPaymentV2` with `amt_msat`),
+    /// e.g. a refund to the return invoice a wallet gave when it opened a session. An invoice
+    /// that carries an amount is refused (`InvalidInvoice`), as LND does: pay it with
+    /// [`pay_invoice`](Self::pay_invoice). Rails that cannot pay answer `Internal`.
+    async fn pay_amountless_invoice(
+        &self,
+        bolt11: &str,
+        amount_msat: u64,
+        limits: PayLimits,
+    ) -> Result<Payment, RailError> {
+        let _ = (bolt11, amount_msat, limits);
+        Err(RailError::new(
+            RailErrorKind::Internal,
+            format!("the {} rail cannot pay amountless invoices", self.rail_id()),
+        ))
+    }
 
     /// Decode a BOLT11 invoice locally (signature checked).
     fn decode(&self, bolt11: &str) -> Result<DecodedInvoice, RailError> {

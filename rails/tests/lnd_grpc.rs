@@ -12,7 +12,8 @@ use std::time::Duration;
 use gate402_rails::lnd_server::{serve_node, LndServerHandle};
 use gate402_rails::simnet::{Faults, SimNetwork};
 use gate402_rails::{
-    InvoiceRequest, InvoiceState, LightningRail, LndConfig, LndRail, PayLimits, RailErrorKind,
+    decode_bolt11, InvoiceRequest, InvoiceState, LightningRail, LndConfig, LndRail, PayLimits,
+    RailErrorKind,
 };
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -189,6 +190,43 @@ async fn payment_failures_and_faults_are_classified() {
     assert_eq!(e.kind, RailErrorKind::Unavailable, "{e}");
     f.net.set_faults("bob", Faults::default());
     bob.create_invoice(req(1_000)).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_amountless_invoice_is_paid_over_grpc_with_amt_msat() {
+    let f = fixture().await;
+    let bob = LndRail::connect(admin(&f.bob)).await.unwrap();
+    let alice = LndRail::connect(admin(&f.alice)).await.unwrap();
+    let inv = bob.create_invoice(req(0)).await.unwrap();
+    assert_eq!(decode_bolt11(&inv.bolt11).unwrap().amount_msat, None);
+    let e = alice
+        .pay_invoice(&inv.bolt11, PayLimits::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::InvalidInvoice, "{e}");
+    let fixed = bob.create_invoice(req(2_000)).await.unwrap();
+    let e = alice
+        .pay_amountless_invoice(&fixed.bolt11, 2_000, PayLimits::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::InvalidInvoice, "{e}");
+
+    let paid = alice
+        .pay_amountless_invoice(&inv.bolt11, 3_000, PayLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(paid.payment_hash, inv.payment_hash);
+    let hash: [u8; 32] = Sha256::digest(paid.preimage).into();
+    assert_eq!(hash, inv.payment_hash);
+    assert_eq!(f.net.balance_msat("alice"), Some(10_000_000 - 3_000));
+    assert_eq!(f.net.balance_msat("bob"), Some(3_000));
+    let record = f
+        .net
+        .node("bob")
+        .unwrap()
+        .lookup_invoice(&inv.payment_hash)
+        .unwrap();
+    assert_eq!(record.amt_paid_msat, 3_000);
 }
 
 #[tokio::test]

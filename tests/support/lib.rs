@@ -167,11 +167,9 @@ impl Harness {
         let net = SimNetwork::new();
         let buyer = net.add_node("buyer", BUYER_MSAT);
         let seller = net.add_node("seller", 0);
-        let store = store::open(&StoreOptions::Sqlite {
-            path: dir.path().join("gate402.sqlite"),
-        })
-        .await
-        .unwrap();
+        let store = store::open(&StoreOptions::sqlite(dir.path().join("gate402.sqlite")))
+            .await
+            .unwrap();
         let gateway = gateway(&config, Arc::new(seller.clone()), store.clone()).await;
         Harness {
             net,

@@ -82,9 +82,9 @@ async fn demo() -> Result<(), String> {
     // The store (MPP session balances, ledger) in a temporary SQLite file.
     let cache_dir = std::env::temp_dir().join(format!("gate402-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache_dir);
-    let store = crate::store::open(&crate::store::StoreOptions::Sqlite {
-        path: cache_dir.join("store").join("gate402.sqlite"),
-    })
+    let store = crate::store::open(&crate::store::StoreOptions::sqlite(
+        cache_dir.join("store").join("gate402.sqlite"),
+    ))
     .await
     .map_err(|x| e("store")(&x))?;
     let paywall = server::attach_store(paywall, store, config.store.revocation_refresh())

@@ -67,7 +67,9 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rail = match crate::backend::connect(&config.lightning).await {
+    // Sessions refund unspent balances: the node must be able to pay.
+    let macaroon = crate::backend::seller_macaroon(config.mpp.session.enabled);
+    let rail = match crate::backend::connect_with(&config.lightning, macaroon).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: lightning: {e}", path.display());

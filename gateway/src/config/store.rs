@@ -48,7 +48,8 @@ pub struct StoreConfig {
     /// PostgreSQL pool size.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
-    /// How long a paid request waits for a database connection before answering 503, ms.
+    /// How long a paid request waits for a database connection — on SQLite also for the
+    /// database lock (`busy_timeout`) — before answering 503, ms.
     #[serde(default = "default_acquire_timeout")]
     pub acquire_timeout_ms: u64,
     /// How often revocations are reloaded from the database, ms (the staleness bound across
@@ -146,6 +147,7 @@ impl StoreConfig {
         Ok(match self.backend {
             StoreBackend::Sqlite => StoreOptions::Sqlite {
                 path: self.sqlite_path(),
+                busy_timeout: Duration::from_millis(self.acquire_timeout_ms),
             },
             StoreBackend::Postgres => {
                 let url = match &self.database_url {

@@ -11,6 +11,8 @@ pub mod edge;
 pub mod health;
 mod layer;
 pub mod pool;
+mod pool_refill;
+mod refund;
 pub mod replay;
 pub mod routes;
 mod session;
@@ -252,6 +254,7 @@ impl Paywall {
             self.sessions = Some(sessions);
         }
         self.reservations = Arc::new(replay::StoreReservations::new(store.clone()));
+        self.pool.attach_store(store.clone());
         self.settlement = Some(Settlement::new(store, revocations));
         self
     }

@@ -1,31 +1,53 @@
 //! Invoice pool: pre-minted invoices per route, so a 402 is answered without waiting for
 //! `AddInvoice` (fsync-bound on LND: ≈ 200/s per node, 50 ms+ each under load).
 //!
-//! Each route has a stock of up to `size` invoices, kept full by `refill_concurrency`
-//! background workers. [`InvoicePool::take`] pops one under a mutex, so an invoice is handed
-//! to exactly one challenge; invoices with less than `min_validity_secs` left are discarded.
-//! An empty stock falls back to minting synchronously (a "miss"). Workers back off
-//! exponentially while the rail fails.
+//! Two tiers per route:
+//!
+//! * the **memory front**: up to `size` invoices this process alone may hand out.
+//!   [`InvoicePool::take`] pops one under a mutex (no I/O: the ≤ 1 ms p50 402 path), so an
+//!   invoice goes to exactly one challenge; invoices with less than `min_validity_secs` left
+//!   are discarded.
+//! * with a store attached ([`InvoicePool::attach_store`]), the **durable reserve**: up to
+//!   `size` more in the store's `invoice_pool` table, shared by every gateway on the database
+//!   and kept across restarts.
+//!
+//! The refill workers ([`super::pool_refill`]) keep both full: the front is refilled by
+//! *claiming* from the reserve (`pool_take`: one atomic `DELETE … RETURNING`, `FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL) or, when the reserve is empty or the store unreachable, by
+//! minting straight into the front; the reserve is refilled by minting and `pool_add`
+//! (committed before the invoice can be claimed).
+//!
+//! **Never one invoice twice.** An invoice is handed out only from a front, and it entered
+//! that front either fresh from the rail (never in the table) or through a committed atomic
+//! claim that removed it from the table. So two gateways never both hold it, and a crash
+//! cannot resurrect it: the claim's delete is durable before the invoice is in memory.
+//! Write-behind (hand out first, delete from the table later) is *not* used: a crash between
+//! the two would leave a handed-out invoice in the table, to be handed out again after the
+//! restart. The price of claim-ahead: a crash loses the front's invoices (at most `size` per
+//! route, never handed out; they expire unpaid) while the reserve survives.
+//!
+//! An empty front claims one from the reserve on the request path, then falls back to minting
+//! synchronously (a "miss"). Workers back off exponentially while the rail fails.
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
     },
-    time::Duration,
 };
 
 use gate402_rails::{Invoice, InvoiceRequest, LightningRail, RailError};
 use tokio::{sync::Notify, task::JoinHandle};
 
 use super::health::RailHealth;
-use crate::clock::now_unix;
+use super::pool_refill::{claim, refill};
+use crate::{clock::now_unix, store::Store};
 
 /// Pool settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// Invoices kept ready per route (0 disables the pool).
+    /// Invoices kept ready per route in memory, and as many in the store (0 disables both).
     pub size: usize,
     /// Concurrent `AddInvoice` calls per route while refilling.
     pub refill_concurrency: usize,
@@ -46,7 +68,7 @@ impl Default for PoolConfig {
 /// Counters, for tests, metrics and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Challenges served from stock.
+    /// Challenges served from stock (memory front or, when it was empty, the store).
     pub hits: u64,
     /// Challenges that had to mint synchronously.
     pub misses: u64,
@@ -54,24 +76,41 @@ pub struct PoolStats {
     pub minted: u64,
     /// Stale invoices thrown away.
     pub discarded: u64,
+    /// Invoices claimed from the store's reserve (background or request path).
+    pub claimed: u64,
+    /// Invoices written to the store's reserve.
+    pub stored: u64,
 }
 
-struct Stock {
-    req: InvoiceRequest,
-    queue: VecDeque<Invoice>,
-    inflight: usize,
-    notify: Arc<Notify>,
+pub(super) struct Stock {
+    pub(super) req: InvoiceRequest,
+    pub(super) queue: VecDeque<Invoice>,
+    /// Front refills under way (claims or mints).
+    pub(super) inflight: usize,
+    /// Reserve refills under way (mints headed for the store).
+    pub(super) reserving: usize,
+    pub(super) notify: Arc<Notify>,
 }
 
-struct Inner {
-    rail: Arc<dyn LightningRail>,
-    health: Arc<RailHealth>,
-    cfg: PoolConfig,
-    stocks: Mutex<HashMap<String, Stock>>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    minted: AtomicU64,
-    discarded: AtomicU64,
+pub(super) struct Inner {
+    pub(super) rail: Arc<dyn LightningRail>,
+    pub(super) health: Arc<RailHealth>,
+    pub(super) cfg: PoolConfig,
+    pub(super) store: OnceLock<Arc<dyn Store>>,
+    pub(super) stocks: Mutex<HashMap<String, Stock>>,
+    pub(super) hits: AtomicU64,
+    pub(super) misses: AtomicU64,
+    pub(super) minted: AtomicU64,
+    pub(super) discarded: AtomicU64,
+    pub(super) claimed: AtomicU64,
+    pub(super) stored: AtomicU64,
+}
+
+impl Inner {
+    /// Unix seconds an invoice must still be valid at to be handed out now.
+    pub(super) fn valid_until(&self) -> u64 {
+        now_unix() + self.cfg.min_validity_secs
+    }
 }
 
 /// Pre-minted invoices per route.
@@ -110,13 +149,25 @@ impl InvoicePool {
                 rail,
                 health,
                 cfg,
+                store: OnceLock::new(),
                 stocks: Mutex::new(HashMap::new()),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 minted: AtomicU64::new(0),
                 discarded: AtomicU64::new(0),
+                claimed: AtomicU64::new(0),
+                stored: AtomicU64::new(0),
             }),
             workers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Back the pool with `store`'s `invoice_pool` table (the durable, shared reserve). Only
+    /// the first store attached is used.
+    pub fn attach_store(&self, store: Arc<dyn Store>) {
+        let _ = self.inner.store.set(store);
+        if let Ok(stocks) = self.inner.stocks.lock() {
+            stocks.values().for_each(|s| s.notify.notify_waiters());
         }
     }
 
@@ -128,6 +179,7 @@ impl InvoicePool {
             req,
             queue: VecDeque::new(),
             inflight: 0,
+            reserving: 0,
             notify: notify.clone(),
         };
         if let Ok(mut stocks) = self.inner.stocks.lock() {
@@ -148,11 +200,19 @@ impl InvoicePool {
         }
     }
 
-    /// An invoice for `key` that no other challenge has received.
+    /// An invoice for `key` that no other challenge (of any gateway sharing the store) has
+    /// received: from the memory front, else claimed from the store's reserve, else minted.
     pub async fn take(&self, key: &str, req: &InvoiceRequest) -> Result<Invoice, RailError> {
         if let Some(inv) = self.pop(key) {
             self.inner.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(inv);
+        }
+        let pooled = !key.is_empty() && self.inner.cfg.size > 0;
+        if let Some(store) = self.inner.store.get().filter(|_| pooled) {
+            if let Some(inv) = claim(&self.inner, &**store, key, req).await {
+                self.inner.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(inv);
+            }
         }
         self.inner.misses.fetch_add(1, Ordering::Relaxed);
         let result = self.inner.rail.create_invoice(req.clone()).await;
@@ -161,7 +221,7 @@ impl InvoicePool {
     }
 
     fn pop(&self, key: &str) -> Option<Invoice> {
-        let deadline = now_unix() + self.inner.cfg.min_validity_secs;
+        let deadline = self.inner.valid_until();
         let mut stocks = self.inner.stocks.lock().ok()?;
         let stock = stocks.get_mut(key)?;
         let mut found = None;
@@ -176,7 +236,7 @@ impl InvoicePool {
         found
     }
 
-    /// Invoices in stock for `key`.
+    /// Invoices in the memory front for `key`.
     pub fn stock(&self, key: &str) -> usize {
         self.inner
             .stocks
@@ -188,57 +248,14 @@ impl InvoicePool {
 
     /// Counters so far.
     pub fn stats(&self) -> PoolStats {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         PoolStats {
-            hits: self.inner.hits.load(Ordering::Relaxed),
-            misses: self.inner.misses.load(Ordering::Relaxed),
-            minted: self.inner.minted.load(Ordering::Relaxed),
-            discarded: self.inner.discarded.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// One refill worker: mint while the stock (plus in-flight mints) is below `size`.
-async fn refill(inner: Arc<Inner>, key: String, notify: Arc<Notify>) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let notified = notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let req = {
-            let Ok(mut stocks) = inner.stocks.lock() else {
-                return;
-            };
-            let Some(stock) = stocks.get_mut(&key) else {
-                return;
-            };
-            if stock.queue.len() + stock.inflight >= inner.cfg.size {
-                None
-            } else {
-                stock.inflight += 1;
-                Some(stock.req.clone())
-            }
-        };
-        let Some(req) = req else {
-            notified.await;
-            continue;
-        };
-        let result = inner.rail.create_invoice(req).await;
-        inner.health.observe(&result);
-        let ok = result.is_ok();
-        if let Ok(mut stocks) = inner.stocks.lock() {
-            if let Some(stock) = stocks.get_mut(&key) {
-                stock.inflight -= 1;
-                if let Ok(inv) = result {
-                    stock.queue.push_back(inv);
-                    inner.minted.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        if ok {
-            backoff = Duration::from_millis(100);
-        } else {
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            hits: load(&self.inner.hits),
+            misses: load(&self.inner.misses),
+            minted: load(&self.inner.minted),
+            discarded: load(&self.inner.discarded),
+            claimed: load(&self.inner.claimed),
+            stored: load(&self.inner.stored),
         }
     }
 }

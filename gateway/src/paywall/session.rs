@@ -4,19 +4,18 @@
 //! The sans-IO checks are [`Mpp::verify_session`](gate402_protocols::mpp::Mpp); here are the
 //! stateful steps: deposits and top-ups are consumed once through the replay guard, balances
 //! live in the [`SessionStore`](crate::store::SessionStore) (persisted: sessions survive a
-//! restart), refunds go through [`LightningRail::pay_invoice`](gate402_rails::LightningRail).
+//! restart), refunds are paid by [`refund`](super::refund).
 
 use axum::body::Body;
 use gate402_protocols::{
     mpp::{session::session_key, BodyDigest, MppCredential, SessionStep},
     CredentialError, ProtocolId, Reference, Verified, VerifyError,
 };
-use gate402_rails::PayLimits;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{check::Check, Paywall, Receipt, Route};
-use crate::store::{MppSessionRecord as SessionRecord, RefundStatus, StoreError};
+use super::{check::Check, refund::check_return_invoice, Paywall, Receipt, Route};
+use crate::store::{MppSessionRecord as SessionRecord, StoreError};
 
 fn refused(e: impl Into<CredentialError>) -> Check {
     Check::Refused(Some((e.into(), ProtocolId::Mpp)))
@@ -65,6 +64,12 @@ impl Paywall {
                     challenge_id,
                     expires_at,
                 } => {
+                    if let Some(inv) = &return_invoice {
+                        let rail = self.lightning.as_ref();
+                        if let Err(e) = check_return_invoice(rail, inv, deposit_sats, false, now) {
+                            return Ok(refused(e));
+                        }
+                    }
                     if !self
                         .reservations
                         .reserve(&session_key(&session_id), Some(expires_at), now)
@@ -200,61 +205,33 @@ impl Paywall {
         if current.closed {
             return Ok(refused(VerifyError::SessionClosed));
         }
-        if let Some(inv) = &close_invoice {
-            match self.lightning.decode(inv) {
-                Ok(d) if d.amount_msat == Some(current.balance_sats() * 1000) => {}
-                Ok(_) => {
-                    return Ok(refused(VerifyError::InvalidReturnInvoice(
-                        "amount differs from the refund",
-                    )))
-                }
-                Err(_) => {
-                    return Ok(refused(VerifyError::InvalidReturnInvoice(
-                        "not a valid BOLT11 invoice",
-                    )))
+        // The refund goes to the invoice sent with the close, else the one given at open; it
+        // must be able to carry the balance, or the session stays open (nothing is lost).
+        let invoice = close_invoice.or_else(|| current.return_invoice.clone());
+        let balance = current.balance_sats();
+        match &invoice {
+            Some(inv) => {
+                let rail = self.lightning.as_ref();
+                if let Err(e) = check_return_invoice(rail, inv, balance, true, now) {
+                    return Ok(refused(e));
                 }
             }
+            None if balance > 0 => {
+                return Ok(refused(VerifyError::InvalidReturnInvoice(
+                    "no return invoice for the refund",
+                )))
+            }
+            None => {}
         }
         let rec = match store.close(&id).await? {
             Ok(r) => r,
             Err(e) => return Ok(refused(e)),
         };
         let refund = rec.balance_sats();
-        let invoice = close_invoice.or_else(|| rec.return_invoice.clone());
         let status = self.pay_refund(&id, refund, invoice.as_deref()).await;
         tracing::info!(session = %id, refund, status = status.as_str(), "session closed");
         let body =
             json!({"status": "closed", "refundSats": refund, "refundStatus": status.as_str()});
         Ok(self.json_answer(&rec, session_id, body, now))
-    }
-
-    /// Pay `refund` sat back to `invoice` (which must ask for exactly that amount: the rail
-    /// cannot pay an amountless invoice). Called once per session, by whoever closed it.
-    pub(super) async fn pay_refund(
-        &self,
-        id: &str,
-        refund: u64,
-        invoice: Option<&str>,
-    ) -> RefundStatus {
-        let inv = match (refund, invoice) {
-            (0, _) => return RefundStatus::Skipped,
-            (_, None) => return RefundStatus::Failed,
-            (_, Some(inv)) => inv,
-        };
-        match self.lightning.decode(inv) {
-            Ok(d) if d.amount_msat == Some(refund * 1000) => {
-                match self.lightning.pay_invoice(inv, PayLimits::default()).await {
-                    Ok(_) => RefundStatus::Succeeded,
-                    Err(e) => {
-                        tracing::warn!(session = %id, error = %e, "session refund failed");
-                        RefundStatus::Failed
-                    }
-                }
-            }
-            _ => {
-                tracing::warn!(session = %id, refund, "return invoice cannot carry the refund");
-                RefundStatus::Failed
-            }
-        }
     }
 }

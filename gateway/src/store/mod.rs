@@ -130,6 +130,9 @@ pub enum StoreOptions {
     Sqlite {
         /// Database file.
         path: std::path::PathBuf,
+        /// How long a statement waits for SQLite's lock (`busy_timeout`) or the pool for a
+        /// connection before the store is "unavailable" (503).
+        busy_timeout: Duration,
     },
     /// A PostgreSQL database.
     Postgres {
@@ -142,10 +145,27 @@ pub enum StoreOptions {
     },
 }
 
+/// Default SQLite `busy_timeout`.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl StoreOptions {
+    /// An SQLite file with the default [`SQLITE_BUSY_TIMEOUT`].
+    pub fn sqlite(path: impl Into<std::path::PathBuf>) -> StoreOptions {
+        StoreOptions::Sqlite {
+            path: path.into(),
+            busy_timeout: SQLITE_BUSY_TIMEOUT,
+        }
+    }
+}
+
 impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreOptions::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            StoreOptions::Sqlite { path, busy_timeout } => f
+                .debug_struct("Sqlite")
+                .field("path", path)
+                .field("busy_timeout", busy_timeout)
+                .finish(),
             StoreOptions::Postgres {
                 max_connections, ..
             } => f
@@ -160,7 +180,9 @@ impl std::fmt::Debug for StoreOptions {
 /// Open the store and apply pending migrations.
 pub async fn open(options: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
     Ok(match options {
-        StoreOptions::Sqlite { path } => Arc::new(SqliteStore::open(path).await?),
+        StoreOptions::Sqlite { path, busy_timeout } => {
+            Arc::new(SqliteStore::open_with(path, *busy_timeout).await?)
+        }
         StoreOptions::Postgres {
             url,
             max_connections,

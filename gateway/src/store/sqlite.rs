@@ -26,6 +26,13 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating if needed) the database file at `path` and migrate it.
     pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(path, super::SQLITE_BUSY_TIMEOUT).await
+    }
+
+    /// [`open`](Self::open) with `busy_timeout`: how long a statement waits for a lock held
+    /// by another connection (another process, a backup, an admin's `BEGIN EXCLUSIVE`) and
+    /// the pool for a free connection; after that the call is `Unavailable` (503).
+    pub async fn open_with(path: &Path, busy_timeout: Duration) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
@@ -35,10 +42,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(busy_timeout)
             .connect_with(options)
             .await
             .map_err(classify)?;

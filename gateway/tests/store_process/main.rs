@@ -1,6 +1,7 @@
 //! The real `gate402 serve` binary with its store: two processes sharing PostgreSQL, and
 //! `kill -9` in the middle of a burst of paid requests (SQLite and PostgreSQL).
 
+mod mpp_charge;
 mod single_use;
 mod support;
 

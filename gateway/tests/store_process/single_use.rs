@@ -3,23 +3,17 @@
 //! invoice, and 50 concurrent presentations of its proof split across both processes are
 //! served exactly once.
 
-use std::{process::Stdio, time::Duration};
-
 use bytes::Bytes;
 use gate402_protocols::x402::wire::{decode_header, encode_header};
-use gate402_rails::{
-    lnd::{LndConfig, LndRail},
-    LightningRail, PayLimits,
-};
+use gate402_rails::{LightningRail, PayLimits};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::{self, Gateway, TestDb};
 
 /// GET `url` with `headers`: status and headers (`None` if the connection failed).
-async fn fetch(url: &str, headers: &[(&str, &str)]) -> Option<(u16, http::HeaderMap)> {
+pub async fn fetch(url: &str, headers: &[(&str, &str)]) -> Option<(u16, http::HeaderMap)> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let mut req = http::Request::get(url);
     for (k, v) in headers {
@@ -36,29 +30,7 @@ async fn two_processes_serve_one_single_use_payment_once() {
     let db = TestDb::create().await;
     let dir = tempfile::tempdir().unwrap();
     let sim = dir.path().join("sim");
-    let mut simnet = support::gate402(&[
-        "simnet",
-        "--dir",
-        sim.to_str().unwrap(),
-        "--nodes",
-        "alice,bob",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(simnet.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if l.contains("simnet ready") {
-                return;
-            }
-        }
-        panic!("gate402 simnet exited early");
-    })
-    .await
-    .expect("simnet ready in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let _simnet = support::Simnet::start(&sim).await;
 
     let upstream = crate::upstream().await;
     let config = dir.path().join("gateway.toml");
@@ -86,16 +58,7 @@ async fn two_processes_serve_one_single_use_payment_once() {
     let pr: Value = decode_header(headers["payment-required"].as_bytes(), "t").unwrap();
     let entry = pr["accepts"][0].clone();
     let invoice = entry["extra"]["invoice"].as_str().unwrap().to_string();
-    let alice = sim.join("alice");
-    let wallet = LndRail::connect(LndConfig::from_files(
-        std::fs::read_to_string(alice.join("rpc.addr"))
-            .unwrap()
-            .trim(),
-        alice.join("tls.cert"),
-        alice.join("admin.macaroon"),
-    ))
-    .await
-    .unwrap();
+    let wallet = support::lnd_wallet(&sim.join("alice")).await;
     wallet
         .pay_invoice(&invoice, PayLimits::default())
         .await

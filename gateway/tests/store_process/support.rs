@@ -189,3 +189,52 @@ pub async fn ledger_refs(config: &Path) -> Vec<String> {
         .map(|p| p["reference"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A running `gate402 simnet` with nodes `alice` and `bob` under a directory (killed on drop).
+pub struct Simnet {
+    _child: Child,
+}
+
+impl Simnet {
+    /// Start it in `dir` and wait (≤ 30 s) for its readiness line.
+    pub async fn start(dir: &Path) -> Simnet {
+        let mut child = gate402(&[
+            "simnet",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--nodes",
+            "alice,bob",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(l) = lines.next_line().await.unwrap() {
+                if l.contains("simnet ready") {
+                    return;
+                }
+            }
+            panic!("gate402 simnet exited early");
+        })
+        .await
+        .expect("simnet ready in time");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Simnet { _child: child }
+    }
+}
+
+/// An LND gRPC client on a simnet node's directory (`rpc.addr`, `tls.cert`, admin macaroon).
+pub async fn lnd_wallet(node: &Path) -> gate402_rails::lnd::LndRail {
+    use gate402_rails::lnd::{LndConfig, LndRail};
+    LndRail::connect(LndConfig::from_files(
+        std::fs::read_to_string(node.join("rpc.addr"))
+            .unwrap()
+            .trim(),
+        node.join("tls.cert"),
+        node.join("admin.macaroon"),
+    ))
+    .await
+    .unwrap()
+}

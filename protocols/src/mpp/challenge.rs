@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::id::{self, BoundFields};
+use super::id::{BoundFields, IdKey};
 use super::{b64url, jcs, SCHEME};
 use crate::auth_header::Challenge;
 use crate::ParseError;
@@ -55,18 +55,40 @@ impl MppChallenge {
         opaque: Option<&Value>,
         digest: Option<&str>,
     ) -> MppChallenge {
+        MppChallenge::issue_jcs(
+            &IdKey::new(secret),
+            [realm, method, intent],
+            &jcs::canonicalize(request),
+            expires,
+            description,
+            opaque,
+            digest,
+        )
+    }
+
+    /// [`issue`](Self::issue) with a ready key and the request already in JCS form
+    /// (`[realm, method, intent]` first).
+    pub(crate) fn issue_jcs(
+        key: &IdKey,
+        [realm, method, intent]: [&str; 3],
+        request_jcs: &str,
+        expires: &str,
+        description: Option<&str>,
+        opaque: Option<&Value>,
+        digest: Option<&str>,
+    ) -> MppChallenge {
         let mut c = MppChallenge {
             realm: realm.into(),
             method: method.into(),
             intent: intent.into(),
-            request: b64url::encode(jcs::canonicalize(request).as_bytes()),
+            request: b64url::encode(request_jcs.as_bytes()),
             expires: Some(expires.into()),
             description: description.map(Into::into),
             opaque: opaque.map(|o| b64url::encode(jcs::canonicalize(o).as_bytes())),
             digest: digest.map(Into::into),
             ..MppChallenge::default()
         };
-        c.id = id::compute(secret, &c.bound());
+        c.id = key.compute(&c.bound());
         c
     }
 
@@ -92,7 +114,9 @@ impl MppChallenge {
     /// The header value `Payment id="…", realm="…", …` (required fields first, then optional
     /// ones in a fixed order). Errors on control characters in any value.
     pub fn to_header_value(&self) -> Result<String, ParseError> {
-        let mut out = String::from(SCHEME);
+        let len = self.id.len() + self.realm.len() + self.request.len() + 160;
+        let mut out = String::with_capacity(len);
+        out.push_str(SCHEME);
         let fields: [(&str, Option<&str>); 10] = [
             ("id", Some(&self.id)),
             ("realm", Some(&self.realm)),
@@ -178,6 +202,14 @@ pub(crate) fn decode_json(b64: &str, what: &'static str) -> Result<Value, ParseE
 
 /// Append `value` escaped for a quoted-string.
 fn quote_into(out: &mut String, value: &str) -> Result<(), ParseError> {
+    // Fast path: printable ASCII without `"` or `\` (ids, base64url, timestamps) is copied.
+    let plain = !value.bytes().fold(false, |bad, b| {
+        bad | ((b < b' ') & (b != b'\t')) | (b > b'~') | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.push_str(value);
+        return Ok(());
+    }
     for c in value.chars() {
         match c {
             '"' | '\\' => {
@@ -227,7 +259,7 @@ mod tests {
         let parsed = MppChallenge::from_auth(&parse_challenges(&v).unwrap()[0]).unwrap();
         assert_eq!(parsed, c);
         assert_eq!(parsed.request_json().unwrap(), req);
-        assert!(id::verify(SECRET, &parsed.id, &parsed.bound()).is_some());
+        assert!(super::super::id::verify(SECRET, &parsed.id, &parsed.bound()).is_some());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use super::challenge::MppChallenge;
 use super::credential::MppCredential;
 use super::digest::BodyDigest;
-use super::{Mpp, CHARGE, METHOD};
+use super::{jcs, Mpp, CHARGE, METHOD};
 use crate::{
     CredentialError, InvoiceFacts, Offer, ParseError, ProtocolId, Reference, Verified, VerifyError,
 };
@@ -75,6 +75,29 @@ pub fn charge_request(offer: &Offer, invoice: &InvoiceFacts) -> Value {
             "network": network_of(&invoice.bolt11),
         },
     })
+}
+
+/// [`charge_request`] serialised as JCS, written directly (no JSON tree, no key sort: the
+/// members are emitted in JCS order). Same bytes as `jcs::canonicalize(&charge_request(…))`.
+pub(crate) fn charge_request_jcs(offer: &Offer, invoice: &InvoiceFacts) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(160 + invoice.bolt11.len() + offer.service.len());
+    let _ = write!(
+        out,
+        "{{\"amount\":\"{}\",\"currency\":\"sat\",\"externalId\":",
+        offer.price_msat / 1000
+    );
+    jcs::write_string(&mut out, &offer.service);
+    out.push_str(",\"methodDetails\":{\"invoice\":");
+    jcs::write_string(&mut out, &invoice.bolt11);
+    out.push_str(",\"network\":\"");
+    out.push_str(network_of(&invoice.bolt11));
+    out.push_str("\",\"paymentHash\":\"");
+    let mut hash = [0u8; 64];
+    let _ = hex::encode_to_slice(invoice.payment_hash, &mut hash);
+    out.push_str(std::str::from_utf8(&hash).unwrap_or_default());
+    out.push_str("\"}}");
+    out
 }
 
 /// A 32-byte value from 64 hex digits (either case).
@@ -131,12 +154,10 @@ impl Mpp {
         body: Option<&BodyDigest>,
     ) -> MppChallenge {
         let expires = self.expires_at(now, invoice.expires_at);
-        MppChallenge::issue(
-            &self.secret,
-            &self.realm,
-            METHOD,
-            CHARGE,
-            &charge_request(offer, invoice),
+        MppChallenge::issue_jcs(
+            &self.key,
+            [&self.realm, METHOD, CHARGE],
+            &charge_request_jcs(offer, invoice),
             &super::time::format_rfc3339(expires),
             self.description.as_deref(),
             None,
@@ -194,5 +215,35 @@ impl Mpp {
             single_use_key: Some(key),
             expires_at: Some(expires_at),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_jcs_request_is_the_canonical_form() {
+        let invoice = InvoiceFacts {
+            bolt11: "lnbcrt100n1pjqqqqqpp5qqqsyqcyq5rqwzqfqqqsyqcyq".into(),
+            payment_hash: [0xab; 32],
+            amount_msat: 10_000,
+            expires_at: 1_700_003_600,
+        };
+        for service in ["api", "we\"ird\\name", "caf\u{e9} \u{1F600}", "tab\there\n"] {
+            for price_msat in [1_000, 10_000, 21_000_000_000] {
+                let offer = Offer {
+                    service: service.into(),
+                    price_msat,
+                    capabilities: vec![],
+                    valid_for_secs: None,
+                };
+                assert_eq!(
+                    charge_request_jcs(&offer, &invoice),
+                    jcs::canonicalize(&charge_request(&offer, &invoice)),
+                    "{service} {price_msat}"
+                );
+            }
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! advertises `header="Payment-Authorization"`, that value inserted **before** `opaque`
 //! (mppx 0.11.0 `idBindingInput`, `mpp` 0.18.2 `compute_challenge_id_with_header`). The
 //! `request` and `opaque` slots take the wire strings as sent. Ids are compared in constant
-//! time.
+//! time. An [`IdKey`] keeps the HMAC state after the key schedule, so each id costs only the
+//! message blocks (the key's two compressions are paid once, at start).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -37,10 +38,51 @@ pub struct BoundFields<'a> {
     pub header: Option<&'a str>,
 }
 
+/// An HMAC-SHA256 key ready for use (inner and outer pads already absorbed). `Debug` shows
+/// nothing of the key.
+#[derive(Clone)]
+pub struct IdKey(Hmac<Sha256>);
+
+impl std::fmt::Debug for IdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdKey(<redacted>)")
+    }
+}
+
+impl IdKey {
+    /// The key for `secret`.
+    pub fn new(secret: &[u8]) -> IdKey {
+        IdKey(<Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length"))
+    }
+
+    /// The raw 32-byte HMAC of `fields`.
+    pub fn compute_raw(&self, fields: &BoundFields<'_>) -> [u8; 32] {
+        raw_with(self.0.clone(), fields)
+    }
+
+    /// The challenge id (base64url, no padding) of `fields`.
+    pub fn compute(&self, fields: &BoundFields<'_>) -> String {
+        b64url::encode(&self.compute_raw(fields))
+    }
+
+    /// Whether `id` is the id of `fields` (constant time in the HMAC bytes); the decoded id
+    /// bytes on success.
+    pub fn verify(&self, id: &str, fields: &BoundFields<'_>) -> Option<[u8; 32]> {
+        let mut presented = [0u8; 32];
+        if !b64url::decode_into(id, &mut presented) {
+            return None;
+        }
+        let expected = self.compute_raw(fields);
+        bool::from(presented.ct_eq(&expected)).then_some(presented)
+    }
+}
+
 /// The raw 32-byte HMAC of `fields` under `secret`.
 pub fn compute_raw(secret: &[u8], fields: &BoundFields<'_>) -> [u8; 32] {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    IdKey::new(secret).compute_raw(fields)
+}
+
+fn raw_with(mut mac: Hmac<Sha256>, fields: &BoundFields<'_>) -> [u8; 32] {
     let slots = [
         fields.realm,
         fields.method,
@@ -72,9 +114,7 @@ pub fn compute(secret: &[u8], fields: &BoundFields<'_>) -> String {
 /// Whether `id` is the id of `fields` under `secret` (constant time in the HMAC bytes).
 /// Returns the decoded id bytes on success.
 pub fn verify(secret: &[u8], id: &str, fields: &BoundFields<'_>) -> Option<[u8; 32]> {
-    let presented: [u8; 32] = b64url::decode(id)?.try_into().ok()?;
-    let expected = compute_raw(secret, fields);
-    bool::from(presented.ct_eq(&expected)).then_some(presented)
+    IdKey::new(secret).verify(id, fields)
 }
 
 #[cfg(test)]

@@ -47,8 +47,18 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Append `s` as a JCS string literal.
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
+    // Fast path: nothing to escape (no `"`, `\\` or control character) — the usual case for
+    // invoices, hashes and names. `fold` (no early exit) lets the check vectorise.
+    if !s.bytes().fold(false, |esc, b| {
+        esc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    }) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -65,7 +65,7 @@ pub const DEFAULT_TTL_SECS: u64 = 300;
 /// The MPP protocol (server and client side) for one realm.
 #[derive(Clone)]
 pub struct Mpp {
-    secret: Vec<u8>,
+    key: id::IdKey,
     realm: String,
     ttl_secs: u64,
     description: Option<String>,
@@ -99,7 +99,7 @@ impl Mpp {
             ));
         }
         Ok(Mpp {
-            secret: secret.to_vec(),
+            key: id::IdKey::new(secret),
             realm: realm.into(),
             ttl_secs: DEFAULT_TTL_SECS,
             description: None,
@@ -193,9 +193,12 @@ impl Mpp {
             digest,
             ..echo.bound()
         };
-        let id = id::verify(&self.secret, &echo.id, &fields).ok_or(
-            VerifyError::UnknownChallenge("id does not bind the echoed challenge"),
-        )?;
+        let id = self
+            .key
+            .verify(&echo.id, &fields)
+            .ok_or(VerifyError::UnknownChallenge(
+                "id does not bind the echoed challenge",
+            ))?;
         let expires = echo
             .expires
             .as_deref()

@@ -6,9 +6,9 @@
 //! `close` only prove ownership (`sha256(preimage) == sessionId`) and never look at the echoed
 //! challenge. Balances, consumption and refunds are the gateway's (stateful) business.
 //!
-//! gate402 extension: `close` may carry a `returnInvoice` for exactly the refund amount, which
-//! replaces the one registered at `open` (a rail paying through `pay_invoice` cannot pay an
-//! amountless invoice).
+//! The `returnInvoice` given at `open` is normally amountless (the gateway pays it for exactly
+//! the refund). gate402 extension: `close` may carry a `returnInvoice` (amountless, or for
+//! exactly the refund), which replaces the one registered at `open`.
 
 use serde_json::{json, Value};
 
@@ -108,12 +108,10 @@ impl Mpp {
             "idleTimeout": self.idle_timeout_secs.to_string(),
         });
         let expires = self.expires_at(now, deposit.expires_at);
-        MppChallenge::issue(
-            &self.secret,
-            &self.realm,
-            METHOD,
-            SESSION,
-            &request,
+        MppChallenge::issue_jcs(
+            &self.key,
+            [&self.realm, METHOD, SESSION],
+            &super::jcs::canonicalize(&request),
             &super::time::format_rfc3339(expires),
             self.description.as_deref(),
             None,

@@ -191,12 +191,10 @@ impl LightningRail for LndRail {
     }
 
     async fn create_invoice(&self, req: InvoiceRequest) -> Result<Invoice, RailError> {
-        let value_msat = i64::try_from(req.amount_msat)
-            .ok()
-            .filter(|v| *v > 0)
-            .ok_or_else(|| {
-                RailError::new(RailErrorKind::InvalidInvoice, "amount_msat must be > 0")
-            })?;
+        // 0 is an amountless invoice, as in LND.
+        let value_msat = i64::try_from(req.amount_msat).map_err(|_| {
+            RailError::new(RailErrorKind::InvalidInvoice, "amount_msat out of range")
+        })?;
         let add = lnrpc::Invoice {
             memo: req.memo,
             value_msat,
@@ -235,8 +233,37 @@ impl LightningRail for LndRail {
     }
 
     async fn pay_invoice(&self, bolt11: &str, limits: PayLimits) -> Result<Payment, RailError> {
+        self.send_payment(bolt11, 0, limits).await
+    }
+
+    async fn pay_amountless_invoice(
+        &self,
+        bolt11: &str,
+        amount_msat: u64,
+        limits: PayLimits,
+    ) -> Result<Payment, RailError> {
+        if amount_msat == 0 {
+            let msg = "amount must be specified when paying a zero amount invoice";
+            return Err(RailError::new(RailErrorKind::InvalidInvoice, msg));
+        }
+        let amt_msat = i64::try_from(amount_msat)
+            .map_err(|_| RailError::new(RailErrorKind::InvalidInvoice, "amount out of range"))?;
+        self.send_payment(bolt11, amt_msat, limits).await
+    }
+}
+
+impl LndRail {
+    /// `SendPaymentV2` for `bolt11` (with `amt_msat` when nonzero: an amountless invoice),
+    /// reading the status stream to its final update.
+    async fn send_payment(
+        &self,
+        bolt11: &str,
+        amt_msat: i64,
+        limits: PayLimits,
+    ) -> Result<Payment, RailError> {
         let req = SendPaymentRequest {
             payment_request: bolt11.trim().to_owned(),
+            amt_msat,
             timeout_seconds: i32::try_from(limits.timeout.as_secs().max(1)).unwrap_or(i32::MAX),
             fee_limit_msat: i64::try_from(limits.max_fee_msat).unwrap_or(i64::MAX),
             no_inflight_updates: true,

@@ -19,6 +19,7 @@ use crate::lnd::proto::lnrpc::{self, payment::PaymentStatus, PaymentFailureReaso
 use crate::lnd::proto::routerrpc::{
     router_server::Router, SendPaymentRequest, TrackPaymentRequest,
 };
+use crate::simnet::amount_to_pay;
 use crate::{decode_bolt11, LightningRail, PayLimits, PaymentHash, RailError, RailErrorKind};
 
 /// LND's default `timeout_seconds`.
@@ -112,6 +113,10 @@ fn outcome(
     Ok(p)
 }
 
+fn negative() -> Status {
+    Status::unknown("amount must not be negative")
+}
+
 /// The `Router` service.
 pub(crate) struct RouterSvc(pub(crate) Arc<Shared>);
 
@@ -128,9 +133,21 @@ impl Router for RouterSvc {
         let req = req.into_inner();
         let decoded =
             decode_bolt11(&req.payment_request).map_err(|e| Status::invalid_argument(e.message))?;
-        let amount_msat = decoded.amount_msat.filter(|a| *a > 0).ok_or_else(|| {
-            Status::invalid_argument("amount must be specified when paying a zero amount invoice")
-        })?;
+        if req.amt != 0 && req.amt_msat != 0 {
+            return Err(Status::unknown("amt and amt_msat are mutually exclusive"));
+        }
+        let requested = match (req.amt, req.amt_msat) {
+            (0, 0) => None,
+            (sat, 0) => Some(
+                u64::try_from(sat)
+                    .map_err(|_| negative())?
+                    .saturating_mul(1000),
+            ),
+            (_, msat) => Some(u64::try_from(msat).map_err(|_| negative())?),
+        };
+        // LND answers these with plain errors (gRPC code Unknown).
+        let amount_msat = amount_to_pay(decoded.amount_msat, requested)
+            .map_err(|e| Status::unknown(e.message))?;
         let timeout = match u64::try_from(req.timeout_seconds) {
             Ok(s) if s > 0 => Duration::from_secs(s),
             _ => DEFAULT_TIMEOUT,
@@ -162,9 +179,15 @@ impl Router for RouterSvc {
             self.0.payments.clone(),
             req.payment_request,
         );
+        let amountless = requested.is_some();
         let first = started.clone();
         let payment = tokio::spawn(async move {
-            let result = node.pay_invoice(&bolt11, limits).await;
+            let result = if amountless {
+                node.pay_amountless_invoice(&bolt11, amount_msat, limits)
+                    .await
+            } else {
+                node.pay_invoice(&bolt11, limits).await
+            };
             let out = outcome(started.clone(), result);
             let record = match &out {
                 Ok(p) => p.clone(),

@@ -48,7 +48,7 @@ pub(super) struct Mint<'a> {
     pub payment_hash: PaymentHash,
     /// Payment secret (`s` field).
     pub payment_secret: [u8; 32],
-    /// Amount, > 0.
+    /// Amount; 0 for an amountless invoice.
     pub amount_msat: u64,
     /// Unix seconds.
     pub created_at: u64,
@@ -59,13 +59,17 @@ pub(super) struct Mint<'a> {
 /// Build and sign the BOLT11 string with `key`. Builder errors (description over 639 bytes,
 /// amount above the bitcoin supply, timestamp out of range) are `InvalidInvoice`.
 pub(super) fn mint(key: &SecretKey, m: &Mint<'_>) -> Result<String, RailError> {
-    let invoice = InvoiceBuilder::new(Currency::Regtest)
+    let builder = InvoiceBuilder::new(Currency::Regtest);
+    let builder = match m.amount_msat {
+        0 => builder,
+        amount => builder.amount_milli_satoshis(amount),
+    };
+    let invoice = builder
         .description(m.memo.to_owned())
         .payment_hash(sha256::Hash::from_byte_array(m.payment_hash))
         .payment_secret(PaymentSecret(m.payment_secret))
         .duration_since_epoch(Duration::from_secs(m.created_at))
         .min_final_cltv_expiry_delta(MIN_FINAL_CLTV_EXPIRY_DELTA)
-        .amount_milli_satoshis(m.amount_msat)
         .expiry_time(Duration::from_secs(m.expiry_secs))
         .basic_mpp()
         .build_signed(|msg| secp().sign_ecdsa_recoverable(msg, key))

@@ -188,12 +188,6 @@ impl LightningRail for SimNode {
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
         }
-        if req.amount_msat == 0 {
-            return Err(RailError::new(
-                RailErrorKind::InvalidInvoice,
-                "amountless invoices are not supported: amount_msat must be > 0",
-            ));
-        }
         let expiry_secs = match req.expiry_secs {
             0 => DEFAULT_INVOICE_EXPIRY_SECS,
             s => s,
@@ -251,7 +245,22 @@ impl LightningRail for SimNode {
     }
 
     async fn pay_invoice(&self, bolt11: &str, limits: PayLimits) -> Result<Payment, RailError> {
-        let result = super::pay::pay(self, bolt11, limits).await;
+        self.count_failure(super::pay::pay(self, bolt11, None, limits).await)
+    }
+
+    async fn pay_amountless_invoice(
+        &self,
+        bolt11: &str,
+        amount_msat: u64,
+        limits: PayLimits,
+    ) -> Result<Payment, RailError> {
+        self.count_failure(super::pay::pay(self, bolt11, Some(amount_msat), limits).await)
+    }
+}
+
+impl SimNode {
+    /// Count a failed payment in the node's statistics.
+    fn count_failure(&self, result: Result<Payment, RailError>) -> Result<Payment, RailError> {
         if result.is_err() {
             let mut st = self.net.lock();
             if let Ok(n) = node_state(&mut st, &self.name) {

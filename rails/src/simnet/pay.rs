@@ -22,10 +22,12 @@ fn incorrect_details() -> RailError {
     err(RailErrorKind::InvalidInvoice, "incorrect payment details")
 }
 
-/// Pay `bolt11` from `payer`.
+/// Pay `bolt11` from `payer`: the invoice's amount, or `amount_msat` when the invoice is
+/// amountless (LND's rules: exactly one of the two must be given).
 pub(super) async fn pay(
     payer: &SimNode,
     bolt11: &str,
+    amount_msat: Option<u64>,
     limits: PayLimits,
 ) -> Result<Payment, RailError> {
     payer.with_online_node(|_, _| Ok(()))?;
@@ -36,15 +38,7 @@ pub(super) async fn pay(
             format!("invoice not for current active network '{SIMNET_CHAIN}'"),
         ));
     }
-    let amount_msat = match invoice.amount_msat {
-        Some(a) if a > 0 => a,
-        _ => {
-            return Err(err(
-                RailErrorKind::InvalidInvoice,
-                "amount must be specified when paying a zero amount invoice",
-            ))
-        }
-    };
+    let amount_msat = amount_to_pay(invoice.amount_msat, amount_msat)?;
 
     let delay = {
         let mut st = payer.net.lock();
@@ -68,6 +62,26 @@ pub(super) async fn pay(
 
     let mut st = payer.net.lock();
     settle(&mut st, payer.name(), &invoice, amount_msat, limits)
+}
+
+/// The amount to send: the invoice's, or the payer's for an amountless invoice (LND's
+/// `router_backend` rules and messages).
+pub(crate) fn amount_to_pay(
+    invoice: Option<u64>,
+    requested: Option<u64>,
+) -> Result<u64, RailError> {
+    match (invoice.filter(|a| *a > 0), requested.filter(|a| *a > 0)) {
+        (Some(a), None) => Ok(a),
+        (None, Some(a)) => Ok(a),
+        (Some(_), Some(_)) => Err(err(
+            RailErrorKind::InvalidInvoice,
+            "amount must not be specified when paying a non-zero amount invoice",
+        )),
+        (None, None) => Err(err(
+            RailErrorKind::InvalidInvoice,
+            "amount must be specified when paying a zero amount invoice",
+        )),
+    }
 }
 
 /// Checks LND makes before sending: expiry, self-payment, already paid by us, route, fee,
@@ -175,12 +189,14 @@ fn settle(
         InvoiceState::Canceled | InvoiceState::Accepted => return Err(incorrect_details()),
         InvoiceState::Open => {}
     }
-    if record.amount_msat != amount_msat || record.payment_secret != invoice.payment_secret {
+    // An amountless invoice (amount 0) takes whatever the payer sends.
+    let amount_ok = record.amount_msat == 0 || record.amount_msat == amount_msat;
+    if !amount_ok || record.payment_secret != invoice.payment_secret {
         return Err(incorrect_details());
     }
     let preimage = record.preimage;
     payee_state.balance_msat = payee_state.balance_msat.saturating_add(amount_msat);
-    payee_state.settle_invoice(&invoice.payment_hash, now);
+    payee_state.settle_invoice(&invoice.payment_hash, amount_msat, now);
     let payer_state = node_state(st, payer)?;
     // route_checks proved balance >= amount + fee under this same lock.
     payer_state.balance_msat -= amount_msat + fee_msat;

@@ -88,13 +88,19 @@ impl NodeState {
         self.invoices.insert(record.payment_hash, record);
     }
 
-    /// Mark an invoice settled at `now`, assign its `settle_index` and announce it.
-    pub fn settle_invoice(&mut self, hash: &PaymentHash, now: u64) -> Option<InvoiceRecord> {
+    /// Mark an invoice settled at `now` with `amt_paid_msat` received, assign its
+    /// `settle_index` and announce it.
+    pub fn settle_invoice(
+        &mut self,
+        hash: &PaymentHash,
+        amt_paid_msat: u64,
+        now: u64,
+    ) -> Option<InvoiceRecord> {
         let record = self.invoices.get_mut(hash)?;
         self.settle_index += 1;
         record.state = crate::InvoiceState::Settled;
         record.settled_at = Some(now);
-        record.amt_paid_msat = record.amount_msat;
+        record.amt_paid_msat = amt_paid_msat;
         record.settle_index = self.settle_index;
         let record = record.clone();
         self.notify(InvoiceEventKind::Settled, &record);
@@ -179,9 +185,9 @@ mod tests {
         for h in 1..=3 {
             n.insert_invoice(record(h));
         }
-        assert!(n.settle_invoice(&[3; 32], 50).is_some());
-        assert!(n.settle_invoice(&[1; 32], 60).is_some());
-        assert!(n.settle_invoice(&[9; 32], 60).is_none());
+        assert!(n.settle_invoice(&[3; 32], 1, 50).is_some());
+        assert!(n.settle_invoice(&[1; 32], 1, 60).is_some());
+        assert!(n.settle_invoice(&[9; 32], 1, 60).is_none());
         assert_eq!(n.settled_count(), 2);
         let kinds: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
             .map(|e| (e.kind, e.invoice.payment_hash[0]))

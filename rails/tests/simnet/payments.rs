@@ -71,10 +71,8 @@ async fn insufficient_balance_moves_nothing() {
 }
 
 #[tokio::test]
-async fn amountless_and_oversized_requests_refused() {
+async fn oversized_requests_refused() {
     let (_net, _alice, bob) = two_nodes();
-    let e = bob.create_invoice(req(0)).await.unwrap_err();
-    assert_eq!(e.kind, RailErrorKind::InvalidInvoice);
     let long = InvoiceRequest {
         memo: "x".repeat(700),
         ..req(1_000)
@@ -214,4 +212,56 @@ async fn info_and_node_registry() {
     assert_eq!(again.pubkey(), alice.pubkey());
     assert_eq!(net.balance_msat("alice"), Some(ALICE_START));
     assert_ne!(alice.pubkey(), net.node("bob").unwrap().pubkey());
+}
+
+#[tokio::test]
+async fn an_amountless_invoice_is_paid_for_the_amount_the_payer_chooses() {
+    let (net, alice, bob) = two_nodes();
+    let inv = invoice(&bob, 0).await;
+    assert!(
+        inv.bolt11.starts_with("lnbcrt1"),
+        "no amount: {}",
+        inv.bolt11
+    );
+    assert_eq!(
+        gate402_rails::decode_bolt11(&inv.bolt11)
+            .unwrap()
+            .amount_msat,
+        None
+    );
+
+    // LND's rules: an amountless invoice needs an amount, one with an amount refuses another.
+    let e = alice.pay_invoice(&inv.bolt11, limits()).await.unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::InvalidInvoice);
+    assert!(e.message.contains("amount must be specified"), "{e}");
+    let e = alice
+        .pay_amountless_invoice(&inv.bolt11, 0, limits())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::InvalidInvoice);
+    let fixed = invoice(&bob, 1_000).await;
+    let e = alice
+        .pay_amountless_invoice(&fixed.bolt11, 1_000, limits())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::InvalidInvoice);
+    assert!(e.message.contains("must not be specified"), "{e}");
+    assert_eq!(net.balance_msat("alice"), Some(ALICE_START));
+
+    let paid = alice
+        .pay_amountless_invoice(&inv.bolt11, 7_000, limits())
+        .await
+        .unwrap();
+    assert_eq!(paid.payment_hash, inv.payment_hash);
+    assert_eq!(paid.amount_msat, 7_000);
+    assert_eq!(net.balance_msat("alice"), Some(ALICE_START - 7_000));
+    assert_eq!(net.balance_msat("bob"), Some(7_000));
+    let record = bob.lookup_invoice(&inv.payment_hash).unwrap();
+    assert_eq!(record.state, InvoiceState::Settled);
+    assert_eq!(record.amt_paid_msat, 7_000);
+    let e = alice
+        .pay_amountless_invoice(&inv.bolt11, 7_000, limits())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::AlreadyPaid);
 }

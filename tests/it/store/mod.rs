@@ -1,10 +1,13 @@
 //! Store tests, each run against SQLite and PostgreSQL (`both_backends!`): the store alone
 //! ([`suite`]), through real gateways sharing one database ([`fleet`]), and a database outage
-//! ([`outage`], PostgreSQL behind a relay that can cut it off).
+//! ([`outage`], PostgreSQL behind a relay that can cut it off; [`sqlite_outage`], the SQLite
+//! file locked exclusively by another connection).
 
 mod fleet;
+mod invoice_pool;
 mod mpp_sessions;
 mod outage;
+mod sqlite_outage;
 mod suite;
 mod x402_fleet;
 
@@ -45,7 +48,7 @@ impl TestStore {
                         "[store]\nbackend = \"sqlite\"\npath = \"{}\"\nrevocation_refresh_ms = 500\n",
                         path.display()
                     ),
-                    options: StoreOptions::Sqlite { path },
+                    options: StoreOptions::sqlite(path),
                     _dir: dir,
                     _pg: None,
                 }

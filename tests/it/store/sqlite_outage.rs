@@ -1,0 +1,174 @@
+//! The SQLite file becomes unusable under a running gateway: another connection (an admin, a
+//! backup tool, a second process) holds an exclusive lock longer than `busy_timeout`
+//! (`[store] acquire_timeout_ms`). Root-proof, unlike `chmod`. Paid requests that must write
+//! answer 503 with `Retry-After` (never a 402, never a 200 without its ledger row), tokens
+//! already recorded keep working, and the gateway recovers without a restart once the lock is
+//! released. A gateway that starts while the file is locked starts anyway and recovers too.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use gate402::{
+    client::{ClientRequest, Policy},
+    config::Config,
+    server,
+    store::LedgerFilter,
+};
+use gate402_rails::{simnet::SimNode, LightningRail, PayLimits};
+use gate402_tests::{json_body, raw, serve, upstream_app, CONFIG};
+use sqlx::{Connection, SqliteConnection};
+
+/// A connection holding `BEGIN EXCLUSIVE` on `path` until [`Lock::release`].
+struct Lock(SqliteConnection);
+
+impl Lock {
+    async fn take(path: &std::path::Path) -> Lock {
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("PRAGMA journal_mode = WAL; BEGIN EXCLUSIVE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Lock(conn)
+    }
+
+    async fn release(mut self) {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .unwrap();
+        self.0.close().await.unwrap();
+    }
+}
+
+fn config(dir: &std::path::Path, upstream: std::net::SocketAddr) -> Config {
+    let text = format!(
+        "{}\n[store]\nbackend = \"sqlite\"\npath = \"{}\"\nacquire_timeout_ms = 300\n",
+        CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}")),
+        dir.join("gate402.sqlite").display()
+    );
+    let config = Config::from_toml(&text).unwrap();
+    config.validate().unwrap();
+    config
+}
+
+/// A paid, never presented L402 credential for `path` on the gateway at `base`.
+async fn paid_credential(buyer: &SimNode, base: &str, path: &str) -> (String, [u8; 32]) {
+    let (status, headers, _) = raw(&format!("{base}{path}").parse().unwrap(), &[]).await;
+    assert_eq!(status, 402);
+    let challenge = gate402_protocols::l402::parse_challenges(&headers)
+        .remove(0)
+        .unwrap();
+    let paid = buyer
+        .pay_invoice(&challenge.invoice, PayLimits::default())
+        .await
+        .unwrap();
+    (
+        challenge.credential(paid.preimage).authorization(),
+        paid.payment_hash,
+    )
+}
+
+/// Present `auth` until it is served (≤ 10 s), asserting 503 meanwhile.
+async fn until_served(url: &http::Uri, auth: &str) {
+    let start = Instant::now();
+    loop {
+        let (status, _, _) = raw(url, &[("authorization", auth)]).await;
+        if status == 200 {
+            return;
+        }
+        assert_eq!(status, 503);
+        assert!(start.elapsed() < Duration::from_secs(10), "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_exclusively_is_503_with_retry_after_and_recovers_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), serve(upstream_app()).await);
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let store = server::open_store(&config).await.unwrap();
+    let gw = gate402_tests::gateway(&config, Arc::new(seller), store.clone()).await;
+    let base = format!("http://{}", gw.addr);
+    let url = |p: &str| -> http::Uri { format!("{base}{p}").parse().unwrap() };
+
+    let cache = tempfile::tempdir().unwrap();
+    let client = gate402::client::Client::new(
+        Arc::new(buyer.clone()),
+        gate402::client::TokenCache::new(cache.path()),
+        Policy::default(),
+    );
+    let first = client
+        .send(&ClientRequest::get(url("/api/a")))
+        .await
+        .unwrap();
+    assert_eq!(first.response.status(), 200);
+    let (auth, hash) = paid_credential(&buyer, &base, "/other/b").await;
+
+    let lock = Lock::take(&dir.path().join("gate402.sqlite")).await;
+    let (status, headers, body) = raw(&url("/other/b"), &[("authorization", &auth)]).await;
+    assert_eq!(status, 503, "{body:?}");
+    assert_eq!(headers["retry-after"], "7");
+    assert_eq!(json_body(&body)["reason"], "store_unavailable");
+    assert!(
+        !headers.contains_key("www-authenticate"),
+        "never a 402 to pay again"
+    );
+    let reuse = client
+        .send(&ClientRequest::get(url("/api/a")))
+        .await
+        .unwrap();
+    assert_eq!(
+        reuse.response.status(),
+        200,
+        "a recorded token needs no database"
+    );
+
+    lock.release().await;
+    until_served(&url("/other/b"), &auth).await;
+    let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
+    let refs: Vec<_> = ledger.iter().map(|p| p.reference.clone()).collect();
+    assert_eq!(
+        refs,
+        [hex::encode(hash), first.payment.unwrap().payment_hash],
+        "each served payment recorded once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_starts_while_the_sqlite_file_is_locked_and_recovers_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), serve(upstream_app()).await);
+    let lock = Lock::take(&dir.path().join("gate402.sqlite")).await;
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let paywall =
+        server::paywall_with_secret(&config, Arc::new(seller), &gate402_tests::SECRET).unwrap();
+    let (paywall, store) =
+        server::attach_store_or_retry(paywall, &config, Duration::from_millis(100))
+            .await
+            .unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    let router = server::router(&config, Arc::new(paywall)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = server::spawn(listener, router).unwrap();
+    let base = format!("http://{}", gw.addr);
+    let url: http::Uri = format!("{base}/api/a").parse().unwrap();
+    let (auth, hash) = paid_credential(&buyer, &base, "/api/a").await;
+    let (status, headers, body) = raw(&url, &[("authorization", &auth)]).await;
+    assert_eq!(status, 503, "{body:?}");
+    assert_eq!(json_body(&body)["reason"], "store_unavailable");
+    assert!(!headers.contains_key("www-authenticate"));
+
+    lock.release().await;
+    until_served(&url, &auth).await;
+    let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].reference, hex::encode(hash));
+}
