@@ -236,10 +236,20 @@ async fn x402_settlement_dropped_while_waiting_is_kept_and_reconciled() {
             rail.settle(r).await
         })
     };
-    // Wait (bounded) until it is broadcast, then drop the waiting caller.
+    // Wait (bounded) until the node has it (recorded before the send, so poll the node),
+    // then drop the waiting caller.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while rail.pending().snapshot().is_empty() {
+    loop {
         assert!(tokio::time::Instant::now() < deadline, "never broadcast");
+        if let Some((_, u)) = rail.pending().snapshot().pop() {
+            let tx = chain
+                .rpc
+                .call_ok("eth_getTransactionByHash", json!([u.transaction]))
+                .await;
+            if !tx.is_null() {
+                break;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     task.abort();
