@@ -59,7 +59,7 @@ impl PaymentProtocol for Mpp {
         now: u64,
     ) -> Result<Vec<HeaderPair>, ChallengeError> {
         let invoice = invoice.ok_or(ChallengeError::InvoiceRequired)?;
-        if offer.price_msat % 1000 != 0 || offer.price_msat == 0 {
+        if !offer.price_msat.is_multiple_of(1000) || offer.price_msat == 0 {
             return Err(ChallengeError::InvalidOffer(
                 "MPP Lightning prices are whole satoshis",
             ));

@@ -121,7 +121,7 @@ fn decode_text(s: &str) -> Option<Vec<u8>> {
     if s.is_empty() {
         return None;
     }
-    if s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return hex::decode(&s).ok();
     }
     let engines = [
