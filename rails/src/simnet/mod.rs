@@ -30,7 +30,7 @@ pub use events::{InvoiceEvent, InvoiceEventKind, InvoiceRecord};
 pub use faults::Faults;
 pub use mint::{DEFAULT_INVOICE_EXPIRY_SECS, MIN_FINAL_CLTV_EXPIRY_DELTA, SIMNET_CHAIN};
 pub use node::SimNode;
-#[cfg(feature = "lnd")]
+#[cfg(feature = "lnd-server")]
 pub(crate) use pay::amount_to_pay;
 
 use state::{NetState, NodeState};
