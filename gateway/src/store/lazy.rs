@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use gate402_protocols::VerifyError;
 
 use super::{
-    LedgerFilter, MppSessionRecord, PaymentRecord, PooledInvoice, Revocations, SessionRecord,
-    SessionStore, Store, StoreError, StoreOptions, StoreResult, Totals,
+    LedgerFilter, MppSessionRecord, PaymentRecord, PooledInvoice, Revocations, SessionStore, Store,
+    StoreError, StoreOptions, StoreResult, Totals,
 };
 
 /// A store connected in the background; see the module docs.
@@ -169,18 +169,6 @@ impl Store for LazyStore {
     }
     async fn purge_expired(&self, now: u64) -> StoreResult<u64> {
         self.inner()?.purge_expired(now).await
-    }
-    async fn session_create(&self, s: &SessionRecord, now: u64) -> StoreResult<bool> {
-        self.inner()?.session_create(s, now).await
-    }
-    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        self.inner()?.session_get(id).await
-    }
-    async fn session_update(&self, s: &SessionRecord, now: u64) -> StoreResult<bool> {
-        self.inner()?.session_update(s, now).await
-    }
-    async fn session_delete(&self, id: &str) -> StoreResult<bool> {
-        self.inner()?.session_delete(id).await
     }
     async fn pool_add(&self, invoice: &PooledInvoice, now: u64) -> StoreResult<bool> {
         self.inner()?.pool_add(invoice, now).await

@@ -39,7 +39,7 @@ pub use postgres::PgStore;
 pub use revocations::Revocations;
 pub use sessions::{RefundStatus, SessionRecord as MppSessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
-pub use types::{LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, Totals};
+pub use types::{LedgerFilter, PaymentRecord, PooledInvoice, Totals};
 
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -91,20 +91,6 @@ pub trait Store: SessionStore + Send + Sync + std::fmt::Debug + 'static {
     /// Delete consumed keys, sessions and pooled invoices that expired before `now`; returns
     /// the number of rows removed.
     async fn purge_expired(&self, now: u64) -> StoreResult<u64>;
-
-    /// Create a session (its `version` is stored as given, normally 0); `false` if the id
-    /// exists.
-    async fn session_create(&self, session: &SessionRecord, now: u64) -> StoreResult<bool>;
-
-    /// The session with this id.
-    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
-
-    /// Compare-and-swap: store `session` with version `session.version + 1` only if the stored
-    /// version is still `session.version`; `false` if another writer got there first.
-    async fn session_update(&self, session: &SessionRecord, now: u64) -> StoreResult<bool>;
-
-    /// Delete a session; `true` if it existed.
-    async fn session_delete(&self, id: &str) -> StoreResult<bool>;
 
     /// Add a pre-minted invoice to the pool; `false` if its payment hash is already there.
     async fn pool_add(&self, invoice: &PooledInvoice, now: u64) -> StoreResult<bool>;

@@ -13,7 +13,7 @@ use super::{
     migrate::{apply_migrations, POSTGRES},
     sql::impl_sql_store,
     sql_sessions::impl_sql_sessions,
-    LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, StoreError, StoreResult, Totals,
+    LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
 };
 
 /// Advisory lock key held while migrating, so replicas starting together migrate once.

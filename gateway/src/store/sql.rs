@@ -186,68 +186,6 @@ macro_rules! impl_sql_store {
                 Ok(n)
             }
 
-            async fn session_create(&self, s: &SessionRecord, now: u64) -> StoreResult<bool> {
-                let r = sqlx::query(
-                    "INSERT INTO sessions (id, protocol, version, data, expires_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(s.id.as_str())
-                .bind(s.protocol.as_str())
-                .bind(to_i64(s.version, "version")?)
-                .bind(s.data.as_str())
-                .bind(to_i64(s.expires_at, "expires_at")?)
-                .bind(to_i64(now, "now")?)
-                .execute(&self.pool)
-                .await
-                .map_err(classify)?;
-                Ok(r.rows_affected() == 1)
-            }
-
-            async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-                let row = sqlx::query(
-                    "SELECT id, protocol, version, data, expires_at FROM sessions WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(classify)?;
-                row.map(|r| {
-                    Ok(SessionRecord {
-                        id: r.try_get("id").map_err(classify)?,
-                        protocol: r.try_get("protocol").map_err(classify)?,
-                        version: to_u64(r.try_get("version").map_err(classify)?, "version")?,
-                        data: r.try_get("data").map_err(classify)?,
-                        expires_at: to_u64(r.try_get("expires_at").map_err(classify)?, "exp")?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn session_update(&self, s: &SessionRecord, now: u64) -> StoreResult<bool> {
-                let r = sqlx::query(
-                    "UPDATE sessions SET version = version + 1, data = $3, expires_at = $4, \
-                     updated_at = $5 WHERE id = $1 AND version = $2",
-                )
-                .bind(s.id.as_str())
-                .bind(to_i64(s.version, "version")?)
-                .bind(s.data.as_str())
-                .bind(to_i64(s.expires_at, "expires_at")?)
-                .bind(to_i64(now, "now")?)
-                .execute(&self.pool)
-                .await
-                .map_err(classify)?;
-                Ok(r.rows_affected() == 1)
-            }
-
-            async fn session_delete(&self, id: &str) -> StoreResult<bool> {
-                let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(classify)?;
-                Ok(r.rows_affected() == 1)
-            }
-
             async fn pool_add(&self, inv: &PooledInvoice, now: u64) -> StoreResult<bool> {
                 let r = sqlx::query(
                     "INSERT INTO invoice_pool (payment_hash, route, amount_msat, bolt11, \

@@ -14,7 +14,7 @@ use super::{
     migrate::{apply_migrations, SQLITE},
     sql::impl_sql_store,
     sql_sessions::impl_sql_sessions,
-    LedgerFilter, PaymentRecord, PooledInvoice, SessionRecord, StoreError, StoreResult, Totals,
+    LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
 };
 
 /// The SQLite store.

@@ -50,22 +50,6 @@ pub struct Totals {
     pub amount_msat: u64,
 }
 
-/// A payment session (e.g. MPP): opaque protocol state with optimistic versioning, so that
-/// replicas sharing the database never apply two updates on the same version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    /// Session id (protocol-defined, unique).
-    pub id: String,
-    /// Protocol id.
-    pub protocol: String,
-    /// Version: 0 when created; each successful update stores `version + 1`.
-    pub version: u64,
-    /// Protocol state (JSON text by convention).
-    pub data: String,
-    /// Unix seconds after which the session may be purged.
-    pub expires_at: u64,
-}
-
 /// A pre-minted invoice waiting in the pool to serve a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PooledInvoice {

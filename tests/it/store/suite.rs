@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use gate402::store::{LedgerFilter, PaymentRecord, PooledInvoice, Revocations, SessionRecord};
+use gate402::store::{LedgerFilter, PaymentRecord, PooledInvoice, Revocations};
 
 use super::{both_backends, Backend, TestStore};
 
@@ -13,7 +13,6 @@ both_backends!(
     consume_and_record_records_only_the_winner,
     ledger_is_idempotent_and_totals_add_up,
     revocations_reach_every_pool_within_the_refresh_bound,
-    sessions_are_compare_and_swap,
     invoice_pool_never_hands_out_an_invoice_twice,
     expired_rows_are_purged_and_data_survives_reopening,
 );
@@ -144,33 +143,6 @@ async fn revocations_reach_every_pool_within_the_refresh_bound(backend: Backend)
     let local = [7u8; 32];
     assert!(set.revoke(&*a, &local).await.unwrap());
     assert!(set.contains(&local), "a local revocation is seen at once");
-}
-
-async fn sessions_are_compare_and_swap(backend: Backend) {
-    let db = TestStore::new(backend).await;
-    let (a, b) = (db.open().await, db.open().await);
-    let mut s = SessionRecord {
-        id: "sess-1".into(),
-        protocol: "mpp".into(),
-        version: 0,
-        data: r#"{"spent":0}"#.into(),
-        expires_at: 1 << 40,
-    };
-    assert!(a.session_create(&s, 1).await.unwrap());
-    assert!(!b.session_create(&s, 1).await.unwrap());
-    assert_eq!(b.session_get("sess-1").await.unwrap(), Some(s.clone()));
-    s.data = r#"{"spent":5}"#.into();
-    let both = join_all([a.session_update(&s, 2), b.session_update(&s, 2)]).await;
-    let wins = both.into_iter().map(Result::unwrap).filter(|w| *w).count();
-    assert_eq!(wins, 1, "one writer per version");
-    let stored = a.session_get("sess-1").await.unwrap().unwrap();
-    assert_eq!(
-        (stored.version, stored.data.as_str()),
-        (1, r#"{"spent":5}"#)
-    );
-    assert!(a.session_delete("sess-1").await.unwrap());
-    assert!(!a.session_delete("sess-1").await.unwrap());
-    assert_eq!(a.session_get("sess-1").await.unwrap(), None);
 }
 
 async fn invoice_pool_never_hands_out_an_invoice_twice(backend: Backend) {
