@@ -177,3 +177,16 @@ pub trait LightningRail: Send + Sync + 'static {
         decode_bolt11(bolt11)
     }
 }
+
+/// `e` and its sources on one line, for logs and error messages (the top-level message of
+/// hyper/reqwest errors hides the cause, e.g. the certificate error of a TLS handshake).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

@@ -133,7 +133,7 @@ impl Client {
             .http
             .request(request)
             .await
-            .map_err(|e| ClientError::Http(error_chain(&e)))?;
+            .map_err(|e| ClientError::Http(gate402_rails::error_chain(&e)))?;
         let (parts, body) = resp.into_parts();
         let bytes = body
             .collect()
@@ -142,16 +142,4 @@ impl Client {
             .to_bytes();
         Ok(Response::from_parts(parts, bytes))
     }
-}
-
-/// An error with its sources (hyper's top-level message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }

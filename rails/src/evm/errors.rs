@@ -7,8 +7,8 @@
 
 use alloy::transports::{RpcError, TransportError, TransportErrorKind};
 
-use super::http::error_chain;
 use super::{revert_reason, EvmError, EvmErrorKind};
+use crate::error_chain;
 
 /// Longest piece of a node's answer quoted in an error message.
 const QUOTE: usize = 200;

@@ -99,20 +99,7 @@ pub(crate) fn unavailable(e: &reqwest::Error) -> EvmError {
     } else {
         "rpc_unreachable"
     };
-    EvmError::new(EvmErrorKind::Unavailable, reason, error_chain(e))
-}
-
-/// `e` and its sources on one line (reqwest's top-level message hides the cause, e.g. the
-/// certificate error of a TLS handshake).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
+    EvmError::new(EvmErrorKind::Unavailable, reason, crate::error_chain(e))
 }
 
 #[cfg(test)]
