@@ -153,14 +153,7 @@ async fn settle(State(f): State<Arc<Facilitator>>, body: Bytes) -> (StatusCode, 
     };
     match f.backend.settle(r).await {
         Ok(s) => {
-            let resp = SettleResponse {
-                success: true,
-                error_reason: None,
-                error_message: None,
-                payer: Some(s.payer),
-                transaction: s.transaction,
-                network,
-            };
+            let resp = SettleResponse::settled(Some(s.payer), s.transaction, network);
             (
                 StatusCode::OK,
                 Json(serde_json::to_value(resp).unwrap_or(Value::Null)),
@@ -184,14 +177,7 @@ fn settle_failed(
     network: String,
     tx: Option<String>,
 ) -> (StatusCode, Json<Value>) {
-    let resp = SettleResponse {
-        success: false,
-        error_reason: Some(reason.to_string()),
-        error_message: Some(message),
-        payer,
-        transaction: tx.unwrap_or_default(),
-        network,
-    };
+    let resp = SettleResponse::failed(reason, message, payer, tx, network);
     (
         StatusCode::OK,
         Json(serde_json::to_value(resp).unwrap_or(Value::Null)),

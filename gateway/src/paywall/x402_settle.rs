@@ -32,14 +32,11 @@ impl Paywall {
                 ..
             } => (
                 version,
-                Ok(SettleResponse {
-                    success: true,
-                    error_reason: None,
-                    error_message: None,
-                    payer: None,
-                    transaction: hex::encode(payment_hash),
-                    network: LIGHTNING_NETWORK.into(),
-                }),
+                Ok(SettleResponse::settled(
+                    None,
+                    hex::encode(payment_hash),
+                    LIGHTNING_NETWORK.into(),
+                )),
             ),
             Pending::Evm(e) => {
                 let EvmPending {
@@ -69,14 +66,11 @@ impl Paywall {
                 (
                     version,
                     match out {
-                        Ok(s) => Ok(SettleResponse {
-                            success: true,
-                            error_reason: None,
-                            error_message: None,
-                            payer: Some(s.payer),
-                            transaction: s.transaction,
+                        Ok(s) => Ok(SettleResponse::settled(
+                            Some(s.payer),
+                            s.transaction,
                             network,
-                        }),
+                        )),
                         Err(e) => Err((
                             e,
                             network,
@@ -166,13 +160,12 @@ impl Paywall {
 
 /// 402 + failed `PAYMENT-RESPONSE`, body `{}` (reference server's settlement failure).
 fn settlement_failed(version: u8, e: &EvmError, network: String, payer: String) -> Response<Body> {
-    let s = SettleResponse {
-        success: false,
-        error_reason: Some(e.reason.to_string()),
-        error_message: Some(e.message.clone()),
-        payer: Some(payer),
-        transaction: e.transaction.clone().unwrap_or_default(),
+    let s = SettleResponse::failed(
+        e.reason,
+        e.message.clone(),
+        Some(payer),
+        e.transaction.clone(),
         network,
-    };
+    );
     edge::settlement_failed(e.reason, settle_response_header(version, &s).ok())
 }

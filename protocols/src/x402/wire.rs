@@ -201,6 +201,38 @@ pub struct SettleResponse {
     pub network: String,
 }
 
+impl SettleResponse {
+    /// A settled payment.
+    pub fn settled(payer: Option<String>, transaction: String, network: String) -> Self {
+        SettleResponse {
+            success: true,
+            error_reason: None,
+            error_message: None,
+            payer,
+            transaction,
+            network,
+        }
+    }
+
+    /// A failed settlement (`transaction` is the hash of a broadcast that failed, if any).
+    pub fn failed(
+        reason: &str,
+        message: String,
+        payer: Option<String>,
+        transaction: Option<String>,
+        network: String,
+    ) -> Self {
+        SettleResponse {
+            success: false,
+            error_reason: Some(reason.to_owned()),
+            error_message: Some(message),
+            payer,
+            transaction: transaction.unwrap_or_default(),
+            network,
+        }
+    }
+}
+
 /// Facilitator `/verify` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
