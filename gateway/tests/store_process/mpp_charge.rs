@@ -9,33 +9,16 @@ use serde_json::{Map, Value};
 
 use crate::{
     single_use::fetch,
-    support::{self, Gateway, TestDb},
+    support::{self, Fleet},
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_serve_one_mpp_charge_once() {
-    let db = TestDb::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim");
-    let _simnet = support::Simnet::start(&sim).await;
-    let upstream = crate::upstream().await;
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\
-             [lightning]\nbackend = \"lnd\"\ndir = \"{}\"\n\
-             [invoice_pool]\nsize = 0\n\
-             [store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\n\
-             [[route]]\nname = \"mpp\"\npath_prefix = \"/m/\"\nprice_sat = 13\n\
-             protocols = [\"mpp\"]\n",
-            sim.join("bob").display(),
-            db.url
-        ),
+    let fleet = Fleet::start(
+        "name = \"mpp\"\npath_prefix = \"/m/\"\nprice_sat = 13\nprotocols = [\"mpp\"]\n",
     )
-    .unwrap();
-    let a = Gateway::start(&config, &dir.path().join("a.log")).await;
-    let b = Gateway::start(&config, &dir.path().join("b.log")).await;
+    .await;
+    let (a, b, sim, config) = (fleet.a, fleet.b, fleet.sim, fleet.config);
     let urls = [format!("{}/m/x", a.base), format!("{}/m/x", b.base)];
 
     // The charge challenge from process b, paid by alice over LND gRPC.

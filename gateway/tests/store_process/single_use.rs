@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::{json, Value};
 
-use crate::support::{self, Gateway, TestDb};
+use crate::support::{self, Fleet};
 
 /// GET `url` with `headers`: status and headers (`None` if the connection failed).
 pub async fn fetch(url: &str, headers: &[(&str, &str)]) -> Option<(u16, http::HeaderMap)> {
@@ -27,29 +27,12 @@ pub async fn fetch(url: &str, headers: &[(&str, &str)]) -> Option<(u16, http::He
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_serve_one_single_use_payment_once() {
-    let db = TestDb::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim");
-    let _simnet = support::Simnet::start(&sim).await;
-
-    let upstream = crate::upstream().await;
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\
-             [lightning]\nbackend = \"lnd\"\ndir = \"{}\"\n\
-             [invoice_pool]\nsize = 0\n\
-             [store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\n\
-             [[route]]\nname = \"ln\"\npath_prefix = \"/ln/\"\nprice_sat = 21\n\
-             protocols = [\"x402\"]\nx402 = {{ lightning = true }}\n",
-            sim.join("bob").display(),
-            db.url
-        ),
+    let fleet = Fleet::start(
+        "name = \"ln\"\npath_prefix = \"/ln/\"\nprice_sat = 21\nprotocols = [\"x402\"]\n\
+         x402 = { lightning = true }\n",
     )
-    .unwrap();
-    let a = Gateway::start(&config, &dir.path().join("a.log")).await;
-    let b = Gateway::start(&config, &dir.path().join("b.log")).await;
+    .await;
+    let (a, b, sim, config) = (fleet.a, fleet.b, fleet.sim, fleet.config);
     let urls = [format!("{}/ln/x", a.base), format!("{}/ln/x", b.base)];
 
     // The offer from process a, paid by alice over LND gRPC.

@@ -225,6 +225,59 @@ impl Simnet {
     }
 }
 
+/// Two `gate402 serve` processes on one fresh PostgreSQL database, both minting on node `bob`
+/// of one shared `gate402 simnet` (buyer: node `alice`), with one route in front of the test
+/// upstream. Fields drop in order: gateways, simnet, files, database.
+pub struct Fleet {
+    /// First process.
+    pub a: Gateway,
+    /// Second process.
+    pub b: Gateway,
+    /// The shared config file.
+    pub config: PathBuf,
+    /// The simnet directory (`alice/`, `bob/`).
+    pub sim: PathBuf,
+    _simnet: Simnet,
+    _dir: tempfile::TempDir,
+    _db: TestDb,
+}
+
+impl Fleet {
+    /// Start both processes with `route` (the body of a `[[route]]` table) as their only route.
+    pub async fn start(route: &str) -> Fleet {
+        let db = TestDb::create().await;
+        let dir = tempfile::tempdir().unwrap();
+        let sim = dir.path().join("sim");
+        let simnet = Simnet::start(&sim).await;
+        let upstream = crate::upstream().await;
+        let config = dir.path().join("gateway.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\
+                 [lightning]\nbackend = \"lnd\"\ndir = \"{}\"\n\
+                 [invoice_pool]\nsize = 0\n\
+                 [store]\nbackend = \"postgres\"\ndatabase_url = \"{}\"\n\
+                 [[route]]\n{route}",
+                sim.join("bob").display(),
+                db.url
+            ),
+        )
+        .unwrap();
+        let a = Gateway::start(&config, &dir.path().join("a.log")).await;
+        let b = Gateway::start(&config, &dir.path().join("b.log")).await;
+        Fleet {
+            a,
+            b,
+            config,
+            sim,
+            _simnet: simnet,
+            _dir: dir,
+            _db: db,
+        }
+    }
+}
+
 /// An LND gRPC client on a simnet node's directory (`rpc.addr`, `tls.cert`, admin macaroon).
 pub async fn lnd_wallet(node: &Path) -> gate402_rails::lnd::LndRail {
     use gate402_rails::lnd::{LndConfig, LndRail};
