@@ -236,19 +236,16 @@ async fn x402_settlement_dropped_while_waiting_is_kept_and_reconciled() {
             rail.settle(r).await
         })
     };
-    // Wait (bounded) until the node has it (recorded before the send, so poll the node),
-    // then drop the waiting caller.
+    // Wait (bounded) until the node holds the settlement in its pool, then drop the waiting
+    // caller (the rail records it only when its caller stops waiting).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         assert!(tokio::time::Instant::now() < deadline, "never broadcast");
-        if let Some((_, u)) = rail.pending().snapshot().pop() {
-            let tx = chain
-                .rpc
-                .call_ok("eth_getTransactionByHash", json!([u.transaction]))
-                .await;
-            if !tx.is_null() {
-                break;
-            }
+        let status = chain.rpc.call_ok("txpool_status", json!([])).await;
+        if status["pending"].as_str().is_some_and(|n| n != "0x0")
+            || status["pending"].as_u64().is_some_and(|n| n > 0)
+        {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -51,11 +51,6 @@ impl PendingSettlements {
         self.lock().insert(key, entry);
     }
 
-    /// The settlement's outcome reached its buyer (or it failed): forget it.
-    pub fn remove(&self, key: &SettlementKey) {
-        self.lock().remove(key);
-    }
-
     /// Take the entry for `key` out, so that one retry at a time owns it.
     pub fn take(&self, key: &SettlementKey) -> Option<Unserved> {
         self.lock().remove(key)
@@ -67,35 +62,32 @@ impl PendingSettlements {
     }
 }
 
-/// Removes its entry when dropped unless disarmed: a settlement whose caller stops waiting
-/// (dropped future) keeps its entry, one that finished in-line does not.
+/// Records its settlement when dropped unless disarmed: a settlement whose caller stops
+/// waiting (dropped future, receipt timeout) is kept, one that finished in-line is not.
 pub(crate) struct Outcome<'a> {
     pending: &'a PendingSettlements,
     key: SettlementKey,
     transaction: String,
+    broadcast_at: u64,
     keep: bool,
 }
 
 impl<'a> Outcome<'a> {
-    /// Record `key` as broadcast in `transaction` — kept unless [`Outcome::delivered`] is
-    /// called.
+    /// A settlement of `key` broadcast in `transaction`: recorded when the caller stops
+    /// waiting without learning its outcome (dropped unless [`Outcome::delivered`] is called).
+    /// Not before: while its caller still waits, a concurrent copy of the same payment is a
+    /// replay, not a retry to reconcile.
     pub(crate) fn new(
         pending: &'a PendingSettlements,
         key: SettlementKey,
         transaction: String,
         broadcast_at: u64,
     ) -> Self {
-        pending.insert(
-            key,
-            Unserved {
-                transaction: transaction.clone(),
-                broadcast_at,
-            },
-        );
         Outcome {
             pending,
             key,
             transaction,
+            broadcast_at,
             keep: true,
         }
     }
@@ -103,7 +95,6 @@ impl<'a> Outcome<'a> {
     /// The caller learns the outcome now (success or failure): drop the entry.
     pub(crate) fn delivered(mut self) {
         self.keep = false;
-        self.pending.remove(&self.key);
     }
 }
 
@@ -114,6 +105,13 @@ impl Drop for Outcome<'_> {
                 transaction = %self.transaction,
                 from = %gate402_protocols::x402::evm::checksum(&self.key.from),
                 "x402 settlement broadcast but not confirmed to its buyer; kept for reconciliation"
+            );
+            self.pending.insert(
+                self.key,
+                Unserved {
+                    transaction: std::mem::take(&mut self.transaction),
+                    broadcast_at: self.broadcast_at,
+                },
             );
         }
     }
