@@ -7,6 +7,9 @@ pub mod pg;
 pub mod relay;
 pub mod tls_relay;
 
+pub mod grpc;
+pub mod transport;
+
 pub mod chain;
 
 use std::{net::SocketAddr, sync::Arc};

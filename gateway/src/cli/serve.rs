@@ -107,16 +107,32 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let header_timeout = std::time::Duration::from_secs(config.server.header_read_timeout_secs);
-    let running = match server::spawn_with(listener, router, header_timeout) {
+    let options = match server::ListenerOptions::from_config(&config.server) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{}: server.tls_cert: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let running = match server::serve(listener, router, options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot serve: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(tls) = running.tls() {
+        if let Err(e) = server::tls::spawn_reload_on_sighup(tls.clone()) {
+            eprintln!("cannot listen for SIGHUP: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     tracing::info!(addr = %running.addr, upstream = %config.server.upstream, store = store.backend(), "gate402 listening");
-    println!("gate402 listening on http://{}", running.addr);
+    println!(
+        "gate402 listening on {}://{}",
+        running.scheme(),
+        running.addr
+    );
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");
     match running.shutdown().await {

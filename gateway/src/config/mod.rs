@@ -1,6 +1,7 @@
 //! Gateway configuration: serde structs with `deny_unknown_fields`, an explicit
 //! [`Config::validate`], and secrets read from the environment or files, never from the TOML.
 
+mod limits;
 mod secret;
 mod store;
 mod validate;
@@ -10,6 +11,7 @@ use std::{net::SocketAddr, path::Path};
 
 use serde::Deserialize;
 
+pub use limits::{Http2Config, LimitsConfig};
 pub use secret::{load_mpp_secret, load_secret};
 pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
@@ -54,8 +56,21 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address to listen on, e.g. `127.0.0.1:8402` (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Base URL of the upstream service, e.g. `http://127.0.0.1:8080`.
+    /// Base URL of the upstream service: `http://host:port` (HTTP/1.1), `h2c://host:port`
+    /// (HTTP/2 prior knowledge, e.g. a gRPC server) or `https://host[:port]` (TLS; HTTP/2 or
+    /// HTTP/1.1 by ALPN).
     pub upstream: String,
+    /// PEM file of CA certificates trusted for an `https://` upstream, in addition to the
+    /// built-in webpki roots (a private CA).
+    #[serde(default)]
+    pub upstream_ca_file: Option<std::path::PathBuf>,
+    /// PEM certificate chain served on `listen` (with `tls_key`: HTTPS, HTTP/1.1 and HTTP/2 by
+    /// ALPN); both files are read again on `SIGHUP`.
+    #[serde(default)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Seconds to wait for the upstream's response head.
     #[serde(default = "default_upstream_timeout")]
     pub upstream_timeout_secs: u64,
@@ -69,6 +84,12 @@ pub struct ServerConfig {
     /// while the backend is down).
     #[serde(default = "default_health_interval")]
     pub health_interval_ms: u64,
+    /// Listener bounds (`[server.limits]`).
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Downstream HTTP/2 (`[server.http2]`).
+    #[serde(default)]
+    pub http2: Http2Config,
 }
 
 /// `[invoice_pool]`.

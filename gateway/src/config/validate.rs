@@ -46,12 +46,21 @@ impl Config {
         let uri: http::Uri = up
             .parse()
             .map_err(|_| invalid("server.upstream", format!("`{up}` is not a URL")))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "h2c" | "https")) || uri.authority().is_none()
+        {
             return Err(invalid(
                 "server.upstream",
-                "must be an http://host:port URL",
+                "must be an http://, h2c:// or https:// URL with a host",
             ));
         }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(invalid(
+                "server.tls_cert",
+                "set tls_cert and tls_key together",
+            ));
+        }
+        self.server.limits.validate()?;
+        self.server.http2.validate()?;
         if self.server.upstream_timeout_secs == 0 || self.server.header_read_timeout_secs == 0 {
             return Err(invalid("server", "timeouts must be at least 1 second"));
         }

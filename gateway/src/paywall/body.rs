@@ -1,12 +1,24 @@
-//! Bounded buffering of a request body, so that MPP challenges can be bound to it (`digest`)
-//! and credentials checked against it. Only requests on priced MPP routes that carry a body
-//! are buffered; bodies above the limit answer 413 before anything is paid or minted.
+//! Request bodies on priced routes: bounded to `[server.limits] max_body_bytes` ([`limit`]:
+//! 413 from the declared length before anything is read, or while streaming), and bounded
+//! buffering so that MPP challenges can be bound to a body (`digest`) and credentials checked
+//! against it ([`buffer`]: only priced MPP routes with a body). Bodies above a limit answer 413
+//! before anything is paid or minted (while streaming: before the upstream call completes).
 
-use axum::body::Body;
-use axum::body::HttpBody as _;
+use std::{
+    pin::Pin,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    task::{ready, Context, Poll},
+};
+
+use axum::body::{Body, HttpBody};
+use bytes::Bytes;
 use gate402_protocols::mpp::BodyDigest;
 use http::{header::CONTENT_LENGTH, Request};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Frame, SizeHint};
 
 use crate::error::GateError;
 
@@ -35,4 +47,98 @@ pub(super) async fn buffer(
     };
     let digest = (!bytes.is_empty()).then(|| BodyDigest::of(&bytes));
     Ok((Request::from_parts(parts, Body::from(bytes)), digest))
+}
+
+/// The paid-route body limit on a request whose body has no declared length (chunked
+/// HTTP/1.1, HTTP/2 without `content-length`, gRPC streams): counted while it streams
+/// upstream. Put in the request's extensions so the proxy can answer 413 instead of 502 when
+/// the upstream call fails because the body went over the limit.
+#[derive(Debug, Clone)]
+pub struct StreamedBodyLimit {
+    limit: usize,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl StreamedBodyLimit {
+    /// `Some(limit)` once the body has gone over it.
+    pub fn exceeded(&self) -> Option<usize> {
+        self.exceeded.load(Ordering::Acquire).then_some(self.limit)
+    }
+}
+
+/// Bound `req`'s body to `limit` bytes: a declared length above it is refused at once (413,
+/// nothing read); a body of unknown length is counted frame by frame as it streams (an error
+/// ends it past the limit, see [`StreamedBodyLimit`]); a declared length within it passes
+/// untouched (hyper enforces the declared length itself).
+pub(super) fn limit(req: Request<Body>, limit: usize) -> Result<Request<Body>, GateError> {
+    let hint = req.body().size_hint();
+    if hint.lower() > limit as u64 {
+        return Err(GateError::BodyTooLarge { limit });
+    }
+    if hint.upper().is_some_and(|n| n <= limit as u64) || req.body().is_end_stream() {
+        return Ok(req);
+    }
+    let marker = StreamedBodyLimit {
+        limit,
+        exceeded: Arc::new(AtomicBool::new(false)),
+    };
+    let (mut parts, body) = req.into_parts();
+    let counted = CountedBody {
+        inner: body,
+        remaining: limit,
+        marker: marker.clone(),
+    };
+    parts.extensions.insert(marker);
+    Ok(Request::from_parts(parts, Body::new(counted)))
+}
+
+/// The error that ends a body past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("request body larger than {0} bytes")]
+pub struct BodyLimitExceeded(pub usize);
+
+pin_project_lite::pin_project! {
+    struct CountedBody {
+        #[pin]
+        inner: Body,
+        remaining: usize,
+        marker: StreamedBodyLimit,
+    }
+}
+
+impl HttpBody for CountedBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        match ready!(this.inner.poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                let len = frame.data_ref().map_or(0, Bytes::len);
+                if len > *this.remaining {
+                    this.marker.exceeded.store(true, Ordering::Release);
+                    tracing::info!(
+                        limit = this.marker.limit,
+                        "request body over the limit while streaming: 413"
+                    );
+                    return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded(this.marker.limit)))));
+                }
+                *this.remaining -= len;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

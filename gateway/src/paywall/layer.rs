@@ -73,6 +73,7 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let paywall = self.paywall.clone();
         ResponseFuture {
+            grpc: super::grpc::is_grpc(req.headers()),
             paywall: self.paywall.clone(),
             state: State::Authorize {
                 fut: Box::pin(async move { paywall.authorize(req).await }),
@@ -85,8 +86,10 @@ where
 pin_project! {
     /// Response future of [`PaywallService`]: authorize, call the inner service, settle a
     /// pending x402 payment (the response is released only once settled), attach receipts.
+    /// The paywall's own answers to a gRPC call take the gRPC form ([`super::grpc`]).
     pub struct ResponseFuture<S: Service<Request<Body>>> {
         paywall: Arc<Paywall>,
+        grpc: bool,
         #[pin]
         state: State<S>,
     }
@@ -121,7 +124,7 @@ where
                         }),
                         None => return Poll::Ready(Ok(polled_after_completion())),
                     },
-                    Err(resp) => return Poll::Ready(Ok(resp)),
+                    Err(resp) => return Poll::Ready(Ok(own_answer(*this.grpc, resp))),
                 },
                 StateProj::Ready {
                     inner,
@@ -154,9 +157,21 @@ where
                         }
                     }
                 }
-                StateProj::Settle { fut } => return Poll::Ready(Ok(ready!(fut.as_mut().poll(cx)))),
+                StateProj::Settle { fut } => {
+                    let resp = ready!(fut.as_mut().poll(cx));
+                    return Poll::Ready(Ok(own_answer(*this.grpc, resp)));
+                }
             }
         }
+    }
+}
+
+/// An answer made by the paywall itself, in gRPC form for a gRPC call.
+fn own_answer(grpc: bool, resp: Response<Body>) -> Response<Body> {
+    if grpc {
+        super::grpc::into_grpc(resp)
+    } else {
+        resp
     }
 }
 

@@ -8,6 +8,7 @@ mod body;
 mod challenges;
 mod check;
 pub mod edge;
+pub mod grpc;
 pub mod health;
 mod layer;
 pub mod pool;
@@ -34,6 +35,7 @@ use crate::{
     error::GateError,
     store::{Revocations, SessionStore, Store},
 };
+pub use body::{BodyLimitExceeded, StreamedBodyLimit};
 use check::Check;
 use health::RailHealth;
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
@@ -83,6 +85,7 @@ pub struct Paywall {
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
     max_body_bytes: usize,
+    max_request_body: usize,
     offer_sessions: bool,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
@@ -120,6 +123,7 @@ pub struct PaywallBuilder {
     retry_after_secs: u64,
     mpp: Option<Arc<Mpp>>,
     max_body_bytes: usize,
+    max_request_body: usize,
     offer_sessions: bool,
     x402: Option<X402Support>,
 }
@@ -148,6 +152,14 @@ impl PaywallBuilder {
     /// Largest request body buffered on MPP routes to bind challenges to it (413 above).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Largest request body on a priced route (every protocol), bytes: a larger declared
+    /// length answers 413 before anything is read or minted; a body without a length is
+    /// counted while it streams upstream (413 past it).
+    pub fn max_request_body(mut self, bytes: usize) -> Self {
+        self.max_request_body = bytes;
         self
     }
 
@@ -189,6 +201,7 @@ impl PaywallBuilder {
             retry_after_secs: self.retry_after_secs,
             mpp: self.mpp,
             max_body_bytes: self.max_body_bytes,
+            max_request_body: self.max_request_body,
             offer_sessions: self.offer_sessions,
             sessions: None,
             settlement: None,
@@ -234,6 +247,7 @@ impl Paywall {
             retry_after_secs: 5,
             mpp: None,
             max_body_bytes: 1 << 20,
+            max_request_body: 10 << 20,
             offer_sessions: false,
             x402: None,
         }
@@ -295,8 +309,9 @@ impl Paywall {
 
     /// Let a paid (or free) request through with its receipt, or answer it.
     ///
-    /// On a priced MPP route a request body is buffered (at most `max_body_bytes`, else 413)
-    /// and its digest binds the challenges and is checked against credentials.
+    /// On a priced route the request body is bounded (`max_request_body`, else 413); on a
+    /// priced MPP route it is buffered (at most `max_body_bytes`, else 413) and its digest
+    /// binds the challenges and is checked against credentials.
     pub async fn authorize(
         &self,
         req: Request<Body>,
@@ -307,9 +322,17 @@ impl Paywall {
         if route.offer.price_msat == 0 {
             return Ok((req, None));
         }
+        let req = match body::limit(req, self.max_request_body) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(route = %route.name, error = %e, "request body refused: 413");
+                return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs));
+            }
+        };
         let (mut req, digest) = if self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp)
         {
-            match body::buffer(req, self.max_body_bytes).await {
+            let buffered = self.max_body_bytes.min(self.max_request_body);
+            match body::buffer(req, buffered).await {
                 Ok(r) => r,
                 Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
             }

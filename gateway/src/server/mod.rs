@@ -1,33 +1,32 @@
 //! Assembling and serving the gateway: config → paywall + proxy → axum router → listener.
+//!
+//! * this module — the assembly (route table, paywall, store, x402 backend, router);
+//! * [`listener`] — the accept loop and connection serving (HTTP/1.1, HTTP/2, TLS, shutdown);
+//! * [`limits`] — connection caps (total and per client address) and idle tracking;
+//! * [`tls`] — the downstream certificate, reloaded on `SIGHUP`.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+mod conn;
+pub mod limits;
+pub mod listener;
+pub mod tls;
 
-use axum::{
-    body::Body,
-    extract::{ConnectInfo, State},
-    http::StatusCode,
-    routing::get,
-    Router,
-};
+use std::{sync::Arc, time::Duration};
+
+use axum::{extract::State, http::StatusCode, routing::get, Router};
 use gate402_protocols::x402::{ResourceInfo, X402Route, X402};
 use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
 use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient, HttpOptions};
 use gate402_rails::LightningRail;
-use hyper::body::Incoming;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
-};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tower::{ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
 
 use crate::{
     config::{load_mpp_secret, load_secret, Config, ConfigError},
     facilitator::Facilitator,
     paywall::{pool::PoolConfig, Paywall, PaywallLayer, Route, RouteTable, X402Support},
-    proxy::Proxy,
+    proxy::{Proxy, Upstream},
     store::{self, Revocations, Store, StoreError},
 };
+pub use listener::{serve, spawn, spawn_with, Https, ListenerOptions, Running};
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
 pub const ADMIN_PREFIX: &str = "/_gate402";
@@ -77,6 +76,7 @@ pub fn paywall_with_secret(
     let mut builder = Paywall::builder(route_table(config), protocols, lightning)
         .invoice_expiry(config.l402.invoice_expiry_secs)
         .retry_after(config.server.retry_after_secs)
+        .max_request_body(config.server.limits.max_body_bytes)
         .health_interval(Duration::from_millis(config.server.health_interval_ms))
         .pool(PoolConfig {
             size: pool.size,
@@ -237,15 +237,17 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
 /// The gateway's axum router: admin endpoints, then everything else through the paywall to
 /// the upstream proxy.
 pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigError> {
-    let upstream = config
-        .server
-        .upstream
-        .parse()
-        .map_err(|_| ConfigError::Parse("server.upstream is not a URL".into()))?;
-    let proxy = Proxy::new(
+    let proxy_err = |e: crate::proxy::UpstreamError| ConfigError::Invalid {
+        field: "server.upstream".into(),
+        message: e.to_string(),
+    };
+    let upstream = Upstream::parse(&config.server.upstream).map_err(proxy_err)?;
+    let proxy = Proxy::to(
         upstream,
         Duration::from_secs(config.server.upstream_timeout_secs),
-    );
+        config.server.upstream_ca_file.as_deref(),
+    )
+    .map_err(proxy_err)?;
     let gated = ServiceBuilder::new()
         .layer(PaywallLayer::new(paywall.clone()))
         .service(proxy);
@@ -304,89 +306,4 @@ async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {
             format!("not ready: lightning ({}): {e}", rail.rail_id()),
         ),
     }
-}
-
-/// A running gateway.
-#[derive(Debug)]
-pub struct Running {
-    /// The bound address.
-    pub addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    /// Stop accepting connections, let in-flight requests finish (at most 10 s), and wait.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.task.await.map_err(std::io::Error::other)
-    }
-}
-
-/// Serve `router` on an already-bound listener until shutdown, with the default 15 s
-/// request-head timeout.
-pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> {
-    spawn_with(listener, router, Duration::from_secs(15))
-}
-
-/// Serve `router` (HTTP/1.1, keep-alive, protocol upgrades) on an already-bound listener until shutdown. A
-/// client must send its request head within `header_timeout` (slowloris protection).
-/// Connections get `TCP_NODELAY`; handlers can extract `ConnectInfo<SocketAddr>`.
-pub fn spawn_with(
-    listener: TcpListener,
-    router: Router,
-    header_timeout: Duration,
-) -> std::io::Result<Running> {
-    let addr = listener.local_addr()?;
-    let (tx, mut rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let graceful = GracefulShutdown::new();
-        loop {
-            let (stream, remote) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: log, back off briefly, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = &mut rx => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let router = router.clone();
-            let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(remote));
-                router.clone().oneshot(req.map(Body::new))
-            });
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                // HTTP/1.1 only, with upgrades (WebSocket & co. are proxied through).
-                let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-                builder
-                    .http1()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout);
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                if let Err(e) = watcher.watch(conn).await {
-                    tracing::debug!(error = %e, "connection closed with an error");
-                }
-            });
-        }
-        drop(listener);
-        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("connections still open after 10 s; closing them");
-        }
-    });
-    Ok(Running {
-        addr,
-        shutdown: Some(tx),
-        task,
-    })
 }

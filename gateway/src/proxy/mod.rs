@@ -1,73 +1,84 @@
 //! The reverse proxy: forwards a request to the upstream and streams the answer back.
 //!
-//! Hop-by-hop headers are dropped both ways, `X-Forwarded-*` are set, the upstream's response
-//! head must arrive within the configured timeout (504 otherwise) and connection failures
-//! answer 502 — through the same edge mapping as every other gateway error.
+//! Hop-by-hop headers are dropped both ways (`TE: trailers` is kept for gRPC), `X-Forwarded-*`
+//! are set, the upstream's response head must arrive within the configured timeout (504
+//! otherwise) and connection failures answer 502 — through the same edge mapping as every
+//! other gateway error (in gRPC form for gRPC requests: `grpc-status` 14 / 4).
+//!
+//! Bodies stream both ways frame by frame, trailers included (gRPC's `grpc-status` /
+//! `grpc-message`): nothing is buffered. The upstream is HTTP/1.1, HTTP/2 prior knowledge or
+//! TLS with ALPN ([`upstream`]). A request body that passes the paid-route limit while
+//! streaming (see `paywall::body`) answers 413.
 //!
 //! Protocol upgrades (`Connection: upgrade` + `Upgrade: websocket`, ...) are forwarded: when the
 //! upstream answers `101 Switching Protocols`, both connections are upgraded and bytes are
 //! copied both ways until either side closes. The paywall has already run on the upgrade
 //! request, so a paid WebSocket is paid once, at its opening handshake.
 
+pub mod headers;
+pub mod upstream;
+
 use std::{
     convert::Infallible,
     future::Future,
     net::SocketAddr,
+    path::Path,
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
 };
 
 use axum::{body::Body, extract::ConnectInfo};
-use http::{header, uri::PathAndQuery, HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
+use http::{header, uri::PathAndQuery, HeaderValue, Request, Response, Uri, Version};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client},
-    rt::{TokioExecutor, TokioIo},
-};
+use hyper_util::rt::TokioIo;
 use tower::Service;
 
-use crate::{error::GateError, paywall::edge};
+use crate::{
+    error::GateError,
+    paywall::{edge, grpc, StreamedBodyLimit},
+    server::Https,
+};
+use headers::{set_forwarded, strip_hop_by_hop, upgrade_protocol};
+pub use upstream::{Upstream, UpstreamError, UpstreamKind};
 
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
-/// A pooled HTTP/1.1 reverse proxy to one upstream.
+/// A pooled reverse proxy to one upstream (HTTP/1.1, h2c or https).
 #[derive(Clone, Debug)]
 pub struct Proxy {
-    client: Client<HttpConnector, Body>,
-    upstream: Uri,
+    clients: upstream::Clients,
+    upstream: Upstream,
     timeout: Duration,
 }
 
 impl Proxy {
-    /// Proxy to `upstream` (an `http://host:port[/base]` URL).
+    /// Proxy to `upstream` (an `http://host:port[/base]` URL: HTTP/1.1).
     pub fn new(upstream: Uri, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Proxy {
-            client,
+        let upstream = Upstream {
+            kind: UpstreamKind::Http1,
+            base: upstream,
+        };
+        Self::to(upstream, timeout, None).expect("no CA file: the client config cannot fail")
+    }
+
+    /// Proxy to `upstream`; `timeout` bounds the connect and the response head; `ca_file`
+    /// adds trusted CAs for an `https://` upstream.
+    pub fn to(
+        upstream: Upstream,
+        timeout: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, UpstreamError> {
+        let clients = upstream::Clients::new(&upstream, timeout, ca_file)?;
+        Ok(Proxy {
+            clients,
             upstream,
             timeout,
-        }
+        })
     }
 
     fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
-        let base = self.upstream.path().trim_end_matches('/');
+        let base = self.upstream.base.path().trim_end_matches('/');
         let pq = uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let mut parts = self.upstream.clone().into_parts();
+        let mut parts = self.upstream.base.clone().into_parts();
         parts.path_and_query = Some(
             format!("{base}{pq}")
                 .parse()
@@ -82,35 +93,40 @@ impl Proxy {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let host = req.headers().get(header::HOST).cloned();
+        let https = req.extensions().get::<Https>().is_some();
+        let authority = req.uri().authority().cloned();
         let upgrade = upgrade_protocol(req.headers());
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-        strip_hop_by_hop(req.headers_mut());
         let headers = req.headers_mut();
+        strip_hop_by_hop(headers);
         if let Some(protocol) = &upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, protocol.clone());
         }
-        if let Some(ip) = client_ip {
-            let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-                Some(prev) => format!("{prev}, {ip}"),
-                None => ip.to_string(),
-            };
-            if let Ok(v) = HeaderValue::from_str(&xff) {
-                headers.insert("x-forwarded-for", v);
-            }
-        }
-        if let Some(h) = host {
-            headers.insert("x-forwarded-host", h);
-        }
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-        headers.remove(header::HOST);
+        set_forwarded(
+            headers,
+            client_ip,
+            authority.as_ref().map(|a| a.as_str()),
+            https,
+        );
         *req.uri_mut() = target;
-        *req.version_mut() = http::Version::HTTP_11;
+        // The client picks the wire version: HTTP/1.1 for http:// and upgrades,
+        // prior-knowledge HTTP/2 for h2c://, ALPN for https://.
+        *req.version_mut() = Version::HTTP_11;
+        let client = match upgrade {
+            Some(_) => &self.clients.upgrades,
+            None => &self.clients.main,
+        };
+        let limit = req.extensions().get::<StreamedBodyLimit>().cloned();
 
-        let mut resp = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+        let mut resp = match tokio::time::timeout(self.timeout, client.request(req)).await {
             Err(_) => return Err(GateError::UpstreamTimeout),
-            Ok(Err(e)) => return Err(GateError::Upstream(e.to_string())),
+            Ok(Err(e)) => {
+                return Err(match limit.and_then(|l| l.exceeded()) {
+                    Some(limit) => GateError::BodyTooLarge { limit },
+                    None => GateError::Upstream(error_chain(&e)),
+                })
+            }
             Ok(Ok(resp)) => resp,
         };
         if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
@@ -138,18 +154,16 @@ impl Proxy {
     }
 }
 
-/// The protocol a request asks to switch to: its `Upgrade` value when `Connection` lists
-/// `upgrade`.
-fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asked = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    asked
-        .then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
+/// `e` and its sources, `: `-joined (hyper's top-level messages alone say little).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        out.push_str(": ");
+        out.push_str(&err.to_string());
+        cur = err.source();
+    }
+    out
 }
 
 /// Copy bytes both ways between the upgraded client and upstream connections.
@@ -167,22 +181,6 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
     }
 }
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
 impl Service<Request<Body>> for Proxy {
     type Response = Response<Body>;
     type Error = Infallible;
@@ -194,10 +192,16 @@ impl Service<Request<Body>> for Proxy {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let this = self.clone();
+        let grpc = grpc::is_grpc(req.headers());
         Box::pin(async move {
             Ok(this.forward(req).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "upstream request failed");
-                edge::error_response(&e, Vec::new(), 1)
+                let resp = edge::error_response(&e, Vec::new(), 1);
+                if grpc {
+                    grpc::into_grpc(resp)
+                } else {
+                    resp
+                }
             }))
         })
     }

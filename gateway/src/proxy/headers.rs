@@ -1,0 +1,148 @@
+//! Header rewriting between client and upstream: hop-by-hop fields dropped both ways (except
+//! `TE: trailers`, which gRPC needs end to end), `X-Forwarded-*` set, upgrades detected.
+
+use std::net::IpAddr;
+
+use http::{header, HeaderMap, HeaderName, HeaderValue};
+
+/// Connection-specific fields (RFC 9110 §7.6.1, plus the legacy ones), never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Drop hop-by-hop fields and those `Connection` lists. A request's `TE` naming `trailers`
+/// is kept as `TE: trailers` (gRPC servers expect it; it is the one value HTTP/2 allows).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        });
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// The protocol a request asks to switch to: its `Upgrade` value when `Connection` lists
+/// `upgrade`.
+pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asked = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    asked
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Set `X-Forwarded-For` (appending the client's address), `X-Forwarded-Host` (the `Host`
+/// field, or the HTTP/2 `:authority`) and `X-Forwarded-Proto`; drop `Host` (the client sets
+/// the upstream's).
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    client_ip: Option<IpAddr>,
+    authority: Option<&str>,
+    https: bool,
+) {
+    if let Some(ip) = client_ip {
+        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+    }
+    let host = headers
+        .remove(header::HOST)
+        .or_else(|| authority.and_then(|a| HeaderValue::from_str(a).ok()));
+    if let Some(h) = host {
+        headers.insert("x-forwarded-host", h);
+    }
+    let proto = if https { "https" } else { "http" };
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_fields_go_and_te_trailers_stays() {
+        let mut h = map(&[
+            ("connection", "keep-alive, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("te", "gzip, trailers;q=1"),
+            ("content-type", "application/grpc"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert_eq!(h["te"], "trailers");
+        assert_eq!(h["content-type"], "application/grpc");
+        let mut h = map(&[("te", "gzip")]);
+        strip_hop_by_hop(&mut h);
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn forwarded_fields_take_the_http2_authority_without_host() {
+        let mut h = map(&[("x-forwarded-for", "10.0.0.1")]);
+        set_forwarded(
+            &mut h,
+            Some([127, 0, 0, 1].into()),
+            Some("api.test:443"),
+            true,
+        );
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(h["x-forwarded-host"], "api.test:443");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        let mut h = map(&[("host", "a.test")]);
+        set_forwarded(&mut h, None, Some("ignored"), false);
+        assert_eq!(h["x-forwarded-host"], "a.test");
+        assert!(h.get("host").is_none());
+        assert_eq!(h["x-forwarded-proto"], "http");
+    }
+}

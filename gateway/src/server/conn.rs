@@ -1,0 +1,208 @@
+//! One client connection: TLS handshake (bounded by the header timeout), protocol choice
+//! (ALPN `h2` / `http/1.1`, or the h2c preface on plain TCP), hyper serving, and the
+//! connection's deadlines:
+//!
+//! * the first request must start within the header timeout of the connection being ready;
+//! * afterwards, a connection with no request in flight and none started for the idle
+//!   timeout is closed (after between 1× and 2× the idle timeout);
+//! * on server shutdown, every connection is asked to close.
+//!
+//! Closing is always hyper's *graceful* shutdown: HTTP/1.1 finishes the response in flight
+//! (or closes an idle or half-read connection), HTTP/2 sends `GOAWAY` and lets open streams
+//! finish — a deadline never cuts a request. Request-head size, count and read time are
+//! hyper's own checks (431, and close on timeout), configured in [`super::listener`].
+//!
+//! "In flight" lasts until the response body has been sent ([`TrackedBody`]), so a long gRPC
+//! stream keeps its connection; the tracking is two atomics per request, no allocation.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{
+    body::{Body, HttpBody},
+    extract::ConnectInfo,
+    Router,
+};
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+};
+use tokio::{net::TcpStream, sync::watch, time::Instant};
+use tower::ServiceExt;
+
+use super::{limits::ConnectionSlot, listener::Https, tls::ServerTls};
+
+/// What every connection of one listener shares.
+pub(super) struct Shared {
+    pub router: Router,
+    /// HTTP/1.1 and h2c by preface (HTTP/1.1 only when HTTP/2 is off).
+    pub auto: auto::Builder<TokioExecutor>,
+    /// After ALPN `http/1.1`.
+    pub h1: auto::Builder<TokioExecutor>,
+    /// After ALPN `h2`.
+    pub h2: auto::Builder<TokioExecutor>,
+    pub tls: Option<Arc<ServerTls>>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Requests of one connection: started so far, and in flight (head received, body of the
+/// response not yet fully sent).
+#[derive(Debug, Default)]
+struct Activity {
+    started: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+/// One request in flight; ends when dropped (with the response body, or with the handler).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.started.fetch_add(1, Ordering::Relaxed);
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted as in flight until it is dropped.
+    pub(super) struct TrackedBody {
+        #[pin]
+        inner: Body,
+        guard: InFlight,
+    }
+}
+
+impl HttpBody for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Serve one accepted connection until it closes.
+pub(super) async fn serve(
+    stream: TcpStream,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+    slot: ConnectionSlot,
+) {
+    let _slot = slot;
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &shared.tls else {
+        drive(TokioIo::new(stream), &shared.auto, remote, false, &shared).await;
+        return;
+    };
+    let stream =
+        match tokio::time::timeout(shared.header_timeout, tls.acceptor().accept(stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %remote, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %remote, "TLS handshake timed out");
+                return;
+            }
+        };
+    let builder = match stream.get_ref().1.alpn_protocol() {
+        Some(b"h2") => &shared.h2,
+        Some(b"http/1.1") => &shared.h1,
+        _ => &shared.auto,
+    };
+    drive(TokioIo::new(stream), builder, remote, true, &shared).await;
+}
+
+async fn drive<I>(
+    io: I,
+    builder: &auto::Builder<TokioExecutor>,
+    remote: SocketAddr,
+    https: bool,
+    shared: &Shared,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::default());
+    let router = shared.router.clone();
+    let counted = activity.clone();
+    let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        let guard = InFlight::start(&counted);
+        let ext = req.extensions_mut();
+        ext.insert(ConnectInfo(remote));
+        if https {
+            ext.insert(Https);
+        }
+        let call = router.clone().oneshot(req.map(Body::new));
+        async move {
+            let resp = call.await?;
+            Ok::<_, Infallible>(resp.map(|inner| TrackedBody { inner, guard }))
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(io, svc);
+    tokio::pin!(conn);
+    let mut shutdown = shared.shutdown.clone();
+    let mut deadline = Instant::now() + shared.header_timeout;
+    let mut seen = 0;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(e) = done {
+                    tracing::debug!(peer = %remote, error = %e, "connection closed with an error");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(deadline), if !closing => {
+                let started = activity.started.load(Ordering::Relaxed);
+                if started == seen && activity.in_flight.load(Ordering::Relaxed) == 0 {
+                    tracing::debug!(
+                        peer = %remote,
+                        requests = started,
+                        "closing an idle connection"
+                    );
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                } else {
+                    seen = started;
+                    deadline = Instant::now() + shared.idle_timeout;
+                }
+            }
+            _ = shutdown.changed(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
