@@ -9,6 +9,7 @@ mod buyer_session;
 mod config_files;
 mod grpc;
 mod layer;
+mod limits;
 mod lnd_backend;
 mod mpp_charge;
 mod mpp_interop;

@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     net::{IpAddr, Ipv6Addr},
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, PoisonError,
     },
     time::{Duration, Instant},
@@ -29,6 +29,7 @@ pub struct ConnectionLimits {
     total: Arc<Semaphore>,
     max_total: usize,
     per_ip: usize,
+    open: AtomicUsize,
     open_per_ip: Mutex<HashMap<IpAddr, usize>>,
     refused_log: Throttle,
     full_log: Throttle,
@@ -44,6 +45,7 @@ pub struct ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
+        self.limits.open.fetch_sub(1, Ordering::Relaxed);
         let Some(key) = self.key else { return };
         let mut open = self
             .limits
@@ -67,6 +69,7 @@ impl ConnectionLimits {
             total: Arc::new(Semaphore::new(max_total)),
             max_total,
             per_ip,
+            open: AtomicUsize::new(0),
             open_per_ip: Mutex::new(HashMap::new()),
             refused_log: Throttle::default(),
             full_log: Throttle::default(),
@@ -99,6 +102,7 @@ impl ConnectionLimits {
         ip: IpAddr,
     ) -> Option<ConnectionSlot> {
         if self.per_ip == 0 {
+            self.open.fetch_add(1, Ordering::Relaxed);
             return Some(ConnectionSlot {
                 _permit: permit,
                 key: None,
@@ -126,6 +130,7 @@ impl ConnectionLimits {
             }
             *n += 1;
         }
+        self.open.fetch_add(1, Ordering::Relaxed);
         Some(ConnectionSlot {
             _permit: permit,
             key: Some(key),
@@ -135,7 +140,7 @@ impl ConnectionLimits {
 
     /// Connections currently open (admitted and not yet closed).
     pub fn open(&self) -> usize {
-        self.max_total - self.total.available_permits()
+        self.open.load(Ordering::Relaxed)
     }
 }
 
