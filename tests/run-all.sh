@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The slowloris test (tests/it/limits.rs) holds ~800 sockets at once: raise the soft
+# open-files limit to the hard one (1024 is a common soft default).
+hard_nofile=$(ulimit -Hn)
+[ "$hard_nofile" = unlimited ] && hard_nofile=65536
+ulimit -n "$hard_nofile" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
 echo "== npm interop peers (tests/interop, pinned lockfile)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 

@@ -117,8 +117,27 @@ async fn closed_within(tcp: &mut TcpStream, secs: u64) -> bool {
     }
 }
 
+/// The soft open-files limit (Linux), to fail clearly rather than with `EMFILE` midway.
+fn open_files_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
 #[tokio::test]
 async fn slowloris_from_500_connections_does_not_stop_a_paid_request() {
+    if let Some(n) = open_files_limit() {
+        assert!(
+            n >= 2048,
+            "open-files limit {n} is too low for 500 attacker sockets: `ulimit -n 4096` \
+             (tests/run-all.sh raises it)"
+        );
+    }
     let g = start("", "").await; // defaults: 256 connections per address, 15 s head timeout
     let credential = g.credential().await;
     let attacker: IpAddr = [127, 0, 0, 2].into();

@@ -114,6 +114,7 @@ pub async fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    server::limits::warn_if_fd_limit_low(config.server.limits.max_connections);
     let running = match server::serve(listener, router, options) {
         Ok(r) => r,
         Err(e) => {

@@ -203,3 +203,82 @@ fn default_pending_resets() -> usize {
 fn default_local_resets() -> usize {
     1024
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigError};
+
+    fn check(server: &str) -> Result<Config, ConfigError> {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{server}\n[lightning]\nbackend = \"simnet\"\n"
+        );
+        let c = Config::from_toml(&text)?;
+        c.validate().map(|()| c)
+    }
+
+    fn field(e: ConfigError) -> String {
+        match e {
+            ConfigError::Invalid { field, .. } => field,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_safe_and_valid() {
+        let c = check("upstream = \"h2c://127.0.0.1:50051\"").unwrap();
+        let l = &c.server.limits;
+        assert_eq!(l.max_header_bytes, 16384);
+        assert_eq!(l.max_connections_per_ip, 256);
+        assert_eq!(l.max_body_bytes, 10 << 20);
+        assert!(c.server.http2.enabled);
+        assert!(check("upstream = \"https://api.example.com\"").is_ok());
+    }
+
+    #[test]
+    fn out_of_range_limits_and_half_tls_settings_name_their_field() {
+        let up = "upstream = \"http://127.0.0.1:1\"";
+        let cases = [
+            (
+                "[server.limits]\nmax_header_bytes = 4096",
+                "server.limits.max_header_bytes",
+            ),
+            (
+                "[server.limits]\nmax_headers = 0",
+                "server.limits.max_headers",
+            ),
+            (
+                "[server.limits]\nidle_timeout_secs = 0",
+                "server.limits.idle_timeout_secs",
+            ),
+            (
+                "[server.limits]\nmax_connections = 10\nmax_connections_per_ip = 11",
+                "server.limits.max_connections_per_ip",
+            ),
+            (
+                "[server.limits]\nmax_body_bytes = 0",
+                "server.limits.max_body_bytes",
+            ),
+            (
+                "[server.http2]\nmax_concurrent_streams = 0",
+                "server.http2.max_concurrent_streams",
+            ),
+            (
+                "[server.http2]\nkeepalive_timeout_secs = 0",
+                "server.http2.keepalive_timeout_secs",
+            ),
+        ];
+        for (extra, want) in cases {
+            assert_eq!(
+                field(check(&format!("{up}\n{extra}")).unwrap_err()),
+                want,
+                "{extra}"
+            );
+        }
+        let half = check(&format!("{up}\ntls_cert = \"/x.pem\"")).unwrap_err();
+        assert_eq!(field(half), "server.tls_cert");
+        let bad = check("upstream = \"ftp://127.0.0.1:1\"").unwrap_err();
+        assert_eq!(field(bad), "server.upstream");
+        let unknown = check(&format!("{up}\n[server.limits]\nmax_bogus = 1")).unwrap_err();
+        assert!(unknown.to_string().contains("max_bogus"), "{unknown}");
+    }
+}

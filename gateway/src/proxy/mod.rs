@@ -51,18 +51,9 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Proxy to `upstream` (an `http://host:port[/base]` URL: HTTP/1.1).
-    pub fn new(upstream: Uri, timeout: Duration) -> Self {
-        let upstream = Upstream {
-            kind: UpstreamKind::Http1,
-            base: upstream,
-        };
-        Self::to(upstream, timeout, None).expect("no CA file: the client config cannot fail")
-    }
-
     /// Proxy to `upstream`; `timeout` bounds the connect and the response head; `ca_file`
     /// adds trusted CAs for an `https://` upstream.
-    pub fn to(
+    pub fn new(
         upstream: Upstream,
         timeout: Duration,
         ca_file: Option<&Path>,

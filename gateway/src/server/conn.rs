@@ -41,7 +41,11 @@ use hyper_util::{
 use tokio::{net::TcpStream, sync::watch, time::Instant};
 use tower::ServiceExt;
 
-use super::{limits::ConnectionSlot, listener::Https, tls::ServerTls};
+use super::{
+    limits::{ConnectionSlot, Throttle},
+    listener::Https,
+    tls::ServerTls,
+};
 
 /// What every connection of one listener shares.
 pub(super) struct Shared {
@@ -56,6 +60,16 @@ pub(super) struct Shared {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub shutdown: watch::Receiver<bool>,
+    /// Log throttles for what strangers can trigger in bulk.
+    pub logs: Logs,
+}
+
+/// One log line per second at most for each limit hit on connections.
+#[derive(Debug, Default)]
+pub(super) struct Logs {
+    head_too_large: Throttle,
+    head_timeout: Throttle,
+    no_request: Throttle,
 }
 
 /// Requests of one connection: started so far, and in flight (head received, body of the
@@ -180,18 +194,28 @@ async fn drive<I>(
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
-                    tracing::debug!(peer = %remote, error = %e, "connection closed with an error");
+                    log_connection_error(&shared.logs, remote, &*e);
                 }
                 return;
             }
             () = tokio::time::sleep_until(deadline), if !closing => {
                 let started = activity.started.load(Ordering::Relaxed);
                 if started == seen && activity.in_flight.load(Ordering::Relaxed) == 0 {
-                    tracing::debug!(
-                        peer = %remote,
-                        requests = started,
-                        "closing an idle connection"
-                    );
+                    if started == 0 {
+                        if let Some(times) = shared.logs.no_request.hit() {
+                            tracing::info!(
+                                peer = %remote,
+                                times,
+                                "closing a connection that sent no request within the header timeout"
+                            );
+                        }
+                    } else {
+                        tracing::debug!(
+                            peer = %remote,
+                            requests = started,
+                            "closing an idle connection"
+                        );
+                    }
                     conn.as_mut().graceful_shutdown();
                     closing = true;
                 } else {
@@ -204,5 +228,31 @@ async fn drive<I>(
                 closing = true;
             }
         }
+    }
+}
+
+/// The one log line of a connection that ended in error: limit hits (head too large → 431,
+/// head not received in time → closed) at `info`, throttled; anything else (resets, TLS or
+/// HTTP/2 protocol errors of a peer) at `debug`.
+fn log_connection_error(
+    logs: &Logs,
+    remote: SocketAddr,
+    e: &(dyn std::error::Error + Send + Sync + 'static),
+) {
+    let hyper_err = e.downcast_ref::<hyper::Error>();
+    if hyper_err.is_some_and(hyper::Error::is_parse_too_large) {
+        if let Some(times) = logs.head_too_large.hit() {
+            tracing::info!(peer = %remote, times, "request head over the limit: 431");
+        }
+    } else if hyper_err.is_some_and(hyper::Error::is_timeout) {
+        if let Some(times) = logs.head_timeout.hit() {
+            tracing::info!(
+                peer = %remote,
+                times,
+                "request head not received within the header timeout: connection closed"
+            );
+        }
+    } else {
+        tracing::debug!(peer = %remote, error = %e, "connection closed with an error");
     }
 }

@@ -144,6 +144,29 @@ impl ConnectionLimits {
     }
 }
 
+/// Warn when the process may open fewer files than `max_connections` needs (each client
+/// connection is a descriptor; the upstream pool, the store and the node take more): past the
+/// soft `RLIMIT_NOFILE`, `accept` fails with `EMFILE` before the connection cap is reached.
+/// Reads `/proc/self/limits` (Linux); elsewhere it says nothing.
+pub fn warn_if_fd_limit_low(max_connections: usize) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = text
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(soft) = soft.filter(|s| *s < max_connections.saturating_add(256)) {
+        tracing::warn!(
+            open_files = soft,
+            max_connections,
+            "the open-files limit is below max_connections + 256: raise it (ulimit -n, \
+             LimitNOFILE=) or lower server.limits.max_connections"
+        );
+    }
+}
+
 /// The key an address is counted under: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64
 /// (one subscriber's usual allocation).
 pub fn address_key(ip: IpAddr) -> IpAddr {

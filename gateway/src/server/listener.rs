@@ -191,6 +191,7 @@ pub fn serve(
         header_timeout: options.header_read_timeout,
         idle_timeout: Duration::from_secs(options.limits.idle_timeout_secs),
         shutdown: rx.clone(),
+        logs: conn::Logs::default(),
     });
     let caps = limits.clone();
     let task = tokio::spawn(async move {

@@ -242,7 +242,7 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
         message: e.to_string(),
     };
     let upstream = Upstream::parse(&config.server.upstream).map_err(proxy_err)?;
-    let proxy = Proxy::to(
+    let proxy = Proxy::new(
         upstream,
         Duration::from_secs(config.server.upstream_timeout_secs),
         config.server.upstream_ca_file.as_deref(),
