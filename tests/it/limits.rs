@@ -61,7 +61,11 @@ impl Gateway {
 /// A gateway in front of the echo upstream; `server` is extra `[server]` lines, `limits` the
 /// `[server.limits]` lines.
 async fn start(server: &str, limits: &str) -> Gateway {
-    let upstream = serve(upstream_app()).await;
+    start_to(serve(upstream_app()).await, server, limits).await
+}
+
+/// [`start`] in front of `upstream`.
+async fn start_to(upstream: SocketAddr, server: &str, limits: &str) -> Gateway {
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n{server}\n\
          [server.limits]\n{limits}\n\
@@ -437,4 +441,36 @@ async fn silent_and_idle_connections_are_closed_but_a_slow_request_is_not_cut() 
         .expect("the idle h2 connection is closed")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_upgraded_tunnel_keeps_its_connection_counted() {
+    let upstream = crate::upgrade::echo_upstream().await;
+    let g = start_to(upstream, "", "max_connections_per_ip = 2").await;
+    let (mut a, head) = crate::upgrade::open(g.running.addr, "/free/ws", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let (mut b, head) = crate::upgrade::open(g.running.addr, "/free/ws", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(crate::upgrade::roundtrip(&mut a, b"a").await, b"A");
+    assert_eq!(g.running.open_connections(), 2, "both tunnels still count");
+
+    // A third connection from the same address is over the cap while both tunnels run.
+    let mut third = TcpStream::connect(g.running.addr).await.unwrap();
+    assert!(
+        closed_within(&mut third, 10).await,
+        "the cap ignored the tunnels"
+    );
+
+    drop(a);
+    eventually(10, "the closed tunnel to free its slot", || async {
+        (g.running.open_connections() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(crate::upgrade::roundtrip(&mut b, b"b").await, b"B");
+    let (status, ..) = raw(&g.url("/free/x"), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "served again (the echo upstream wants an upgrade)"
+    );
 }

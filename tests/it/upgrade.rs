@@ -17,7 +17,7 @@ use tokio::{
 };
 
 /// An upstream that accepts `Upgrade: echo` and then echoes every byte, upper-cased.
-async fn echo_upstream() -> SocketAddr {
+pub(crate) async fn echo_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -58,7 +58,7 @@ async fn echo_upstream() -> SocketAddr {
 
 /// Send an upgrade request for `path` (with `extra` header lines) and return the stream and
 /// the response head.
-async fn open(gateway: SocketAddr, path: &str, extra: &str) -> (TcpStream, String) {
+pub(crate) async fn open(gateway: SocketAddr, path: &str, extra: &str) -> (TcpStream, String) {
     let mut s = TcpStream::connect(gateway).await.unwrap();
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: echo\r\n{extra}\r\n"
@@ -77,7 +77,7 @@ async fn open(gateway: SocketAddr, path: &str, extra: &str) -> (TcpStream, Strin
     (s, String::from_utf8(head).unwrap())
 }
 
-async fn roundtrip(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+pub(crate) async fn roundtrip(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
     s.write_all(msg).await.unwrap();
     let mut got = vec![0u8; msg.len()];
     tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut got))

@@ -37,7 +37,7 @@ use tower::Service;
 use crate::{
     error::GateError,
     paywall::{edge, grpc, StreamedBodyLimit},
-    server::Https,
+    server::{ConnectionHold, Https},
 };
 use headers::{set_forwarded, strip_hop_by_hop, upgrade_protocol};
 pub use upstream::{Upstream, UpstreamError, UpstreamKind};
@@ -88,6 +88,7 @@ impl Proxy {
         let authority = req.uri().authority().cloned();
         let upgrade = upgrade_protocol(req.headers());
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let hold = req.extensions_mut().remove::<ConnectionHold>();
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
         if let Some(protocol) = &upgrade {
@@ -136,7 +137,7 @@ impl Proxy {
             if let Some(p) = protocol {
                 parts.headers.insert(header::UPGRADE, p);
             }
-            tokio::spawn(tunnel(client_side, upstream_side));
+            tokio::spawn(tunnel(client_side, upstream_side, hold));
             return Ok(Response::from_parts(parts, Body::empty()));
         }
         let (mut parts, body) = resp.into_parts();
@@ -157,8 +158,9 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// Copy bytes both ways between the upgraded client and upstream connections.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
+/// Copy bytes both ways between the upgraded client and upstream connections; `_hold` keeps
+/// the client connection counted against the listener's caps meanwhile.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, _hold: Option<ConnectionHold>) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(pair) => pair,
         Err(e) => {

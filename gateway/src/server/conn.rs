@@ -13,7 +13,9 @@
 //! hyper's own checks (431, and close on timeout), configured in [`super::listener`].
 //!
 //! "In flight" lasts until the response body has been sent ([`TrackedBody`]), so a long gRPC
-//! stream keeps its connection; the tracking is two atomics per request, no allocation.
+//! stream keeps its connection; the tracking is two atomics per request, no allocation. The
+//! connection's slot in the caps lives as long as the connection — and, for a protocol
+//! upgrade, as long as the upgraded tunnel ([`ConnectionHold`]).
 
 use std::{
     convert::Infallible,
@@ -73,12 +75,20 @@ pub(super) struct Logs {
 }
 
 /// Requests of one connection: started so far, and in flight (head received, body of the
-/// response not yet fully sent).
-#[derive(Debug, Default)]
+/// response not yet fully sent). It owns the connection's slot in the caps: the slot is freed
+/// when the last holder (the connection task, a response body, an upgraded tunnel) lets go.
+#[derive(Debug)]
 struct Activity {
     started: AtomicU64,
     in_flight: AtomicUsize,
+    _slot: ConnectionSlot,
 }
+
+/// Request extension on protocol-upgrade requests (`Upgrade:` present): holding it keeps the
+/// client connection counted against the listener's caps, so the proxy keeps it for as long
+/// as the upgraded tunnel runs.
+#[derive(Debug, Clone)]
+pub struct ConnectionHold(#[allow(dead_code)] Arc<Activity>);
 
 /// One request in flight; ends when dropped (with the response body, or with the handler).
 struct InFlight(Arc<Activity>);
@@ -133,10 +143,17 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     slot: ConnectionSlot,
 ) {
-    let _slot = slot;
     let _ = stream.set_nodelay(true);
     let Some(tls) = &shared.tls else {
-        drive(TokioIo::new(stream), &shared.auto, remote, false, &shared).await;
+        drive(
+            TokioIo::new(stream),
+            &shared.auto,
+            remote,
+            false,
+            &shared,
+            slot,
+        )
+        .await;
         return;
     };
     let stream =
@@ -156,7 +173,7 @@ pub(super) async fn serve(
         Some(b"http/1.1") => &shared.h1,
         _ => &shared.auto,
     };
-    drive(TokioIo::new(stream), builder, remote, true, &shared).await;
+    drive(TokioIo::new(stream), builder, remote, true, &shared, slot).await;
 }
 
 async fn drive<I>(
@@ -165,10 +182,15 @@ async fn drive<I>(
     remote: SocketAddr,
     https: bool,
     shared: &Shared,
+    slot: ConnectionSlot,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let activity = Arc::new(Activity::default());
+    let activity = Arc::new(Activity {
+        started: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+        _slot: slot,
+    });
     let router = shared.router.clone();
     let counted = activity.clone();
     let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
@@ -177,6 +199,9 @@ async fn drive<I>(
         ext.insert(ConnectInfo(remote));
         if https {
             ext.insert(Https);
+        }
+        if req.headers().contains_key(http::header::UPGRADE) {
+            req.extensions_mut().insert(ConnectionHold(counted.clone()));
         }
         let call = router.clone().oneshot(req.map(Body::new));
         async move {

@@ -26,6 +26,7 @@ use crate::{
     proxy::{Proxy, Upstream},
     store::{self, Revocations, Store, StoreError},
 };
+pub use conn::ConnectionHold;
 pub use listener::{serve, spawn, spawn_with, Https, ListenerOptions, Running};
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
