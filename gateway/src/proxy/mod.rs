@@ -24,6 +24,7 @@ use std::{
     net::SocketAddr,
     path::Path,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -42,9 +43,15 @@ use crate::{
 use headers::{set_forwarded, strip_hop_by_hop, upgrade_protocol};
 pub use upstream::{Upstream, UpstreamError, UpstreamKind};
 
-/// A pooled reverse proxy to one upstream (HTTP/1.1, h2c or https).
+/// A pooled reverse proxy to one upstream (HTTP/1.1, h2c or https). Cloning it (once per
+/// request, as a tower service) is one `Arc` increment.
 #[derive(Clone, Debug)]
 pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     clients: upstream::Clients,
     upstream: Upstream,
     timeout: Duration,
@@ -60,16 +67,18 @@ impl Proxy {
     ) -> Result<Self, UpstreamError> {
         let clients = upstream::Clients::new(&upstream, timeout, ca_file)?;
         Ok(Proxy {
-            clients,
-            upstream,
-            timeout,
+            inner: Arc::new(Inner {
+                clients,
+                upstream,
+                timeout,
+            }),
         })
     }
 
     fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
-        let base = self.upstream.base.path().trim_end_matches('/');
+        let base = self.inner.upstream.base.path().trim_end_matches('/');
         let pq = uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let mut parts = self.upstream.base.clone().into_parts();
+        let mut parts = self.inner.upstream.base.clone().into_parts();
         parts.path_and_query = Some(
             format!("{base}{pq}")
                 .parse()
@@ -106,12 +115,12 @@ impl Proxy {
         // prior-knowledge HTTP/2 for h2c://, ALPN for https://.
         *req.version_mut() = Version::HTTP_11;
         let client = match upgrade {
-            Some(_) => &self.clients.upgrades,
-            None => &self.clients.main,
+            Some(_) => &self.inner.clients.upgrades,
+            None => &self.inner.clients.main,
         };
         let limit = req.extensions().get::<StreamedBodyLimit>().cloned();
 
-        let mut resp = match tokio::time::timeout(self.timeout, client.request(req)).await {
+        let mut resp = match tokio::time::timeout(self.inner.timeout, client.request(req)).await {
             Err(_) => return Err(GateError::UpstreamTimeout),
             Ok(Err(e)) => {
                 return Err(match limit.and_then(|l| l.exceeded()) {
