@@ -15,6 +15,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use gate402::{
     config::Config,
     server::Running,
@@ -473,4 +474,53 @@ async fn an_upgraded_tunnel_keeps_its_connection_counted() {
         StatusCode::BAD_REQUEST,
         "served again (the echo upstream wants an upgrade)"
     );
+}
+
+#[tokio::test]
+async fn http2_settings_reach_the_wire_and_a_reset_flood_closes_the_connection() {
+    let g = start(
+        "[server.http2]\nmax_concurrent_streams = 3\nmax_pending_accept_reset_streams = 5",
+        "",
+    )
+    .await;
+    let tcp = TcpStream::connect(g.running.addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut send = send.ready().await.unwrap();
+    let req = Request::get(g.url("/free/x")).body(()).unwrap();
+    let (resp, _) = send.send_request(req, true).unwrap();
+    assert_eq!(resp.await.unwrap().status(), 200);
+    assert_eq!(
+        send.current_max_send_streams(),
+        3,
+        "SETTINGS_MAX_CONCURRENT_STREAMS"
+    );
+
+    // Rapid reset (CVE-2023-44487): streams opened and cancelled at once, in one burst (the
+    // test runtime is single-threaded: nothing is flushed before the loop ends).
+    let g = start("[server.http2]\nmax_pending_accept_reset_streams = 5", "").await;
+    let tcp = TcpStream::connect(g.running.addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let mut send = send.ready().await.unwrap();
+    let mut opened = 0;
+    for _ in 0..200 {
+        let Some(Ok(ready)) = send.clone().ready().now_or_never() else {
+            break;
+        };
+        send = ready;
+        let req = Request::get(g.url("/free/x")).body(()).unwrap();
+        let Ok((_, mut stream)) = send.send_request(req, false) else {
+            break;
+        };
+        stream.send_reset(h2::Reason::CANCEL);
+        opened += 1;
+    }
+    assert!(opened > 5, "only {opened} streams opened");
+    let ended = timeout(Duration::from_secs(10), conn)
+        .await
+        .expect("the flooding connection is closed")
+        .unwrap();
+    let e = ended.expect_err("closed with an error");
+    assert_eq!(e.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{e:?}");
 }
