@@ -20,7 +20,7 @@ use http::{header::CONTENT_LENGTH, Request};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Frame, SizeHint};
 
-use crate::error::GateError;
+use crate::{error::GateError, server::limits::Throttle};
 
 /// Read `req`'s body (at most `limit` bytes) and return the request with the buffered body
 /// and the body's digest (`None` for an empty body).
@@ -49,6 +49,10 @@ pub(super) async fn buffer(
     Ok((Request::from_parts(parts, Body::from(bytes)), digest))
 }
 
+/// One log line per second at most for bodies refused over the limit (strangers can send
+/// many).
+static REFUSED_LOG: Throttle = Throttle::new();
+
 /// The paid-route body limit on a request whose body has no declared length (chunked
 /// HTTP/1.1, HTTP/2 without `content-length`, gRPC streams): counted while it streams
 /// upstream. Put in the request's extensions so the proxy can answer 413 instead of 502 when
@@ -73,6 +77,14 @@ impl StreamedBodyLimit {
 pub(super) fn limit(req: Request<Body>, limit: usize) -> Result<Request<Body>, GateError> {
     let hint = req.body().size_hint();
     if hint.lower() > limit as u64 {
+        if let Some(times) = REFUSED_LOG.hit() {
+            tracing::info!(
+                limit,
+                declared = hint.lower(),
+                times,
+                "request body over the limit: 413 before reading it"
+            );
+        }
         return Err(GateError::BodyTooLarge { limit });
     }
     if hint.upper().is_some_and(|n| n <= limit as u64) || req.body().is_end_stream() {
@@ -120,10 +132,13 @@ impl HttpBody for CountedBody {
                 let len = frame.data_ref().map_or(0, Bytes::len);
                 if len > *this.remaining {
                     this.marker.exceeded.store(true, Ordering::Release);
-                    tracing::info!(
-                        limit = this.marker.limit,
-                        "request body over the limit while streaming: 413"
-                    );
+                    if let Some(times) = REFUSED_LOG.hit() {
+                        tracing::info!(
+                            limit = this.marker.limit,
+                            times,
+                            "request body over the limit while streaming: 413"
+                        );
+                    }
                     return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded(this.marker.limit)))));
                 }
                 *this.remaining -= len;

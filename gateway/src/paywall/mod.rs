@@ -324,10 +324,7 @@ impl Paywall {
         }
         let req = match body::limit(req, self.max_request_body) {
             Ok(r) => r,
-            Err(e) => {
-                tracing::info!(route = %route.name, error = %e, "request body refused: 413");
-                return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs));
-            }
+            Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
         };
         let (mut req, digest) = if self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp)
         {

@@ -191,6 +191,14 @@ pub struct Throttle {
 }
 
 impl Throttle {
+    /// A throttle that has logged nothing yet (usable in a `static`).
+    pub const fn new() -> Throttle {
+        Throttle {
+            count: AtomicU64::new(0),
+            last: Mutex::new(None),
+        }
+    }
+
     /// Count one event; `Some(events since the last line)` when a line may be logged.
     pub fn hit(&self) -> Option<u64> {
         self.count.fetch_add(1, Ordering::Relaxed);
