@@ -390,14 +390,15 @@ async fn silent_and_idle_connections_are_closed_but_a_slow_request_is_not_cut() 
         "idle_timeout_secs = 1",
     )
     .await;
-    // Connected, never a byte: closed after the head timeout (hyper alone would wait).
+    // Connected, never a byte: closed after the head timeout.
     let mut silent = TcpStream::connect(g.running.addr).await.unwrap();
     assert!(
         closed_within(&mut silent, 10).await,
         "a silent connection stays open"
     );
 
-    // One request, then keep-alive idle: closed after the idle timeout.
+    // One request, then keep-alive idle: closed (HTTP/1.1: after the smaller of the idle and
+    // head timeouts, both 1 s here; the HTTP/2 case below is the idle timeout alone).
     let mut idle = TcpStream::connect(g.running.addr).await.unwrap();
     idle.write_all(b"GET /free HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -419,7 +420,8 @@ async fn silent_and_idle_connections_are_closed_but_a_slow_request_is_not_cut() 
     .await;
     assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
 
-    // HTTP/2 (h2c): an idle connection is told GOAWAY and closes.
+    // HTTP/2 (h2c): an idle connection is told GOAWAY and closes (hyper's HTTP/2 server has
+    // no idle timeout of its own).
     let tcp = TcpStream::connect(g.running.addr).await.unwrap();
     let (mut send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))

@@ -4,7 +4,10 @@
 //!
 //! * the first request must start within the header timeout of the connection being ready;
 //! * afterwards, a connection with no request in flight and none started for the idle
-//!   timeout is closed (after between 1× and 2× the idle timeout);
+//!   timeout is closed (after between 1× and 2× the idle timeout). HTTP/1.1 keep-alive
+//!   connections also close when their next request head is not complete within the header
+//!   timeout (hyper 1.x arms its header timer whenever it waits for a head), so for HTTP/1.1
+//!   the effective idle time is the smaller of the two;
 //! * on server shutdown, every connection is asked to close.
 //!
 //! Closing is always hyper's *graceful* shutdown: HTTP/1.1 finishes the response in flight
@@ -72,6 +75,7 @@ pub(super) struct Logs {
     head_too_large: Throttle,
     head_timeout: Throttle,
     no_request: Throttle,
+    h2_goaway: Throttle,
 }
 
 /// Requests of one connection: started so far, and in flight (head received, body of the
@@ -219,7 +223,8 @@ async fn drive<I>(
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
-                    log_connection_error(&shared.logs, remote, &*e);
+                    let requests = activity.started.load(Ordering::Relaxed);
+                    log_connection_error(&shared.logs, remote, &*e, requests);
                 }
                 return;
             }
@@ -257,19 +262,22 @@ async fn drive<I>(
 }
 
 /// The one log line of a connection that ended in error: limit hits (head too large → 431,
-/// head not received in time → closed) at `info`, throttled; anything else (resets, TLS or
-/// HTTP/2 protocol errors of a peer) at `debug`.
+/// no complete first request within the header timeout → closed, an HTTP/2 `GOAWAY` the
+/// gateway sent) at `info`, throttled; anything else (a keep-alive connection whose next
+/// request did not come within the header timeout — hyper times that wait too —, resets, TLS
+/// or protocol errors of a peer) at `debug`.
 fn log_connection_error(
     logs: &Logs,
     remote: SocketAddr,
     e: &(dyn std::error::Error + Send + Sync + 'static),
+    requests: u64,
 ) {
     let hyper_err = e.downcast_ref::<hyper::Error>();
     if hyper_err.is_some_and(hyper::Error::is_parse_too_large) {
         if let Some(times) = logs.head_too_large.hit() {
             tracing::info!(peer = %remote, times, "request head over the limit: 431");
         }
-    } else if hyper_err.is_some_and(hyper::Error::is_timeout) {
+    } else if hyper_err.is_some_and(hyper::Error::is_timeout) && requests == 0 {
         if let Some(times) = logs.head_timeout.hit() {
             tracing::info!(
                 peer = %remote,
@@ -277,7 +285,27 @@ fn log_connection_error(
                 "request head not received within the header timeout: connection closed"
             );
         }
+    } else if let Some(reason) = local_h2_goaway(hyper_err) {
+        if let Some(times) = logs.h2_goaway.hit() {
+            tracing::info!(
+                peer = %remote,
+                %reason,
+                times,
+                "HTTP/2 connection closed by the gateway (flood or protocol error)"
+            );
+        }
     } else {
         tracing::debug!(peer = %remote, error = %e, "connection closed with an error");
     }
+}
+
+/// The reason of a `GOAWAY` the gateway's HTTP/2 stack sent (reset flood →
+/// `ENHANCE_YOUR_CALM`, oversized header block → `COMPRESSION_ERROR`, …), if that ended the
+/// connection.
+fn local_h2_goaway(e: Option<&hyper::Error>) -> Option<h2::Reason> {
+    use std::error::Error as _;
+    let h2 = e?.source()?.downcast_ref::<h2::Error>()?;
+    (h2.is_go_away() && !h2.is_remote())
+        .then(|| h2.reason())
+        .flatten()
 }
