@@ -247,3 +247,32 @@ async fn sighup_reloads_the_certificate_and_refuses_a_broken_one() {
     assert_eq!(served.status, 200);
     listener.abort();
 }
+
+#[test]
+fn check_config_loads_the_tls_pair_and_the_upstream_ca() {
+    use gate402::server::ListenerOptions;
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let issued = ca.issue(dir.path(), "gw");
+    let ca_file = ca.write_ca(dir.path(), "ca.pem");
+    let server = |cert: &std::path::Path, ca: &std::path::Path| {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"https://localhost:1\"\n\
+             upstream_ca_file = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\
+             [lightning]\nbackend = \"simnet\"\n",
+            ca.display(),
+            cert.display(),
+            issued.key.display()
+        );
+        Config::from_toml(&text).unwrap().server
+    };
+    ListenerOptions::check(&server(&issued.cert, &ca_file)).expect("a good setup");
+    let e = ListenerOptions::check(&server(&dir.path().join("none.crt"), &ca_file)).unwrap_err();
+    assert!(
+        e.contains("server.tls_cert") && e.contains("none.crt"),
+        "{e}"
+    );
+    let e =
+        ListenerOptions::check(&server(&issued.cert, &dir.path().join("no-ca.pem"))).unwrap_err();
+    assert!(e.contains("upstream_ca_file"), "{e}");
+}

@@ -26,6 +26,10 @@ pub fn check(path: &Path) -> ExitCode {
         let l402 = load_secret(&c.l402)?;
         load_mpp_secret(&c.mpp, &l402).map(|_| c)
     });
+    let loaded = loaded.map_err(|e| e.to_string()).and_then(|c| {
+        server::ListenerOptions::check(&c.server)?;
+        Ok(c)
+    });
     match loaded {
         Ok(c) => {
             println!(

@@ -135,6 +135,12 @@ impl Clients {
     }
 }
 
+/// Check an upstream setting without building clients: the URL and the CA file.
+pub fn check(url: &str, ca_file: Option<&Path>) -> Result<(), UpstreamError> {
+    Upstream::parse(url)?;
+    tls_config(ca_file).map(|_| ())
+}
+
 /// rustls client config on `ring`: webpki roots plus the certificates of `ca_file`.
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, UpstreamError> {
     let mut roots = rustls::RootCertStore::empty();

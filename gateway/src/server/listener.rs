@@ -77,6 +77,14 @@ impl ListenerOptions {
         })
     }
 
+    /// Check the transport files of `[server]` (what `gate402 check-config` adds to the
+    /// config checks): the TLS pair loads, the upstream URL parses, its CA file loads.
+    pub fn check(server: &ServerConfig) -> Result<(), String> {
+        ListenerOptions::from_config(server).map_err(|e| format!("server.tls_cert: {e}"))?;
+        crate::proxy::upstream::check(&server.upstream, server.upstream_ca_file.as_deref())
+            .map_err(|e| e.to_string())
+    }
+
     /// The hyper builders: auto (HTTP/1.1 + h2c preface), HTTP/1.1 only, HTTP/2 only.
     fn builders(&self) -> [auto::Builder<TokioExecutor>; 3] {
         let mut b = auto::Builder::new(TokioExecutor::new());
