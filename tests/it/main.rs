@@ -15,6 +15,7 @@ mod mpp_session;
 mod mpp_wire;
 mod outages;
 mod policy;
+mod probe;
 mod rejections;
 mod roundtrip;
 mod server;

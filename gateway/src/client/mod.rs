@@ -39,6 +39,7 @@ use gate402_rails::LightningRail;
 use http::{HeaderMap, Method, Response, StatusCode, Uri};
 pub use mpp::MppSession;
 pub use offers::{Amount, Offer, RejectedOffer};
+pub use pay::{CredentialHeader, PaidAttempt};
 pub use policy::BuyerPolicy;
 use serde_json::{json, Value};
 pub use x402::EvmWallet;

@@ -108,11 +108,32 @@ impl Client {
         }
     }
 
-    /// Send `req` once, with `credential` (header name and value) if any.
+    /// Send `req` once, with `credential` (header name and value) if any, and the client's
+    /// `Accept-Payment` unless `req` sets one.
     pub(super) async fn execute(
         &self,
         req: &ClientRequest,
         credential: Option<(HeaderName, HeaderValue)>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        self.send_once(req, credential, true).await
+    }
+
+    /// Send `req` exactly as given (no `Accept-Payment` added, nothing paid, no cached
+    /// credential), with `credential` if any: what `gate402 probe` uses to see the 402 every
+    /// client sees, and to present a credential again.
+    pub async fn send_raw(
+        &self,
+        req: &ClientRequest,
+        credential: Option<(HeaderName, HeaderValue)>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        self.send_once(req, credential, false).await
+    }
+
+    async fn send_once(
+        &self,
+        req: &ClientRequest,
+        credential: Option<(HeaderName, HeaderValue)>,
+        negotiate: bool,
     ) -> Result<Response<Bytes>, ClientError> {
         let mut builder = Request::builder()
             .method(req.method.clone())
@@ -120,7 +141,7 @@ impl Client {
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        if !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
+        if negotiate && !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
             builder = builder.header(mpp::ACCEPT_PAYMENT, self.accept_payment());
         }
         if let Some((name, value)) = credential {
