@@ -7,6 +7,7 @@ mod buyer_https;
 mod buyer_mixed;
 mod buyer_session;
 mod config_files;
+mod interop_matrix;
 mod layer;
 mod lnd_backend;
 mod mpp_charge;

@@ -1,11 +1,13 @@
 //! `gate402 probe`: every mistake of the fixture server flagged with its rule id
 //! ([`fixtures`]), gate402's own server graded all PASS ([`own_server`]), `--pay` over simnet
-//! ([`pay`]), the JSON report against `docs/probe-report.schema.json` ([`schema`]).
+//! ([`pay`]), the JSON report against `docs/probe-report.schema.json` ([`schema`]), the
+//! reference peers' grades against `docs/interop.md` ([`peers`]).
 
 mod fixtures;
 mod grading;
 mod own_server;
 mod pay;
+mod peers;
 mod schema;
 
 use std::sync::Arc;

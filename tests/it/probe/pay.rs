@@ -7,7 +7,7 @@
 use gate402::client::ClientRequest;
 use gate402::probe::{self, exit, Level, Report};
 use gate402_rails::simnet::SimNetwork;
-use gate402_tests::BUYER_MSAT;
+use gate402_tests::{matrix, BUYER_MSAT};
 use serde_json::Value;
 
 use super::fixtures::{self, PAID_MISTAKES, PRICE_SAT};
@@ -36,59 +36,65 @@ fn finding<'a>(v: &'a Value, protocol: &str, id: &str) -> &'a Value {
 
 #[tokio::test]
 async fn pay_pays_each_protocol_of_gate402_once_and_checks_the_paid_exchange() {
-    let h = start_all().await;
-    let w = LndWallet::serve(h.buyer.clone()).await;
-    let url = h.url("/all/x").to_string();
-    let (lnd, cache) = (w.lnd_dir(), w.cache());
-    let (code, out) = probe_cli(&[
-        &url,
-        "--pay",
-        "--max-cost",
-        "100",
-        "--json",
-        "--lnd-dir",
-        &lnd,
-        "--cache-dir",
-        &cache,
-    ])
+    matrix::cell(
+        "probe::pay::pay_pays_each_protocol_of_gate402_once_and_checks_the_paid_exchange",
+        async {
+            let h = start_all().await;
+            let w = LndWallet::serve(h.buyer.clone()).await;
+            let url = h.url("/all/x").to_string();
+            let (lnd, cache) = (w.lnd_dir(), w.cache());
+            let (code, out) = probe_cli(&[
+                &url,
+                "--pay",
+                "--max-cost",
+                "100",
+                "--json",
+                "--lnd-dir",
+                &lnd,
+                "--cache-dir",
+                &cache,
+            ])
+            .await;
+            let v = report(&out);
+            assert_eq!(code, exit::PASS, "{v:#}");
+            assert_eq!(v["level"], "pass");
+            for (p, rail) in [
+                ("l402", "l402/token lightning"),
+                ("mpp", "mpp/charge lightning"),
+                ("x402", "x402/exact lightning"),
+            ] {
+                let pay = v["pay"]["payments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|x| x["protocol"] == p)
+                    .unwrap();
+                assert_eq!(pay["paid"], true, "{pay:#}");
+                assert_eq!(pay["offer"], rail);
+                assert_eq!(pay["status"], 200);
+                assert_eq!(pay["amount"]["value"], "10000");
+            }
+            for (p, id) in [
+                ("l402", "l402.pay.accepted"),
+                ("l402", "l402.pay.reuse"),
+                ("mpp", "mpp.receipt.present"),
+                ("mpp", "mpp.receipt.valid"),
+                ("mpp", "mpp.receipt.cache-control"),
+                ("mpp", "mpp.replay.refused"),
+                ("x402", "x402.receipt.present"),
+                ("x402", "x402.receipt.valid"),
+                ("x402", "x402.replay.refused"),
+            ] {
+                assert_eq!(finding(&v, p, id)["level"], "pass", "{p} {id}");
+            }
+            assert_eq!(v["pay"]["spent_msat"], 30_000);
+            // Exactly one price per protocol reached the seller: replays and reuse paid nothing.
+            assert_eq!(h.seller_msat(), 30_000);
+            assert_eq!(h.net.payments_sent("buyer"), 3);
+            assert_eq!(h.net.balance_msat("buyer"), Some(BUYER_MSAT - 30_000));
+        },
+    )
     .await;
-    let v = report(&out);
-    assert_eq!(code, exit::PASS, "{v:#}");
-    assert_eq!(v["level"], "pass");
-    for (p, rail) in [
-        ("l402", "l402/token lightning"),
-        ("mpp", "mpp/charge lightning"),
-        ("x402", "x402/exact lightning"),
-    ] {
-        let pay = v["pay"]["payments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["protocol"] == p)
-            .unwrap();
-        assert_eq!(pay["paid"], true, "{pay:#}");
-        assert_eq!(pay["offer"], rail);
-        assert_eq!(pay["status"], 200);
-        assert_eq!(pay["amount"]["value"], "10000");
-    }
-    for (p, id) in [
-        ("l402", "l402.pay.accepted"),
-        ("l402", "l402.pay.reuse"),
-        ("mpp", "mpp.receipt.present"),
-        ("mpp", "mpp.receipt.valid"),
-        ("mpp", "mpp.receipt.cache-control"),
-        ("mpp", "mpp.replay.refused"),
-        ("x402", "x402.receipt.present"),
-        ("x402", "x402.receipt.valid"),
-        ("x402", "x402.replay.refused"),
-    ] {
-        assert_eq!(finding(&v, p, id)["level"], "pass", "{p} {id}");
-    }
-    assert_eq!(v["pay"]["spent_msat"], 30_000);
-    // Exactly one price per protocol reached the seller: replays and reuse paid nothing.
-    assert_eq!(h.seller_msat(), 30_000);
-    assert_eq!(h.net.payments_sent("buyer"), 3);
-    assert_eq!(h.net.balance_msat("buyer"), Some(BUYER_MSAT - 30_000));
 }
 
 #[tokio::test]
