@@ -175,6 +175,11 @@ pub fn grade(
                 Level::Fail,
                 format!("the challenge does not parse: {e}"),
             ));
+            // The header itself parsed: how it is written still tells which clients read it.
+            if let Some(raw) = raw.filter(|_| rule.id != GRAMMAR.id) {
+                style(raw, &mut out);
+                known_clients(raw, ctx, &mut out);
+            }
             return out;
         }
     };

@@ -42,6 +42,7 @@ pub const MISTAKES: &[(&str, &str)] = &[
     ("/x402/lowercase-asset", "x402.asset.checksum"),
     ("/x402/foreign-resource", "x402.resource.url"),
     ("/x402/ln-amount", "x402.lightning.amount"),
+    ("/x402/v1-caip2", "x402.network.v1-name"),
     ("/busy", "http.retry-after"),
 ];
 
@@ -155,12 +156,15 @@ struct Reply {
     no_cache: bool,
     no_expose: bool,
     plain_body: bool,
+    json_body: Option<Value>,
 }
 
 impl Reply {
     fn into_response(self) -> Response<Body> {
         let status = self.status.unwrap_or(StatusCode::PAYMENT_REQUIRED);
-        let body = if self.plain_body {
+        let body = if let Some(v) = &self.json_body {
+            v.to_string()
+        } else if self.plain_body {
             "payment required".to_string()
         } else {
             json!({"type": "https://paymentauth.org/problems/payment-required",
@@ -170,10 +174,10 @@ impl Reply {
         let mut resp = Response::new(Body::from(body));
         *resp.status_mut() = status;
         let h = resp.headers_mut();
-        let ct = if self.plain_body {
-            "text/plain"
-        } else {
-            "application/problem+json"
+        let ct = match (&self.json_body, self.plain_body) {
+            (Some(_), _) => "application/json",
+            (None, true) => "text/plain",
+            (None, false) => "application/problem+json",
         };
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         if !self.no_cache {
@@ -304,6 +308,15 @@ async fn handle(State(fx): State<Arc<Fx>>, req: Request) -> Response<Body> {
             r.x402 = Some(x402_evm(&format!("http://evil.example{path}"), |_| {}))
         }
         "/x402/ln-amount" => r.x402 = Some(x402_ln(&url, &inv, 2 * PRICE_SAT * 1000)),
+        "/x402/v1-caip2" => {
+            r.json_body = Some(
+                json!({"x402Version": 1, "error": "X-PAYMENT header is required",
+                "accepts": [{"scheme": "exact", "network": "eip155:84532", "maxAmountRequired": "10000",
+                    "resource": url, "description": "fixture", "mimeType": "application/json",
+                    "asset": ASSET, "payTo": PAY_TO, "maxTimeoutSeconds": 60,
+                    "extra": {"name": "USDC", "version": "2"}}]}),
+            )
+        }
         "/busy" => r.status = Some(StatusCode::SERVICE_UNAVAILABLE),
         _ => {
             let mut resp = Response::new(Body::from("not found"));

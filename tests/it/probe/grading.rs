@@ -1,7 +1,8 @@
 //! Each fixture mistake is flagged with its rule id, and nothing unrelated to it is; the
 //! correct controls grade all PASS; grading never pays.
 
-use gate402::probe::exit;
+use gate402::client::ClientRequest;
+use gate402::probe::{self, exit};
 use gate402_rails::simnet::SimNetwork;
 use gate402_tests::BUYER_MSAT;
 
@@ -72,4 +73,32 @@ async fn every_fixture_mistake_is_flagged_with_its_rule_id_and_controls_pass() {
         "grading paid something"
     );
     assert_eq!(net.payments_count(), 0);
+}
+
+/// A request with a body: gate402 binds it with `digest`, the fixture's challenge does not.
+#[tokio::test]
+async fn a_challenge_for_a_request_with_a_body_must_carry_its_digest() {
+    let net = SimNetwork::new();
+    let seller = net.add_node("seller", 0);
+    let buyer = net.add_node("buyer", BUYER_MSAT);
+    let addr = fixtures::serve(seller).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&buyer, dir.path());
+    let post = |url: String| {
+        let mut req = ClientRequest::get(url.parse().unwrap());
+        req.method = http::Method::POST;
+        req.body = bytes::Bytes::from_static(b"{\"q\":1}");
+        req
+    };
+    let r = probe::probe(&c, &post(format!("http://{addr}/ok/mpp")), None)
+        .await
+        .unwrap();
+    assert_eq!(r.flagged(), vec!["mpp.digest.body"], "{}", explain(&r));
+    let h = super::own_server::start_all().await;
+    let r = probe::probe(&c, &post(h.url("/mpp/x").to_string()), None)
+        .await
+        .unwrap();
+    assert!(r.flagged().is_empty(), "{}", explain(&r));
+    let digest = r.findings().filter(|f| f.id == "mpp.digest.body").count();
+    assert!(digest >= 1, "the digest rule ran");
 }
