@@ -11,7 +11,7 @@
 //! without `--pay`.
 //!
 //! Modules: [`http`] (response-wide rules), [`l402`] (+ `l402_clients`: how lnget, Aperture's
-//! client, lsat-js and Alby read a challenge), [`mpp`], [`x402`], `invoice` (BOLT11 checks
+//! client, lsat-js and Alby read a challenge), [`mpp`] (+ `mpp_lightning`), [`x402`], `invoice` (BOLT11 checks
 //! shared by the three), `raw` (how a challenge is written: quoting, separators), `grade`
 //! (one response), [`report`] (findings, report, exit codes).
 
@@ -33,6 +33,7 @@ mod invoice;
 pub mod l402;
 mod l402_clients;
 pub mod mpp;
+mod mpp_lightning;
 mod pay;
 mod raw;
 pub mod receipts;
