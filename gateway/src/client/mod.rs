@@ -42,6 +42,7 @@ pub use offers::{Amount, Offer, RejectedOffer};
 pub use pay::{CredentialHeader, PaidAttempt};
 pub use policy::BuyerPolicy;
 use serde_json::{json, Value};
+pub use transport::RAW_BODY_LIMIT;
 pub use x402::EvmWallet;
 
 use crate::clock::now_unix;

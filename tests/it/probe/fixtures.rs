@@ -215,6 +215,9 @@ async fn handle(State(fx): State<Arc<Fx>>, req: Request) -> Response<Body> {
         }
     }
     let inv = fx.invoice(PRICE_SAT).await;
+    if path == "/endless" {
+        return endless(fx.l402_value(&inv));
+    }
     let mut r = Reply::default();
     match path.as_str() {
         "/ok/l402" | "/l402/no-cache" | "/l402/no-expose" => {
@@ -356,4 +359,23 @@ fn paid_mpp(fx: &Fx, req: &Request, path: &str) -> Option<Response<Body>> {
         }
     }
     Some(resp)
+}
+
+/// A correct L402 402 whose body never ends (a hostile server).
+fn endless(challenge: String) -> Response<Body> {
+    let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+    let stream = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = StatusCode::PAYMENT_REQUIRED;
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate"),
+    );
+    h.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).unwrap(),
+    );
+    resp
 }

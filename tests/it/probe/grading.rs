@@ -102,3 +102,23 @@ async fn a_challenge_for_a_request_with_a_body_must_carry_its_digest() {
     let digest = r.findings().filter(|f| f.id == "mpp.digest.body").count();
     assert!(digest >= 1, "the digest rule ran");
 }
+
+/// A 402 whose body never ends: the probe reads at most `RAW_BODY_LIMIT` and grades it.
+#[tokio::test]
+async fn an_endless_body_is_read_only_up_to_the_limit() {
+    let net = SimNetwork::new();
+    let seller = net.add_node("seller", 0);
+    let buyer = net.add_node("buyer", BUYER_MSAT);
+    let addr = fixtures::serve(seller).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&buyer, dir.path());
+    let graded = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        grade(&c, &format!("http://{addr}/endless")),
+    )
+    .await
+    .expect("the probe stops reading");
+    assert_eq!(graded.status, 402);
+    assert!(graded.flagged().is_empty(), "{}", explain(&graded));
+    assert_eq!(graded.challenges.len(), 1);
+}
