@@ -8,6 +8,7 @@
 //! * [`facilitator`] — the built-in x402 facilitator endpoints.
 //! * [`client`] — buyer side: pay 402 challenges within a policy, cache credentials.
 //! * [`mcp`] — `gate402 mcp`: the buyer as an MCP server (stdio) for agent frameworks.
+//! * [`probe`] — `gate402 probe`: grade any 402 server against L402, MPP and x402.
 //! * [`cli`] — the `gate402` command line (`demo`, `serve`, `check-config`, `get`, `mcp`, ...).
 //!
 //! # Cargo features
@@ -44,6 +45,8 @@ pub mod lnd_conn;
 pub mod mcp;
 #[cfg(feature = "server")]
 pub mod paywall;
+#[cfg(feature = "client")]
+pub mod probe;
 #[cfg(feature = "server")]
 pub mod proxy;
 #[cfg(feature = "server")]

@@ -2,6 +2,10 @@
 //! simulated Lightning network (`gate402 simnet`, LND gRPC), the seller gateway
 //! (`gate402 serve`, L402 routes) and the MCP server paying with node alice.
 
+/// The generated interop matrix (shared with tests/it): this test is one of its cells.
+#[path = "../../tests/support/matrix.rs"]
+mod matrix;
+
 use std::{path::Path, process::Stdio, time::Duration};
 
 use axum::{routing::get, Router};
@@ -348,67 +352,73 @@ async fn an_agent_quotes_pays_and_checks_its_budget_over_mcp() {
 /// against the tool's `outputSchema`, and buys the paid URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_typescript_sdk_client_buys_through_gate402_mcp() {
-    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
-    assert!(
+    matrix::cell(
+        "the_reference_typescript_sdk_client_buys_through_gate402_mcp",
+        async {
+            let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
+            assert!(
         interop
             .join("node_modules/@modelcontextprotocol/sdk")
             .exists(),
         "npm interop peers missing: run `npm ci --prefix tests/interop` (tests/run-all.sh does)"
     );
-    let world = World::start().await;
-    let cache = world.tmp.path().join("cache");
-    let args = json!([
-        "mcp",
-        "--max-cost",
-        "100",
-        "--max-fee",
-        "1",
-        "--budget-domain-daily",
-        "30",
-        "--lnd-dir",
-        world.alice,
-        "--cache-dir",
-        cache
-    ]);
-    let run = Command::new("node")
-        .arg(interop.join("mcp/agent.mjs"))
-        .current_dir(&interop)
-        .env("GATE402_BIN", BIN)
-        .env("GATE402_MCP_ARGS", args.to_string())
-        .env("MCP_URL", format!("{}/api/hello", world.base))
-        .env("MCP_OVER_URL", format!("{}/premium/report", world.base))
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(DEADLINE, run)
-        .await
-        .expect("the agent finishes in time")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "agent failed: {stdout}");
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(seen["server"]["name"], "gate402", "{seen}");
-    assert_eq!(
-        seen["tools"],
-        json!(["fetch_paid_url", "quote_url", "budget_status"])
-    );
-    assert_eq!(seen["quote"]["isError"], false, "{seen}");
-    assert_eq!(
-        seen["quote"]["value"]["offers"][0]["amount"]["value"],
-        "10000"
-    );
-    let fetched = &seen["fetched"];
-    assert_eq!(fetched["isError"], false, "{seen}");
-    assert_eq!(fetched["value"]["body"], "hello, paid world");
-    assert_eq!(fetched["value"]["amount"], "10000");
-    assert_eq!(seen["refused"]["isError"], true, "{seen}");
-    assert_eq!(seen["refused"]["value"]["error"], "refused_by_policy");
-    assert_eq!(seen["overBudget"]["isError"], true, "{seen}");
-    assert_eq!(seen["overBudget"]["value"]["error"], "budget_exceeded");
-    assert_eq!(seen["overBudget"]["value"]["paid"], false);
-    let budget = &seen["budget"]["value"];
-    let spent = total_spent(budget);
-    assert!((10_000..=11_000).contains(&spent), "{seen}");
-    assert_eq!(budget["domains"][0]["limit"], "30000", "{seen}");
-    assert_eq!(seen["unknownTool"], -32602, "{seen}");
+            let world = World::start().await;
+            let cache = world.tmp.path().join("cache");
+            let args = json!([
+                "mcp",
+                "--max-cost",
+                "100",
+                "--max-fee",
+                "1",
+                "--budget-domain-daily",
+                "30",
+                "--lnd-dir",
+                world.alice,
+                "--cache-dir",
+                cache
+            ]);
+            let run = Command::new("node")
+                .arg(interop.join("mcp/agent.mjs"))
+                .current_dir(&interop)
+                .env("GATE402_BIN", BIN)
+                .env("GATE402_MCP_ARGS", args.to_string())
+                .env("MCP_URL", format!("{}/api/hello", world.base))
+                .env("MCP_OVER_URL", format!("{}/premium/report", world.base))
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(DEADLINE, run)
+                .await
+                .expect("the agent finishes in time")
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "agent failed: {stdout}");
+            let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+            assert_eq!(seen["server"]["name"], "gate402", "{seen}");
+            assert_eq!(
+                seen["tools"],
+                json!(["fetch_paid_url", "quote_url", "budget_status"])
+            );
+            assert_eq!(seen["quote"]["isError"], false, "{seen}");
+            assert_eq!(
+                seen["quote"]["value"]["offers"][0]["amount"]["value"],
+                "10000"
+            );
+            let fetched = &seen["fetched"];
+            assert_eq!(fetched["isError"], false, "{seen}");
+            assert_eq!(fetched["value"]["body"], "hello, paid world");
+            assert_eq!(fetched["value"]["amount"], "10000");
+            assert_eq!(seen["refused"]["isError"], true, "{seen}");
+            assert_eq!(seen["refused"]["value"]["error"], "refused_by_policy");
+            assert_eq!(seen["overBudget"]["isError"], true, "{seen}");
+            assert_eq!(seen["overBudget"]["value"]["error"], "budget_exceeded");
+            assert_eq!(seen["overBudget"]["value"]["paid"], false);
+            let budget = &seen["budget"]["value"];
+            let spent = total_spent(budget);
+            assert!((10_000..=11_000).contains(&spent), "{seen}");
+            assert_eq!(budget["domains"][0]["limit"], "30000", "{seen}");
+            assert_eq!(seen["unknownTool"], -32602, "{seen}");
+        },
+    )
+    .await;
 }

@@ -79,6 +79,11 @@ impl LndWallet {
     pub fn cache(&self) -> String {
         self.dir.path().join("cache").display().to_string()
     }
+
+    /// The `--lnd-dir` of the served node.
+    pub fn lnd_dir(&self) -> String {
+        self.dir.path().join("lnd").display().to_string()
+    }
 }
 
 #[derive(Parser)]

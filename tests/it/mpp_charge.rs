@@ -6,7 +6,7 @@ use gate402::{client::Policy, clock::now_unix};
 use gate402_protocols::mpp::{b64url, problem, Mpp, MppCredential, MppOffer, MppReceipt};
 use gate402_protocols::{InvoiceFacts, Offer, ProtocolId};
 use gate402_rails::{InvoiceRequest, LightningRail, PayLimits};
-use gate402_tests::{json_body, raw, Harness, SECRET};
+use gate402_tests::{json_body, matrix, raw, Harness, SECRET};
 use serde_json::{Map, Value};
 
 /// The Lightning charge offer of a 402 for `path`.
@@ -75,43 +75,49 @@ async fn assert_refused(
 
 #[tokio::test]
 async fn the_client_pays_a_charge_and_gets_a_receipt() {
-    let h = Harness::start_mpp().await;
-    let client = h.client("c", Policy::default());
-    let paid = client
-        .send(&gate402::client::ClientRequest::get(h.url("/api/x")))
-        .await
-        .unwrap();
-    assert_eq!(paid.response.status(), 200);
-    let info = paid.payment.unwrap();
-    assert_eq!((info.protocol, info.amount_msat), (ProtocolId::Mpp, 10_000));
-    let r =
-        MppReceipt::parse(paid.response.headers()["payment-receipt"].to_str().unwrap()).unwrap();
-    assert_eq!(
-        (r.method.as_str(), r.status.as_str()),
-        ("lightning", "success")
-    );
-    assert_eq!(r.reference, info.payment_hash);
-    assert!(r.challenge_id.is_some());
-    assert_eq!(paid.response.headers()["cache-control"], "private");
-    let echoed = json_body(paid.response.body());
-    assert_eq!(
-        echoed["authorization"],
-        Value::Null,
-        "credentials are not forwarded upstream"
-    );
-    assert_eq!(h.seller_msat(), 10_000);
-    // With both offered, the client prefers L402 unless told otherwise.
-    let l402 = client
-        .send(&gate402::client::ClientRequest::get(h.url("/both/x")))
-        .await
-        .unwrap();
-    assert_eq!(l402.payment.unwrap().protocol, ProtocolId::L402);
-    let mpp = h.client("d", Policy::default()).prefer(ProtocolId::Mpp);
-    let paid = mpp
-        .send(&gate402::client::ClientRequest::get(h.url("/both/y")))
-        .await
-        .unwrap();
-    assert_eq!(paid.payment.unwrap().protocol, ProtocolId::Mpp);
+    matrix::cell(
+        "mpp_charge::the_client_pays_a_charge_and_gets_a_receipt",
+        async {
+            let h = Harness::start_mpp().await;
+            let client = h.client("c", Policy::default());
+            let paid = client
+                .send(&gate402::client::ClientRequest::get(h.url("/api/x")))
+                .await
+                .unwrap();
+            assert_eq!(paid.response.status(), 200);
+            let info = paid.payment.unwrap();
+            assert_eq!((info.protocol, info.amount_msat), (ProtocolId::Mpp, 10_000));
+            let r = MppReceipt::parse(paid.response.headers()["payment-receipt"].to_str().unwrap())
+                .unwrap();
+            assert_eq!(
+                (r.method.as_str(), r.status.as_str()),
+                ("lightning", "success")
+            );
+            assert_eq!(r.reference, info.payment_hash);
+            assert!(r.challenge_id.is_some());
+            assert_eq!(paid.response.headers()["cache-control"], "private");
+            let echoed = json_body(paid.response.body());
+            assert_eq!(
+                echoed["authorization"],
+                Value::Null,
+                "credentials are not forwarded upstream"
+            );
+            assert_eq!(h.seller_msat(), 10_000);
+            // With both offered, the client prefers L402 unless told otherwise.
+            let l402 = client
+                .send(&gate402::client::ClientRequest::get(h.url("/both/x")))
+                .await
+                .unwrap();
+            assert_eq!(l402.payment.unwrap().protocol, ProtocolId::L402);
+            let mpp = h.client("d", Policy::default()).prefer(ProtocolId::Mpp);
+            let paid = mpp
+                .send(&gate402::client::ClientRequest::get(h.url("/both/y")))
+                .await
+                .unwrap();
+            assert_eq!(paid.payment.unwrap().protocol, ProtocolId::Mpp);
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

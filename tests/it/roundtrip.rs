@@ -2,7 +2,7 @@
 
 use gate402::client::{ClientRequest, Policy};
 use gate402_rails::{decode_bolt11, LightningRail};
-use gate402_tests::{json_body, raw, Harness, BUYER_MSAT};
+use gate402_tests::{json_body, matrix, raw, Harness, BUYER_MSAT};
 
 /// The `invoice="…"` of the first L402 challenge line.
 pub fn challenge_invoice(headers: &http::HeaderMap) -> String {
@@ -36,38 +36,44 @@ async fn unpaid_gets_402_with_l402_challenge_and_valid_bolt11() {
 
 #[tokio::test]
 async fn client_pays_then_reuses_the_token_without_paying() {
-    let h = Harness::start().await;
-    let url = h.url("/api/data?x=1");
-    let client = h.client("buyer-cache", Policy::default());
+    matrix::cell(
+        "roundtrip::client_pays_then_reuses_the_token_without_paying",
+        async {
+            let h = Harness::start().await;
+            let url = h.url("/api/data?x=1");
+            let client = h.client("buyer-cache", Policy::default());
 
-    let first = client.send(&ClientRequest::get(url.clone())).await.unwrap();
-    assert_eq!(first.response.status(), 200);
-    let payment = first.payment.expect("paid");
-    assert_eq!(payment.amount_msat, 10_000);
-    let echoed = json_body(first.response.body());
-    assert_eq!(echoed["path"], "/api/data");
-    assert!(
-        echoed["authorization"].is_null(),
-        "credential is not forwarded upstream"
-    );
-    assert_eq!(echoed["x_forwarded_for"], "127.0.0.1");
-    assert_eq!(h.seller_msat(), 10_000);
-    assert_eq!(h.net.balance_msat("buyer").unwrap(), BUYER_MSAT - 10_000);
+            let first = client.send(&ClientRequest::get(url.clone())).await.unwrap();
+            assert_eq!(first.response.status(), 200);
+            let payment = first.payment.expect("paid");
+            assert_eq!(payment.amount_msat, 10_000);
+            let echoed = json_body(first.response.body());
+            assert_eq!(echoed["path"], "/api/data");
+            assert!(
+                echoed["authorization"].is_null(),
+                "credential is not forwarded upstream"
+            );
+            assert_eq!(echoed["x_forwarded_for"], "127.0.0.1");
+            assert_eq!(h.seller_msat(), 10_000);
+            assert_eq!(h.net.balance_msat("buyer").unwrap(), BUYER_MSAT - 10_000);
 
-    let second = client.send(&ClientRequest::get(url.clone())).await.unwrap();
-    assert_eq!(second.response.status(), 200);
-    assert!(second.payment.is_none() && second.reused_credential);
+            let second = client.send(&ClientRequest::get(url.clone())).await.unwrap();
+            assert_eq!(second.response.status(), 200);
+            assert!(second.payment.is_none() && second.reused_credential);
 
-    // Another client (another process) sharing the cache directory reuses it too, on
-    // another path of the same service.
-    let other = h.client("buyer-cache", Policy::default());
-    let third = other
-        .send(&ClientRequest::get(h.url("/api/more")))
-        .await
-        .unwrap();
-    assert_eq!(third.response.status(), 200);
-    assert!(third.payment.is_none());
-    assert_eq!(h.seller_msat(), 10_000, "exactly one payment in all");
+            // Another client (another process) sharing the cache directory reuses it too, on
+            // another path of the same service.
+            let other = h.client("buyer-cache", Policy::default());
+            let third = other
+                .send(&ClientRequest::get(h.url("/api/more")))
+                .await
+                .unwrap();
+            assert_eq!(third.response.status(), 200);
+            assert!(third.payment.is_none());
+            assert_eq!(h.seller_msat(), 10_000, "exactly one payment in all");
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

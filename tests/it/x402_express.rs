@@ -5,8 +5,8 @@
 use clap::Parser;
 use gate402::cli::{run_get, Exit, GetArgs};
 use gate402_protocols::x402::evm;
-use gate402_tests::chain::{Chain, NodePeer};
-use gate402_tests::{json_body, raw, Harness};
+use gate402_tests::chain::Chain;
+use gate402_tests::{json_body, matrix, peers, raw, Harness};
 
 #[derive(Parser)]
 struct GetCmd {
@@ -36,105 +36,87 @@ async fn gate402_get(chain: &Chain, url: &str) -> (Exit, String) {
     (code, std::fs::read_to_string(&out).unwrap_or_default())
 }
 
-async fn express(chain: &Chain, facilitator_url: String) -> NodePeer {
-    NodePeer::start(
-        "express_server.mjs",
-        &[
-            ("X402_FACILITATOR_URL", facilitator_url),
-            (
-                "X402_TOKEN",
-                gate402_protocols::x402::evm::checksum(&chain.token),
-            ),
-            (
-                "X402_PAYEE",
-                gate402_protocols::x402::evm::checksum(&chain.address(2)),
-            ),
-        ],
-    )
-    .await
-}
-
 #[tokio::test]
 async fn gate402_get_pays_express_with_the_reference_facilitator() {
-    let chain = Chain::start().await;
-    let fac = NodePeer::start(
-        "facilitator.mjs",
-        &[
-            ("X402_FAC_KEY", chain.keys[3].clone()),
-            ("X402_RPC_URL", chain.url.clone()),
-        ],
+    matrix::cell(
+        "x402_express::gate402_get_pays_express_with_the_reference_facilitator",
+        async {
+            let chain = Chain::start().await;
+            let fac = peers::reference_facilitator(&chain).await;
+            let server = peers::x402_express(&chain, fac.url.clone()).await;
+            let (code, body) = gate402_get(&chain, &format!("{}/weather", server.url)).await;
+            assert_eq!(code, Exit::Ok, "{body}");
+            assert!(body.contains("sunny"), "{body}");
+            assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
+            chain.stop().await;
+        },
     )
     .await;
-    let server = express(&chain, fac.url.clone()).await;
-    let (code, body) = gate402_get(&chain, &format!("{}/weather", server.url)).await;
-    assert_eq!(code, Exit::Ok, "{body}");
-    assert!(body.contains("sunny"), "{body}");
-    assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
-    chain.stop().await;
 }
 
 #[tokio::test]
 async fn express_uses_gate402_as_its_facilitator() {
-    let chain = Chain::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let keyfile = dir.path().join("settler.key");
-    std::fs::write(&keyfile, &chain.keys[0]).unwrap();
-    let cfg = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n\
+    matrix::cell(
+        "x402_express::express_uses_gate402_as_its_facilitator",
+        async {
+            let chain = Chain::start().await;
+            let dir = tempfile::tempdir().unwrap();
+            let keyfile = dir.path().join("settler.key");
+            std::fs::write(&keyfile, &chain.keys[0]).unwrap();
+            let cfg = format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n\
          [lightning]\nbackend = \"simnet\"\n\
          [evm]\nchain_id = 31337\nrpc_url = \"{}\"\nsettler_key_file = \"{}\"\n\
          [facilitator]\nenabled = true\n",
-        chain.url,
-        keyfile.display()
-    );
-    let h = Harness::start_with(&cfg).await;
-    let fac_url = format!("http://{}/_gate402/facilitator", h.gateway.addr);
-    // The reference shapes, answered directly.
-    let (status, _, body) = raw(&format!("{fac_url}/supported").parse().unwrap(), &[]).await;
-    assert_eq!(status, http::StatusCode::OK);
-    let sup = json_body(&body);
-    assert_eq!(sup["kinds"][0]["network"], "eip155:31337");
-    assert_eq!(
-        sup["signers"]["eip155:*"][0],
-        evm::checksum(&chain.address(0))
-    );
-    let server = express(&chain, fac_url).await;
-    let (code, body) = gate402_get(&chain, &format!("{}/weather", server.url)).await;
-    assert_eq!(code, Exit::Ok, "{body}");
-    assert!(body.contains("sunny"), "{body}");
-    assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
-    // A price above --max-evm-amount is refused before signing (exit 3, nothing paid).
-    let dir2 = tempfile::tempdir().unwrap();
-    let key = dir2.path().join("k");
-    std::fs::write(&key, &chain.keys[1]).unwrap();
-    let url = format!("{}/weather", server.url);
-    let args = [
-        "gate402",
-        &url,
-        "--evm-key-file",
-        key.to_str().unwrap(),
-        "--max-evm-amount",
-        "9999",
-        "--cache-dir",
-        dir2.path().to_str().unwrap(),
-    ];
-    assert_eq!(run_get(GetCmd::parse_from(args).args).await, Exit::Policy);
-    assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
-    chain.stop().await;
+                chain.url,
+                keyfile.display()
+            );
+            let h = Harness::start_with(&cfg).await;
+            let fac_url = format!("http://{}/_gate402/facilitator", h.gateway.addr);
+            // The reference shapes, answered directly.
+            let (status, _, body) =
+                raw(&format!("{fac_url}/supported").parse().unwrap(), &[]).await;
+            assert_eq!(status, http::StatusCode::OK);
+            let sup = json_body(&body);
+            assert_eq!(sup["kinds"][0]["network"], "eip155:31337");
+            assert_eq!(
+                sup["signers"]["eip155:*"][0],
+                evm::checksum(&chain.address(0))
+            );
+            let server = peers::x402_express(&chain, fac_url).await;
+            let (code, body) = gate402_get(&chain, &format!("{}/weather", server.url)).await;
+            assert_eq!(code, Exit::Ok, "{body}");
+            assert!(body.contains("sunny"), "{body}");
+            assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
+            // A price above --max-evm-amount is refused before signing (exit 3, nothing paid).
+            let dir2 = tempfile::tempdir().unwrap();
+            let key = dir2.path().join("k");
+            std::fs::write(&key, &chain.keys[1]).unwrap();
+            let url = format!("{}/weather", server.url);
+            let args = [
+                "gate402",
+                &url,
+                "--evm-key-file",
+                key.to_str().unwrap(),
+                "--max-evm-amount",
+                "9999",
+                "--cache-dir",
+                dir2.path().to_str().unwrap(),
+            ];
+            assert_eq!(run_get(GetCmd::parse_from(args).args).await, Exit::Policy);
+            assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
+            chain.stop().await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn gate402_verifies_and_settles_through_the_reference_facilitator() {
+    matrix::cell("x402_express::gate402_verifies_and_settles_through_the_reference_facilitator", async {
     use gate402::client::{Client, ClientRequest, EvmWallet, Policy, TokenCache};
     let chain = Chain::start().await;
-    let fac = NodePeer::start(
-        "facilitator.mjs",
-        &[
-            ("X402_FAC_KEY", chain.keys[3].clone()),
-            ("X402_RPC_URL", chain.url.clone()),
-        ],
-    )
-    .await;
+    let fac = peers::reference_facilitator(&chain).await;
     let up = gate402_tests::serve(gate402_tests::upstream_app()).await;
     let cfg = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{up}\"\n\
@@ -167,4 +149,6 @@ async fn gate402_verifies_and_settles_through_the_reference_facilitator() {
     );
     assert_eq!(chain.balance(&chain.address(2)).await, 10_000);
     chain.stop().await;
+    })
+    .await;
 }

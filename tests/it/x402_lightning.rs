@@ -1,13 +1,10 @@
 //! The Lightning variant of x402 over simnet: Alby's `fetchWithX402` pays gate402; replaying
 //! its payment header is refused; an unpaid invoice is refused.
 
-use std::sync::Arc;
-
-use axum::{routing::post, Json, Router};
 use gate402_protocols::x402::wire::decode_header;
-use gate402_rails::{simnet::SimNode, LightningRail, PayLimits};
+use gate402_rails::{LightningRail, PayLimits};
 use gate402_tests::chain::node_json;
-use gate402_tests::{json_body, raw, serve, upstream_app, Harness};
+use gate402_tests::{json_body, matrix, peers, raw, serve, upstream_app, Harness};
 use http::StatusCode;
 use serde_json::{json, Value};
 
@@ -34,50 +31,38 @@ pub async fn start_ln() -> Harness {
     Harness::start_with(&LN_CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))).await
 }
 
-/// A test wallet endpoint paying invoices from `node`: POST `{invoice}` → `{preimage}`.
-async fn wallet(node: SimNode) -> String {
-    let node = Arc::new(node);
-    let app = Router::new().route(
-        "/pay",
-        post(move |Json(v): Json<Value>| {
-            let node = node.clone();
-            async move {
-                let inv = v["invoice"].as_str().unwrap_or_default().to_string();
-                match node.pay_invoice(&inv, PayLimits::default()).await {
-                    Ok(p) => Ok(Json(json!({"preimage": hex::encode(p.preimage)}))),
-                    Err(e) => Err((StatusCode::BAD_GATEWAY, e.to_string())),
-                }
-            }
-        }),
-    );
-    format!("http://{}/pay", serve(app).await)
-}
-
 #[tokio::test]
 async fn alby_fetch_with_x402_pays_gate402_over_simnet() {
-    let h = start_ln().await;
-    let out = node_json(
-        "alby_client.mjs",
-        &[
-            ("X402_URL", h.url("/ln/data").to_string()),
-            ("WALLET_URL", wallet(h.buyer.clone()).await),
-        ],
+    matrix::cell(
+        "x402_lightning::alby_fetch_with_x402_pays_gate402_over_simnet",
+        async {
+            let h = start_ln().await;
+            let out = node_json(
+                "alby_client.mjs",
+                &[
+                    ("X402_URL", h.url("/ln/data").to_string()),
+                    ("WALLET_URL", peers::wallet(h.buyer.clone()).await),
+                ],
+            )
+            .await;
+            assert_eq!(out["status"], 200, "{out}");
+            assert_eq!(
+                json_body(&out["body"].as_str().unwrap().to_string().into())["path"],
+                "/ln/data"
+            );
+            assert_eq!(h.seller_msat(), 21_000);
+            // The same payment header again: single use.
+            let cred = &out["credentials"];
+            assert_eq!(cred["header"], "payment-signature");
+            let value = cred["value"].as_str().unwrap();
+            let (status, headers, _) =
+                raw(&h.url("/ln/data"), &[("payment-signature", value)]).await;
+            assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+            assert_eq!(headers["gate402-reason"], "replayed");
+            assert_eq!(h.seller_msat(), 21_000);
+        },
     )
     .await;
-    assert_eq!(out["status"], 200, "{out}");
-    assert_eq!(
-        json_body(&out["body"].as_str().unwrap().to_string().into())["path"],
-        "/ln/data"
-    );
-    assert_eq!(h.seller_msat(), 21_000);
-    // The same payment header again: single use.
-    let cred = &out["credentials"];
-    assert_eq!(cred["header"], "payment-signature");
-    let value = cred["value"].as_str().unwrap();
-    let (status, headers, _) = raw(&h.url("/ln/data"), &[("payment-signature", value)]).await;
-    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
-    assert_eq!(headers["gate402-reason"], "replayed");
-    assert_eq!(h.seller_msat(), 21_000);
 }
 
 #[tokio::test]

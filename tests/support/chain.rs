@@ -241,10 +241,18 @@ pub struct NodePeer {
 impl NodePeer {
     /// Start `tests/interop/x402/<script>` and wait for its `LISTENING` line.
     pub async fn start(script: &str, env: &[(&str, String)]) -> NodePeer {
+        NodePeer::start_script(&format!("x402/{script}"), &[], env).await
+    }
+
+    /// Start `tests/interop/<script>` (a path below it) with `args` and `env`, and wait for
+    /// its `LISTENING` line.
+    pub async fn start_script(script: &str, args: &[&str], env: &[(&str, String)]) -> NodePeer {
         node_modules();
-        let path = workspace().join("tests/interop/x402").join(script);
+        let path = workspace().join("tests/interop").join(script);
         let mut cmd = Command::new("node");
         cmd.arg(&path)
+            .args(args)
+            .current_dir(workspace().join("tests/interop"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);

@@ -1,7 +1,8 @@
 //! Shared harness for the integration tests: a simnet, an upstream API and a gateway, all on
 //! `127.0.0.1:0`, with its store in a temporary SQLite file; PostgreSQL test databases
-//! ([`pg`]), a TCP relay that can cut a database off ([`relay`]) and a TLS-terminating relay
-//! for `https://` node and facilitator URLs ([`tls_relay`]).
+//! ([`pg`]), a TCP relay that can cut a database off ([`relay`]), a TLS-terminating relay
+//! for `https://` node and facilitator URLs ([`tls_relay`]), the npm reference peers
+//! ([`peers`]) and the generated interop matrix ([`matrix`]).
 
 pub mod pg;
 pub mod relay;
@@ -11,6 +12,8 @@ pub mod grpc;
 pub mod transport;
 
 pub mod chain;
+pub mod matrix;
+pub mod peers;
 
 use std::{net::SocketAddr, sync::Arc};
 

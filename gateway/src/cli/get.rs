@@ -71,14 +71,22 @@ pub struct GetArgs {
 }
 
 fn request(args: &GetArgs) -> Result<ClientRequest, String> {
-    let url: Uri = args
-        .url
-        .parse()
-        .map_err(|_| format!("invalid URL `{}`", args.url))?;
-    let method = Method::from_bytes(args.method.as_bytes())
-        .map_err(|_| format!("invalid method `{}`", args.method))?;
+    build_request(&args.url, &args.method, &args.headers, args.data.as_deref())
+}
+
+/// A request from curl-like flags: `url`, `-X method`, `-H "Name: value"`, `-d body`
+/// (`@file` reads a file). Shared by `get` and `probe`.
+pub(super) fn build_request(
+    url: &str,
+    method: &str,
+    header_flags: &[String],
+    data: Option<&str>,
+) -> Result<ClientRequest, String> {
+    let url: Uri = url.parse().map_err(|_| format!("invalid URL `{url}`"))?;
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method `{method}`"))?;
     let mut headers = HeaderMap::new();
-    for h in &args.headers {
+    for h in header_flags {
         let (name, value) = h
             .split_once(':')
             .ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
@@ -88,13 +96,13 @@ fn request(args: &GetArgs) -> Result<ClientRequest, String> {
             .map_err(|_| format!("invalid header value in `{h}`"))?;
         headers.append(name, value);
     }
-    let body = match &args.data {
+    let body = match data {
         None => Bytes::new(),
         Some(d) => match d.strip_prefix('@') {
             Some(path) => std::fs::read(path)
                 .map_err(|e| format!("cannot read {path}: {e}"))?
                 .into(),
-            None => Bytes::from(d.clone()),
+            None => Bytes::from(d.to_string()),
         },
     };
     Ok(ClientRequest {

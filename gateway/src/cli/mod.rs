@@ -1,5 +1,5 @@
 //! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `budget`, `mcp`,
-//! `simnet`, `ledger`, `revoke`. Seller commands need the `server` feature, buyer commands
+//! `probe`, `simnet`, `ledger`, `revoke`. Seller commands need the `server` feature, buyer commands
 //! `client`, `demo` both.
 
 #[cfg(feature = "server")]
@@ -16,6 +16,10 @@ mod demo_mpp;
 mod get;
 #[cfg(feature = "client")]
 mod get_output;
+#[cfg(feature = "client")]
+mod probe;
+#[cfg(feature = "client")]
+mod probe_output;
 #[cfg(feature = "server")]
 mod serve;
 #[cfg(feature = "server")]
@@ -41,6 +45,8 @@ pub use demo::run_demo;
 pub use get::{run as run_get, run_with_output as run_get_with_output, Exit, GetArgs};
 #[cfg(feature = "client")]
 pub use get_output::exit_for;
+#[cfg(feature = "client")]
+pub use probe::{run_with_output as run_probe_with_output, ProbeArgs};
 #[cfg(feature = "client")]
 pub use wallet::{NoWallet, WalletArgs};
 
@@ -81,6 +87,11 @@ enum Command {
     /// Serve the buyer client to AI agents over MCP (JSON-RPC on stdin/stdout): tools
     /// `fetch_paid_url`, `quote_url`, `budget_status`.
     Mcp(Box<crate::mcp::McpArgs>),
+    #[cfg(feature = "client")]
+    /// Grade any 402 server against L402, MPP and x402, rule by rule; with `--pay --max-cost N`
+    /// also pay each protocol once and check receipts and replay refusal (exit codes: 0 all
+    /// PASS, 5 WARN, 6 FAIL, 3 refused by --max-cost, 4 payment failed, 1 error, 2 usage).
+    Probe(Box<ProbeArgs>),
     #[cfg(feature = "server")]
     /// Serve a simulated Lightning network whose nodes speak LND's gRPC API (TLS + macaroons).
     Simnet(simnet::SimnetArgs),
@@ -120,6 +131,8 @@ pub fn main() -> ExitCode {
             Command::Budget(args) => budget::run(args),
             #[cfg(feature = "client")]
             Command::Mcp(args) => crate::mcp::run(*args).await,
+            #[cfg(feature = "client")]
+            Command::Probe(args) => ExitCode::from(probe::run(*args).await),
             #[cfg(feature = "server")]
             Command::Simnet(args) => simnet::run(args).await,
             #[cfg(feature = "server")]

@@ -60,9 +60,20 @@ impl Quote {
 impl Client {
     /// Ask `req` once without paying and say what [`Client::send`] would pay.
     pub async fn quote(&self, req: &ClientRequest) -> Result<Quote, ClientError> {
+        super::transport::Target::of(&req.url)?;
+        let resp = self.execute(req, None).await?;
+        self.quote_response(req, &resp)
+    }
+
+    /// What [`Client::send`] would pay for `resp`, the answer to `req` (already received):
+    /// every offer marked acceptable or refused by the policy and `req.max_cost`.
+    pub fn quote_response(
+        &self,
+        req: &ClientRequest,
+        resp: &http::Response<bytes::Bytes>,
+    ) -> Result<Quote, ClientError> {
         let target = super::transport::Target::of(&req.url)?;
         let now = now_unix();
-        let resp = self.execute(req, None).await?;
         let status = resp.status().as_u16();
         let mut quote = Quote {
             url: req.url.to_string(),
@@ -78,7 +89,7 @@ impl Client {
         if status != 402 {
             return Ok(quote);
         }
-        let (mut offers, rejected) = self.offers(&resp, &target, now);
+        let (mut offers, rejected) = self.offers(resp, &target, now);
         quote.chosen = self.choose(&mut offers, &target.host, req.max_cost, now);
         quote.would_pay = quote.chosen.map(|i| {
             let o = &offers[i];
@@ -124,7 +135,7 @@ impl Client {
         offers.iter().position(|o| o.index == chosen)
     }
 
-    fn acceptable(
+    pub(super) fn acceptable(
         &self,
         o: &Offer,
         host: &str,

@@ -39,8 +39,10 @@ use gate402_rails::LightningRail;
 use http::{HeaderMap, Method, Response, StatusCode, Uri};
 pub use mpp::MppSession;
 pub use offers::{Amount, Offer, RejectedOffer};
+pub use pay::{CredentialHeader, PaidAttempt};
 pub use policy::BuyerPolicy;
 use serde_json::{json, Value};
+pub use transport::RAW_BODY_LIMIT;
 pub use x402::EvmWallet;
 
 use crate::clock::now_unix;

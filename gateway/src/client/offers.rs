@@ -273,14 +273,16 @@ fn check_invoice(
     }
 }
 
-fn l402_offer(c: L402Challenge, ctx: &OfferContext<'_>) -> Offer {
+/// An L402 challenge as an offer (invoice checked against the macaroon's payment hash).
+pub fn l402_offer(c: L402Challenge, ctx: &OfferContext<'_>) -> Offer {
     let (bolt11, hash) = (c.invoice.clone(), c.payment_hash());
     let mut o = base("l402", "token", "lightning".into(), Payload::L402(c));
     check_invoice(&mut o, Some(&bolt11), None, Some(hash), ctx);
     o
 }
 
-fn mpp_offer(m: MppOffer, ctx: &OfferContext<'_>) -> Offer {
+/// A `Payment` challenge as an offer (expiry, `header`, realm binding, invoice checked).
+pub fn mpp_offer(m: MppOffer, ctx: &OfferContext<'_>) -> Offer {
     let ch = &m.challenge;
     let rail = if ch.method == mpp::METHOD {
         "lightning".to_string()
@@ -372,7 +374,7 @@ fn realm_binding(realm: &str, host: &str) -> Option<PolicyError> {
 mod x402_offers;
 #[cfg(test)]
 use x402_offers::resource_binding;
-use x402_offers::x402_offer;
+pub use x402_offers::x402_offer;
 
 #[cfg(test)]
 #[path = "offers_tests.rs"]

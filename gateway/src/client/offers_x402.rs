@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::{base, check_invoice, refused, Amount, Offer, OfferContext, Payload, PolicyError};
 
-pub(super) fn x402_offer(c: X402Challenge, ctx: &OfferContext<'_>) -> Offer {
+/// An x402 `accepts` entry as an offer.
+pub fn x402_offer(c: X402Challenge, ctx: &OfferContext<'_>) -> Offer {
     let req = c.requirement.clone();
     let resource = c
         .resource

@@ -21,7 +21,49 @@ use super::{
     l402, receipt, x402, Client, ClientError, ClientRequest, Event, PaidResponse, PaymentInfo,
 };
 
+/// The credential header a paid retry carried (a bearer secret: `Debug` shows its name only).
+pub type CredentialHeader = (HeaderName, HeaderValue);
+
+/// A payment made by [`Client::pay_quoted`]: the paid response and the credential presented.
+pub struct PaidAttempt {
+    /// The retry's response and what it cost.
+    pub paid: PaidResponse,
+    credential: CredentialHeader,
+}
+
+impl PaidAttempt {
+    /// The credential header presented with the paid retry (to present it again, e.g. to
+    /// check that a single-use credential is refused the second time). Never log it.
+    pub fn credential(&self) -> CredentialHeader {
+        self.credential.clone()
+    }
+}
+
+impl std::fmt::Debug for PaidAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaidAttempt")
+            .field("paid", &self.paid)
+            .field("credential", &self.credential.0)
+            .finish()
+    }
+}
+
 impl Client {
+    /// Pay `offer` — one of the offers of a [`Client::quote_response`] for `req` — under
+    /// the policy, the budgets and `req.max_cost` (checked again here: an offer over them is
+    /// refused with nothing paid), then retry `req` with the credential.
+    pub async fn pay_quoted(
+        &self,
+        req: &ClientRequest,
+        offer: Offer,
+    ) -> Result<PaidAttempt, ClientError> {
+        let target = Target::of(&req.url)?;
+        let now = crate::clock::now_unix();
+        self.acceptable(&offer, &target.host, req.max_cost, now)?;
+        let (paid, credential) = self.pay_and_retry_with(req, &target, offer, now).await?;
+        Ok(PaidAttempt { paid, credential })
+    }
+
     pub(super) async fn pay_and_retry(
         &self,
         req: &ClientRequest,
@@ -29,6 +71,16 @@ impl Client {
         offer: Offer,
         now: u64,
     ) -> Result<PaidResponse, ClientError> {
+        Ok(self.pay_and_retry_with(req, target, offer, now).await?.0)
+    }
+
+    async fn pay_and_retry_with(
+        &self,
+        req: &ClientRequest,
+        target: &Target,
+        offer: Offer,
+        now: u64,
+    ) -> Result<(PaidResponse, CredentialHeader), ClientError> {
         let amount = offer
             .amount
             .clone()
@@ -76,18 +128,19 @@ impl Client {
         info.fee_msat = payment.fee_msat;
         info.payment_hash = hex::encode(payment.payment_hash);
         self.emit(Event::Paid(info.clone()));
-        let response = self.execute(req, Some(header)).await?;
+        let response = self.execute(req, Some(header.clone())).await?;
         info.receipt = match &offer.payload {
             Payload::L402(c) => l402::receipt(c),
             Payload::X402(_) => receipt::x402(&response),
             _ => receipt::mpp(&response),
         };
-        Ok(PaidResponse {
+        let paid = PaidResponse {
             url: req.url.to_string(),
             response,
             payment: Some(info),
             reused_credential: false,
-        })
+        };
+        Ok((paid, header))
     }
 
     /// Pay a Lightning offer; the payment and the credential header for the retry.
@@ -136,7 +189,7 @@ impl Client {
         c: &gate402_protocols::x402::X402Challenge,
         r: Reservation,
         mut info: PaymentInfo,
-    ) -> Result<PaidResponse, ClientError> {
+    ) -> Result<(PaidResponse, CredentialHeader), ClientError> {
         let header = match self.sign_x402_evm(c).and_then(|p| x402::header(c, &p)) {
             Ok(h) => h,
             Err(e) => {
@@ -145,7 +198,7 @@ impl Client {
             }
         };
         self.emit(Event::Signing(info.amount.clone()));
-        let response: Response<Bytes> = match self.execute(req, Some(header)).await {
+        let response: Response<Bytes> = match self.execute(req, Some(header.clone())).await {
             Ok(resp) => resp,
             Err(e) => {
                 self.cache.mark_unknown(r)?;
@@ -174,11 +227,12 @@ impl Client {
         } else {
             self.cache.mark_unknown(r)?;
         }
-        Ok(PaidResponse {
+        let paid = PaidResponse {
             url: req.url.to_string(),
             response,
             payment: Some(info),
             reused_credential: false,
-        })
+        };
+        Ok((paid, header))
     }
 }

@@ -108,11 +108,33 @@ impl Client {
         }
     }
 
-    /// Send `req` once, with `credential` (header name and value) if any.
+    /// Send `req` once, with `credential` (header name and value) if any, and the client's
+    /// `Accept-Payment` unless `req` sets one.
     pub(super) async fn execute(
         &self,
         req: &ClientRequest,
         credential: Option<(HeaderName, HeaderValue)>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        self.send_once(req, credential, true).await
+    }
+
+    /// Send `req` exactly as given (no `Accept-Payment` added, nothing paid, no cached
+    /// credential), with `credential` if any: what `gate402 probe` uses to see the 402 every
+    /// client sees, and to present a credential again. At most [`RAW_BODY_LIMIT`] bytes of the
+    /// body are read: a hostile server cannot make the probe hold (or read) an unbounded body.
+    pub async fn send_raw(
+        &self,
+        req: &ClientRequest,
+        credential: Option<(HeaderName, HeaderValue)>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        self.send_once(req, credential, false).await
+    }
+
+    async fn send_once(
+        &self,
+        req: &ClientRequest,
+        credential: Option<(HeaderName, HeaderValue)>,
+        negotiate: bool,
     ) -> Result<Response<Bytes>, ClientError> {
         let mut builder = Request::builder()
             .method(req.method.clone())
@@ -120,7 +142,7 @@ impl Client {
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        if !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
+        if negotiate && !req.headers.contains_key(mpp::ACCEPT_PAYMENT) {
             builder = builder.header(mpp::ACCEPT_PAYMENT, self.accept_payment());
         }
         if let Some((name, value)) = credential {
@@ -135,11 +157,33 @@ impl Client {
             .await
             .map_err(|e| ClientError::Http(gate402_rails::error_chain(&e)))?;
         let (parts, body) = resp.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?
-            .to_bytes();
+        let bytes = if negotiate {
+            body.collect()
+                .await
+                .map_err(|e| ClientError::Http(e.to_string()))?
+                .to_bytes()
+        } else {
+            capped(body, RAW_BODY_LIMIT).await?
+        };
         Ok(Response::from_parts(parts, bytes))
     }
+}
+
+/// Most body bytes [`Client::send_raw`] keeps.
+pub const RAW_BODY_LIMIT: usize = 1 << 20;
+
+/// The first `limit` bytes of `body`; reading stops there (the connection is dropped).
+async fn capped(mut body: hyper::body::Incoming, limit: usize) -> Result<Bytes, ClientError> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError::Http(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            let room = limit.saturating_sub(out.len());
+            out.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out.freeze())
 }

@@ -27,6 +27,18 @@ impl Paywall {
         accept_payment: Option<&str>,
         body: Option<&BodyDigest>,
     ) -> Result<Vec<HeaderPair>, GateError> {
+        self.challenges_at(route, accept_payment, body, None).await
+    }
+
+    /// [`challenges_for`](Self::challenges_for) for a request made to `resource_url` (an
+    /// absolute URL): x402's `resource.url` names it (else the route's path prefix).
+    pub async fn challenges_at(
+        &self,
+        route: &Route,
+        accept_payment: Option<&str>,
+        body: Option<&BodyDigest>,
+        resource_url: Option<&str>,
+    ) -> Result<Vec<HeaderPair>, GateError> {
         let now = now_unix();
         let mut out = Vec::new();
         for id in &route.protocols {
@@ -43,7 +55,15 @@ impl Paywall {
             } else {
                 None
             };
-            out.extend(proto.challenge(&route.offer, invoice.as_ref(), now)?);
+            match (&self.x402, *id) {
+                (Some(x), ProtocolId::X402) => out.extend(x.protocol.challenge_at(
+                    &route.offer,
+                    invoice.as_ref(),
+                    now,
+                    resource_url,
+                )?),
+                _ => out.extend(proto.challenge(&route.offer, invoice.as_ref(), now)?),
+            }
         }
         Ok(out)
     }

@@ -10,6 +10,15 @@ use crate::error::GateError;
 /// Header carrying the machine-readable reason a credential was refused.
 pub const REASON_HEADER: &str = "gate402-reason";
 
+/// `Access-Control-Expose-Headers` of the gateway's own 402/503 answers: browser clients
+/// (`fetch`) may read only CORS-safelisted headers unless the others are exposed, and none of
+/// the challenge headers is safelisted.
+pub const EXPOSE_CHALLENGE: &str = "WWW-Authenticate, PAYMENT-REQUIRED, PAYMENT-RESPONSE, \
+X-PAYMENT-RESPONSE, Payment-Receipt, Retry-After, Gate402-Reason";
+
+/// `Access-Control-Expose-Headers` added to paid responses: the receipt headers.
+pub const EXPOSE_RECEIPT: &str = "Payment-Receipt, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE";
+
 /// Build the response for `err`. `challenges` are the fresh challenge headers of a 402.
 pub fn error_response(
     err: &GateError,
@@ -45,7 +54,7 @@ pub fn error_response_with(
 /// The one builder: status from the error, `application/problem+json` body with `type`
 /// (`problem_type` or gate402's), `reason`, `detail` and any `extra` members (which never
 /// overwrite the standard ones), `Cache-Control: no-store`, `Gate402-Reason`, `Retry-After`
-/// on 503, and the challenge headers.
+/// on 503, `Access-Control-Expose-Headers` ([`EXPOSE_CHALLENGE`]) and the challenge headers.
 pub fn problem_response(
     err: &GateError,
     challenges: Vec<HeaderPair>,
@@ -80,6 +89,10 @@ pub fn problem_response(
         HeaderValue::from_static("application/problem+json"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_CHALLENGE),
+    );
     if let Ok(v) = HeaderValue::from_str(code) {
         h.insert(REASON_HEADER, v);
     }
@@ -104,6 +117,10 @@ pub fn settlement_failed(reason: &str, receipt: Option<HeaderPair>) -> Response<
         HeaderValue::from_static("application/json"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_CHALLENGE),
+    );
     if let Ok(v) = HeaderValue::from_str(reason) {
         h.insert(REASON_HEADER, v);
     }

@@ -146,6 +146,10 @@ where
                     for (name, value) in &receipt.headers {
                         resp.headers_mut().append(name.clone(), value.clone());
                     }
+                    resp.headers_mut().append(
+                        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                        http::HeaderValue::from_static(super::edge::EXPOSE_RECEIPT),
+                    );
                     let pending = receipt.pending.take();
                     resp.extensions_mut().insert(receipt);
                     match pending {

@@ -361,15 +361,17 @@ impl Paywall {
         if let Some(e) = error {
             tracing::info!(route = %route.name, reason = e.reason(), "credential refused");
         }
-        // The protocol that refused the credential (or, without one, the route's first
-        // protocol) picks the problem type.
-        let decider = match &refused {
-            Some((_, id)) => Some(*id),
-            None => route.protocols.first().copied(),
+        // The protocol that refused the credential picks the problem type; without a
+        // credential, the first protocol of the route that defines one (MPP's paymentauth
+        // types are the standard ones; L402 and x402 define none).
+        let problem_type = match &refused {
+            Some((_, id)) => self.protocol(*id).and_then(|p| p.problem_type(error)),
+            None => route
+                .protocols
+                .iter()
+                .filter_map(|id| self.protocol(*id))
+                .find_map(|p| p.problem_type(None)),
         };
-        let problem_type = decider
-            .and_then(|id| self.protocol(id))
-            .and_then(|p| p.problem_type(error));
         if let Some(e) = error.filter(|e| e.is_bad_request()) {
             let bad = GateError::BadRequest {
                 reason: e.reason(),
@@ -397,28 +399,24 @@ impl Paywall {
             .get(ACCEPT_PAYMENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Err(
-            match self.challenges_for(route, accept.as_deref(), digest).await {
-                Ok(challenges) => {
-                    // x402 v1 clients read the requirements from the JSON body.
-                    let v1 = self
-                        .x402
-                        .as_ref()
-                        .and_then(|x| x.protocol.v1_body(&route.offer));
-                    edge::problem_response(
-                        &err,
-                        challenges,
-                        self.retry_after_secs,
-                        problem_type,
-                        v1,
-                    )
-                }
-                Err(e) => {
-                    tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
-                    edge::error_response(&e, Vec::new(), self.retry_after_secs)
-                }
-            },
-        )
+        let resource = resource_url(&req);
+        let issued = self
+            .challenges_at(route, accept.as_deref(), digest, Some(&resource))
+            .await;
+        Err(match issued {
+            Ok(challenges) => {
+                // x402 v1 clients read the requirements from the JSON body.
+                let v1 = self
+                    .x402
+                    .as_ref()
+                    .and_then(|x| x.protocol.v1_body_at(&route.offer, Some(&resource)));
+                edge::problem_response(&err, challenges, self.retry_after_secs, problem_type, v1)
+            }
+            Err(e) => {
+                tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");
+                edge::error_response(&e, Vec::new(), self.retry_after_secs)
+            }
+        })
     }
 
     fn invoice_request(&self, route: &Route, amount_msat: u64) -> InvoiceRequest {
@@ -450,4 +448,28 @@ impl Paywall {
             expires_at: inv.expires_at,
         })
     }
+}
+
+/// The absolute URL a request was made to (x402 `resource.url`): scheme from
+/// `X-Forwarded-Proto` (`http`/`https`, as set by a TLS terminator in front) or the request
+/// URI, else `http`; host from `Host` or the URI's authority; the path without the query.
+fn resource_url(req: &Request<Body>) -> String {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "http" || v == "https");
+    let scheme = forwarded
+        .or_else(|| req.uri().scheme_str().map(str::to_owned))
+        .unwrap_or_else(|| "http".into());
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    format!("{scheme}://{host}{}", req.uri().path())
 }

@@ -96,10 +96,25 @@ impl X402 {
         invoice: Option<&InvoiceFacts>,
         now: u64,
     ) -> PaymentRequired {
-        let resource = self
+        self.payment_required_at(offer, invoice, now, None)
+    }
+
+    /// [`payment_required`](Self::payment_required) for a request made to `resource_url`
+    /// (the absolute URL the spec's `resource.url` names; `None`: the route's own).
+    pub fn payment_required_at(
+        &self,
+        offer: &Offer,
+        invoice: Option<&InvoiceFacts>,
+        now: u64,
+        resource_url: Option<&str>,
+    ) -> PaymentRequired {
+        let mut resource = self
             .route(&offer.service)
             .map(|r| r.resource.clone())
             .unwrap_or_default();
+        if let Some(url) = resource_url {
+            resource.url = url.to_owned();
+        }
         PaymentRequired {
             x402_version: 2,
             error: Some("Payment required".into()),
@@ -115,6 +130,15 @@ impl X402 {
     /// x402 v1 members for a 402 JSON body (`x402Version: 1`, `error`, `accepts`): the EVM
     /// price with a v1 network name where the reference SDK has one (else CAIP-2).
     pub fn v1_body(&self, offer: &Offer) -> Option<serde_json::Map<String, Value>> {
+        self.v1_body_at(offer, None)
+    }
+
+    /// [`v1_body`](Self::v1_body) with the entry's `resource` = `resource_url` when given.
+    pub fn v1_body_at(
+        &self,
+        offer: &Offer,
+        resource_url: Option<&str>,
+    ) -> Option<serde_json::Map<String, Value>> {
         let e = self.routes.get(&offer.service)?;
         let (p, _) = e.evm.as_ref()?;
         let r = p.requirement();
@@ -122,7 +146,7 @@ impl X402 {
             scheme: r.scheme,
             network: super::exact::v1_network_name(p.chain_id).map_or(r.network, str::to_string),
             max_amount_required: r.amount,
-            resource: e.route.resource.url.clone(),
+            resource: resource_url.map_or_else(|| e.route.resource.url.clone(), str::to_owned),
             description: e.route.resource.description.clone().unwrap_or_default(),
             mime_type: String::new(),
             asset: r.asset,
@@ -138,6 +162,30 @@ impl X402 {
             Value::Array(vec![serde_json::to_value(entry).ok()?]),
         );
         Some(m)
+    }
+
+    /// The `PAYMENT-REQUIRED` header for a request made to `resource_url` (see
+    /// [`payment_required_at`](Self::payment_required_at)); `None` when nothing is offered.
+    pub fn challenge_at(
+        &self,
+        offer: &Offer,
+        invoice: Option<&InvoiceFacts>,
+        now: u64,
+        resource_url: Option<&str>,
+    ) -> Result<Vec<HeaderPair>, ChallengeError> {
+        let pr = self.payment_required_at(offer, invoice, now, resource_url);
+        if pr.accepts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let value = wire::encode_header(&pr);
+        if value.len() > MAX_HEADER_BYTES {
+            return Err(ChallengeError::InvalidOffer(
+                "challenge larger than MAX_HEADER_BYTES",
+            ));
+        }
+        let value = HeaderValue::try_from(value)
+            .map_err(|_| ChallengeError::InvalidOffer("challenge is not a valid header value"))?;
+        Ok(vec![(PAYMENT_REQUIRED, value)])
     }
 
     /// Verify an x402 credential for `offer` at `now` (no chain access; see module docs).
@@ -255,19 +303,7 @@ impl PaymentProtocol for X402 {
         invoice: Option<&InvoiceFacts>,
         now: u64,
     ) -> Result<Vec<HeaderPair>, ChallengeError> {
-        let pr = self.payment_required(offer, invoice, now);
-        if pr.accepts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let value = wire::encode_header(&pr);
-        if value.len() > MAX_HEADER_BYTES {
-            return Err(ChallengeError::InvalidOffer(
-                "challenge larger than MAX_HEADER_BYTES",
-            ));
-        }
-        let value = HeaderValue::try_from(value)
-            .map_err(|_| ChallengeError::InvalidOffer("challenge is not a valid header value"))?;
-        Ok(vec![(PAYMENT_REQUIRED, value)])
+        self.challenge_at(offer, invoice, now, None)
     }
 
     fn parse_credential(&self, headers: &HeaderMap) -> Option<Result<Credential, ParseError>> {

@@ -1,15 +1,17 @@
 // gate402 client -> reference server: an mppx 0.11.0 server with a Lightning charge method
 // defined here with mppx's custom-method API, so challenge issuance, HMAC ids, credential
 // parsing and receipts are mppx's own code. Invoices are minted by the Rust test's seller
-// node through a loopback endpoint.
+// node through a loopback endpoint. Replays are refused the way the Lightning plugins for mppx
+// do it (a consumed-hash key per payment), here with mppx's atomic `Store.tryClaim`.
 // Usage: node mppx_server.mjs <invoice-url> <secret> <realm>
 // Prints `LISTENING <port>` once bound to 127.0.0.1:0; serves GET /paid (10 sat).
 import { createHash } from "node:crypto";
 import * as http from "node:http";
-import { Method, z } from "mppx";
-import { Mppx } from "mppx/server";
+import { Errors, Method, z } from "mppx";
+import { Mppx, Store } from "mppx/server";
 
 const [invoiceUrl, secretKey, realm] = process.argv.slice(2);
+const consumed = Store.memory();
 
 const lightningCharge = Method.from({
   name: "lightning",
@@ -46,7 +48,11 @@ const server = Method.toServer(lightningCharge, {
     const { paymentHash } = credential.challenge.request.methodDetails;
     const preimage = credential.payload.preimage;
     const hash = createHash("sha256").update(Buffer.from(preimage, "hex")).digest("hex");
-    if (!/^[0-9a-f]{64}$/.test(preimage) || hash !== paymentHash) throw new Error("invalid preimage");
+    if (!/^[0-9a-f]{64}$/.test(preimage) || hash !== paymentHash)
+      throw new Errors.VerificationFailedError({ reason: "invalid preimage" });
+    const key = `lightning-charge:consumed:${paymentHash}`;
+    if (!(await Store.tryClaim(consumed, key, Date.now() + 600_000)))
+      throw new Errors.InvalidChallengeError({ id: credential.challenge.id, reason: "already used" });
     return { method: "lightning", reference: paymentHash, status: "success", timestamp: new Date().toISOString() };
   },
 });
