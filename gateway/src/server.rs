@@ -109,6 +109,10 @@ pub fn paywall_with_secret(
     if let Some(x402) = x402_support(config)? {
         builder = builder.x402(x402);
     }
+    if let Some(e) = &config.evm {
+        let timeout = Duration::from_secs(config.server.upstream_timeout_secs);
+        builder = builder.x402_buffer(e.max_response_bytes, timeout);
+    }
     Ok(builder.build())
 }
 
@@ -230,7 +234,8 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
         &http,
         Duration::from_secs(e.confirm_timeout_secs),
     )
-    .map_err(rail_config)?;
+    .map_err(rail_config)?
+    .with_confirmations(e.confirmations);
     Ok(Some(Arc::new(rail)))
 }
 

@@ -84,7 +84,8 @@ where
 
 pin_project! {
     /// Response future of [`PaywallService`]: authorize, call the inner service, settle a
-    /// pending x402 payment (the response is released only once settled), attach receipts.
+    /// pending x402 payment (the response is released only once settled), attach receipts,
+    /// and have the response mark its payment served or unserved (`served.rs`).
     pub struct ResponseFuture<S: Service<Request<Body>>> {
         paywall: Arc<Paywall>,
         #[pin]
@@ -144,15 +145,20 @@ where
                         resp.headers_mut().append(name.clone(), value.clone());
                     }
                     let pending = receipt.pending.take();
+                    let ledger = receipt.ledger.take();
                     resp.extensions_mut().insert(receipt);
-                    match pending {
-                        None => return Poll::Ready(Ok(resp)),
-                        Some(p) => {
-                            let paywall = this.paywall.clone();
-                            let fut = Box::pin(async move { paywall.x402_finish(p, resp).await });
-                            this.state.set(State::Settle { fut });
+                    let paywall = this.paywall.clone();
+                    let fut: SettleFuture = match (pending, ledger) {
+                        (Some(p), _) => Box::pin(async move { paywall.x402_finish(p, resp).await }),
+                        (None, None) => return Poll::Ready(Ok(resp)),
+                        (None, Some(entry)) if resp.status().as_u16() < 400 => {
+                            return Poll::Ready(Ok(paywall.track(entry, resp)));
                         }
-                    }
+                        (None, Some(entry)) => {
+                            Box::pin(async move { paywall.not_served(entry, resp).await })
+                        }
+                    };
+                    this.state.set(State::Settle { fut });
                 }
                 StateProj::Settle { fut } => return Poll::Ready(Ok(ready!(fut.as_mut().poll(cx)))),
             }

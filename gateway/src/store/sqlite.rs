@@ -13,6 +13,7 @@ use super::{
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, SQLITE},
     sql::impl_sql_store,
+    settlements::impl_sql_settlements,
     sql_sessions::impl_sql_sessions,
     LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
 };
@@ -80,4 +81,12 @@ impl_sql_sessions!(
              WHERE state = 'open' AND id IN (SELECT id FROM sessions WHERE protocol = 'mpp' \
              AND state = 'open' AND idle_timeout > 0 AND last_used + idle_timeout < $1 \
              ORDER BY last_used LIMIT $2)"
+);
+
+impl_sql_settlements!(
+    SqliteStore,
+    sqlx::Sqlite,
+    claim_due = "UPDATE x402_pending SET lease_until = $2 WHERE lease_until < $1 AND key IN \
+                 (SELECT key FROM x402_pending WHERE lease_until < $1 ORDER BY broadcast_at \
+                 LIMIT $3)"
 );

@@ -7,6 +7,7 @@ mod fleet;
 mod invoice_pool;
 mod mpp_sessions;
 mod outage;
+mod settlements;
 mod sqlite_outage;
 mod suite;
 mod x402_fleet;
