@@ -273,7 +273,15 @@ impl Paywall {
                         VerifyError::Mismatch("amount_mismatch").into(),
                     ));
                 }
-                match self.lightning.invoice_state(&decoded.payment_hash).await {
+                let state = tokio::time::timeout(
+                    super::pool::MINT_TIMEOUT,
+                    self.lightning.invoice_state(&decoded.payment_hash),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(RailError::new(RailErrorKind::Timeout, "invoice lookup timed out"))
+                });
+                match state {
                     Ok(InvoiceState::Settled) => {}
                     Ok(_) => return Err(Refusal::Payment(VerifyError::NotSettled.into())),
                     Err(e) if e.kind == RailErrorKind::NotFound => {

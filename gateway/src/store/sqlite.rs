@@ -44,6 +44,16 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(busy_timeout);
+        SqliteStore::open_with_options(options, busy_timeout).await
+    }
+
+    /// Open with connection `options` as given (an application embedding the gateway that
+    /// sets its own pragmas, e.g. `max_page_count` as a size quota: a full database answers
+    /// 503 like a locked one). `busy_timeout` bounds the wait for a pooled connection.
+    pub async fn open_with_options(
+        options: SqliteConnectOptions,
+        busy_timeout: Duration,
+    ) -> StoreResult<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(busy_timeout)

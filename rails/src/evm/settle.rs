@@ -37,7 +37,7 @@ const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL_MAX: Duration = Duration::from_millis(100);
 /// A waiting caller's lease on its journal entry lasts the confirmation timeout plus this
 /// (RPC round trips), so a crashed gateway's settlements are reconciled soon after.
-pub(super) const LEASE_SLACK_SECS: u64 = 15;
+pub(super) const LEASE_SLACK_SECS: u64 = 5;
 
 /// Ends the journal lease of a settlement when dropped armed: its caller stopped waiting
 /// without learning the outcome (dropped future, receipt timeout, ambiguous send).

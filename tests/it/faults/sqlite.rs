@@ -4,6 +4,10 @@
 //! answer 503 with `Retry-After` (never a 402, never a 200 without its ledger row), tokens
 //! already recorded keep working, and the gateway recovers without a restart once the lock is
 //! released. A gateway that starts while the file is locked starts anyway and recovers too.
+//! Slow: a lock held for less than `busy_timeout` only delays the paid request. Disk full:
+//! the gateway's connections capped by SQLite's `max_page_count` (a size-limited file)
+//! while another writer fills the file — `SQLITE_FULL` answers 503 like an outage, and
+//! freeing the space (drop + `VACUUM`) brings it back without a restart.
 
 use std::{
     sync::Arc,
@@ -171,4 +175,103 @@ async fn a_gateway_starts_while_the_sqlite_file_is_locked_and_recovers_without_r
     let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].reference, hex::encode(hash));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_slow_lock_only_delays_a_paid_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), serve(upstream_app()).await);
+    config.store.acquire_timeout_ms = 5_000;
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let store = server::open_store(&config).await.unwrap();
+    let gw = gate402_tests::gateway(&config, Arc::new(seller), store.clone()).await;
+    let base = format!("http://{}", gw.addr);
+    let (auth, hash) = paid_credential(&buyer, &base, "/api/a").await;
+    let lock = Lock::take(&dir.path().join("gate402.sqlite")).await;
+    let url: http::Uri = format!("{base}/api/a").parse().unwrap();
+    let started = Instant::now();
+    let request = tokio::spawn(async move { raw(&url, &[("authorization", &auth)]).await.0 });
+    // The request is held by the lock for longer than the other tests' 300 ms busy_timeout
+    // (here 5 s): it waits, it is not refused.
+    while started.elapsed() < Duration::from_millis(600) {
+        assert!(!request.is_finished(), "answered while the file was locked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lock.release().await;
+    assert_eq!(request.await.unwrap(), 200);
+    let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].reference, hex::encode(hash));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_disk_full_is_503_and_recovers_when_space_is_freed() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gate402.sqlite");
+    let config = config(dir.path(), serve(upstream_app()).await);
+    // Migrate, then measure: the gateway's connections may grow the file by 16 pages only.
+    let pages: i64 = {
+        let s = gate402::store::SqliteStore::open(&path).await.unwrap();
+        s.close().await;
+        let mut c = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_millis(300))
+        .pragma("max_page_count", (pages + 16).to_string());
+    let store: Arc<dyn gate402::store::Store> = Arc::new(
+        gate402::store::SqliteStore::open_with_options(options, Duration::from_millis(300))
+            .await
+            .unwrap(),
+    );
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let gw = gate402_tests::gateway(&config, Arc::new(seller), store.clone()).await;
+    let base = format!("http://{}", gw.addr);
+    let url = |p: &str| -> http::Uri { format!("{base}{p}").parse().unwrap() };
+    let (first, first_hash) = paid_credential(&buyer, &base, "/api/a").await;
+    assert_eq!(raw(&url("/api/a"), &[("authorization", &first)]).await.0, 200);
+
+    // Another writer fills the file past the gateway's cap: its next write has no room.
+    let mut filler = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE filler (b BLOB); \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64) \
+         INSERT INTO filler SELECT randomblob(4096) FROM n;",
+    )
+    .execute(&mut filler)
+    .await
+    .unwrap();
+    let (auth, hash) = paid_credential(&buyer, &base, "/other/b").await;
+    let (status, headers, body) = raw(&url("/other/b"), &[("authorization", &auth)]).await;
+    assert_eq!(status, 503, "{body:?}");
+    assert_eq!(headers["retry-after"], "7");
+    assert_eq!(json_body(&body)["reason"], "store_unavailable");
+    assert!(!headers.contains_key("www-authenticate"), "never a 402 to pay again");
+    // A recorded token needs no write.
+    assert_eq!(raw(&url("/api/a"), &[("authorization", &first)]).await.0, 200);
+
+    // Space is freed: the same credential is served, without a restart.
+    sqlx::raw_sql("DROP TABLE filler; VACUUM;")
+        .execute(&mut filler)
+        .await
+        .unwrap();
+    until_served(&url("/other/b"), &auth).await;
+    let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
+    let refs: Vec<_> = ledger.iter().map(|p| p.reference.clone()).collect();
+    assert_eq!(refs, [hex::encode(hash), hex::encode(first_hash)]);
 }
