@@ -46,6 +46,7 @@ pub struct Proxy {
     client: Client<HttpConnector, Body>,
     upstream: Uri,
     timeout: Duration,
+    retry_after_secs: u64,
 }
 
 impl Proxy {
@@ -61,7 +62,14 @@ impl Proxy {
             client,
             upstream,
             timeout,
+            retry_after_secs: 1,
         }
+    }
+
+    /// `Retry-After` seconds on 502/504 answers (default 1).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = secs;
+        self
     }
 
     fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
@@ -194,10 +202,11 @@ impl Service<Request<Body>> for Proxy {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let this = self.clone();
+        let retry_after = self.retry_after_secs;
         Box::pin(async move {
             Ok(this.forward(req).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "upstream request failed");
-                edge::error_response(&e, Vec::new(), 1)
+                edge::error_response(&e, Vec::new(), retry_after)
             }))
         })
     }

@@ -250,7 +250,8 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
     let proxy = Proxy::new(
         upstream,
         Duration::from_secs(config.server.upstream_timeout_secs),
-    );
+    )
+    .with_retry_after(config.server.retry_after_secs);
     let gated = ServiceBuilder::new()
         .layer(PaywallLayer::new(paywall.clone()))
         .service(proxy);

@@ -5,7 +5,6 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use gate402::{
     backend,
-    client::{Client, ClientRequest, Policy, TokenCache},
     config::{Config, LndSection},
     paywall::Paywall,
     server::{self, Running},

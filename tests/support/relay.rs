@@ -39,7 +39,7 @@ impl Relay {
         };
         let r = relay.clone();
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 if !r.up.load(Ordering::SeqCst) {
                     continue; // dropped: closed at once
                 }

@@ -50,10 +50,14 @@ pub(crate) struct Marker {
 }
 
 impl Marker {
-    /// Start the marking task on `store` (inside a Tokio runtime).
+    /// Start the marking task on `store` (outside a Tokio runtime nothing is marked: rows
+    /// stay admitted, listed).
     pub(crate) fn spawn(store: Arc<dyn Store>) -> Marker {
         let (tx, mut rx) = mpsc::channel::<(String, String)>(QUEUE);
-        tokio::spawn(async move {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return Marker { tx };
+        };
+        rt.spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let mut wait = Duration::from_millis(100);
@@ -88,6 +92,7 @@ impl Marker {
 pub(crate) struct Report {
     pub(crate) marker: Marker,
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) recorded: super::settle::Recorded,
     pub(crate) entry: LedgerEntry,
 }
 
@@ -127,6 +132,9 @@ impl HttpBody for Tracked {
                 if let Some(r) = self.report.take() {
                     tracing::warn!(error = %e, reference = %r.entry.reference,
                         "upstream body broke off: payment left unserved");
+                    if let Some(id) = &r.entry.token_id {
+                        super::settle::forget_recorded(&r.recorded, id);
+                    }
                     tokio::spawn(async move {
                         mark_unserved(&*r.store, &r.entry).await;
                     });
@@ -143,6 +151,18 @@ impl HttpBody for Tracked {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // The server stops polling once `is_end_stream` says so (a known length, an empty
+        // body): delivered in full all the same. Dropped before its end: the client left.
+        if let Some(r) = self.report.take() {
+            if self.inner.is_end_stream() {
+                r.marker.served(&r.entry);
+            }
+        }
     }
 }
 
@@ -165,6 +185,7 @@ impl super::Paywall {
         let report = Report {
             marker: s.marker.clone(),
             store: s.store.clone(),
+            recorded: s.recorded.clone(),
             entry,
         };
         resp.map(|b| Tracked::wrap(b, report))

@@ -42,8 +42,12 @@ pub(crate) struct Settlement {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) revocations: Arc<Revocations>,
     pub(crate) marker: Marker,
-    recorded: RwLock<HashSet<[u8; 32]>>,
+    pub(crate) recorded: Recorded,
 }
+
+/// Token ids whose first use this process recorded (shared with response bodies, which
+/// forget a token whose response broke off).
+pub(crate) type Recorded = Arc<RwLock<HashSet<[u8; 32]>>>;
 
 /// Why a verified credential was not accepted after all.
 pub(crate) enum Unsettled {
@@ -59,7 +63,7 @@ impl Settlement {
             marker: Marker::spawn(store.clone()),
             store,
             revocations,
-            recorded: RwLock::new(HashSet::new()),
+            recorded: Recorded::default(),
         }
     }
 
@@ -81,10 +85,7 @@ impl Settlement {
     /// Forget that `token_id` is recorded (its first use was not served: the next use
     /// records it again, idempotently, and its response marks it served).
     pub(crate) fn unmark_recorded(&self, token_id: &[u8; 32]) {
-        self.recorded
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(token_id);
+        forget_recorded(&self.recorded, token_id);
     }
 
     /// Apply steps 1–3 to an accepted credential: the ledger row this request must mark
@@ -161,4 +162,12 @@ impl std::fmt::Debug for Settlement {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
+}
+
+/// Forget that `token_id` is recorded in `recorded`.
+pub(crate) fn forget_recorded(recorded: &Recorded, token_id: &[u8; 32]) {
+    recorded
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(token_id);
 }

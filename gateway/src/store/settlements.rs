@@ -94,7 +94,7 @@ pub trait SettlementStore: Send + Sync {
 
 /// Columns of a journal row, in the order `pending_from_row` reads them.
 pub(crate) const PENDING_COLUMNS: &str =
-    "key, transaction, raw, tx_nonce, valid_before, broadcast_at, lease_until, tag";
+    "key, tx_hash, raw, tx_nonce, valid_before, broadcast_at, lease_until, tag";
 
 /// Implement [`SettlementStore`] for a struct with a `pool: sqlx::Pool<$db>` field;
 /// `$claim_due` is the backend's due-claim statement (`$1` now, `$2` lease, `$3` limit).
@@ -105,7 +105,7 @@ macro_rules! impl_sql_settlements {
         ) -> StoreResult<$crate::store::PendingRow> {
             Ok($crate::store::PendingRow {
                 key: r.try_get("key").map_err(classify)?,
-                transaction: r.try_get("transaction").map_err(classify)?,
+                transaction: r.try_get("tx_hash").map_err(classify)?,
                 raw: r.try_get("raw").map_err(classify)?,
                 tx_nonce: to_u64(r.try_get("tx_nonce").map_err(classify)?, "tx_nonce")?,
                 valid_before: to_u64(r.try_get("valid_before").map_err(classify)?, "vb")?,
@@ -176,9 +176,9 @@ macro_rules! impl_sql_settlements {
 
             async fn pending_begin(&self, row: &$crate::store::PendingRow) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO x402_pending (key, transaction, raw, tx_nonce, valid_before, \
+                    "INSERT INTO x402_pending (key, tx_hash, raw, tx_nonce, valid_before, \
                      broadcast_at, lease_until, tag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (key) DO UPDATE SET transaction = $2, raw = $3, \
+                     ON CONFLICT (key) DO UPDATE SET tx_hash = $2, raw = $3, \
                      tx_nonce = $4, valid_before = $5, broadcast_at = $6, lease_until = $7, \
                      tag = $8",
                 )

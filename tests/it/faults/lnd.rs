@@ -15,7 +15,7 @@ use gate402::{
     server::Running,
     store::{self, Store, StoreOptions},
 };
-use gate402_rails::{simnet::Faults, LightningRail, PayLimits};
+use gate402_rails::{simnet::Faults, PayLimits};
 use gate402_tests::{eventually, json_body, raw, Harness};
 
 use super::{ledger, Upstream};

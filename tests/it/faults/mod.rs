@@ -64,11 +64,18 @@ impl Upstream {
                     1 => (StatusCode::INTERNAL_SERVER_ERROR, "upstream broke").into_response(),
                     2 => std::future::pending().await,
                     3 => {
-                        let parts: Vec<Result<Bytes, std::io::Error>> = vec![
-                            Ok(Bytes::from_static(b"partial ")),
-                            Err(std::io::Error::other("upstream died mid-body")),
-                        ];
-                        Body::from_stream(futures_util::stream::iter(parts)).into_response()
+                        // The head and a first chunk go out; 50 ms later the body fails.
+                        let body = futures_util::stream::unfold(0u8, |step| async move {
+                            match step {
+                                0 => Some((Ok(Bytes::from_static(b"partial ")), 1)),
+                                1 => {
+                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                    Some((Err(std::io::Error::other("upstream died mid-body")), 2))
+                                }
+                                _ => None,
+                            }
+                        });
+                        Body::from_stream(body).into_response()
                     }
                     4 => vec![b'x'; 64 << 10].into_response(),
                     _ => "paid content".into_response(),

@@ -204,10 +204,8 @@ async fn postgres_slow_is_served_later_and_recorded_once() {
     let paid = client.send(&ClientRequest::get(url.clone())).await.unwrap();
     assert_eq!(paid.response.status(), 200);
     // Concurrent reuses of the token while it stays slow: all served.
-    let statuses = futures_util::future::join_all(
-        (0..8).map(|_| client.send(&ClientRequest::get(url.clone()))),
-    )
-    .await;
+    let requests: Vec<_> = (0..8).map(|_| ClientRequest::get(url.clone())).collect();
+    let statuses = futures_util::future::join_all(requests.iter().map(|r| client.send(r))).await;
     assert!(statuses.iter().all(|r| r.as_ref().unwrap().response.status() == 200));
     relay.set_delay(Duration::ZERO);
     let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();

@@ -5,9 +5,8 @@
 //! already recorded keep working, and the gateway recovers without a restart once the lock is
 //! released. A gateway that starts while the file is locked starts anyway and recovers too.
 //! Slow: a lock held for less than `busy_timeout` only delays the paid request. Disk full:
-//! the gateway's connections capped by SQLite's `max_page_count` (a size-limited file)
-//! while another writer fills the file — `SQLITE_FULL` answers 503 like an outage, and
-//! freeing the space (drop + `VACUUM`) brings it back without a restart.
+//! the database on a 2 MiB tmpfs that another file fills up — `SQLITE_FULL` answers 503 like
+//! an outage, and freeing the space brings it back without a restart.
 
 use std::{
     sync::Arc,
@@ -206,72 +205,83 @@ async fn sqlite_slow_lock_only_delays_a_paid_request() {
     assert_eq!(ledger[0].reference, hex::encode(hash));
 }
 
+/// A 2 MiB tmpfs mounted on a fresh directory (root, as the tests and CI run), unmounted on
+/// drop: a disk that really fills up (`ENOSPC`).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount(8)");
+        assert!(
+            out.status.success(),
+            "cannot mount a tmpfs (the suite runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    /// Fill the disk with a junk file until it is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let junk = self.dir.path().join("junk");
+        let mut f = std::fs::File::create(&junk).unwrap();
+        let block = vec![0u8; 64 << 10];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        junk
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: detached now even while the store's pool still holds the file open.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_disk_full_is_503_and_recovers_when_space_is_freed() {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gate402.sqlite");
-    let config = config(dir.path(), serve(upstream_app()).await);
-    // Migrate, then measure: the gateway's connections may grow the file by 16 pages only.
-    let pages: i64 = {
-        let s = gate402::store::SqliteStore::open(&path).await.unwrap();
-        s.close().await;
-        let mut c = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    };
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_millis(300))
-        .pragma("max_page_count", (pages + 16).to_string());
-    let store: Arc<dyn gate402::store::Store> = Arc::new(
-        gate402::store::SqliteStore::open_with_options(options, Duration::from_millis(300))
-            .await
-            .unwrap(),
-    );
+    let disk = SmallDisk::mount();
+    let config = config(disk.dir.path(), serve(upstream_app()).await);
     let net = gate402_rails::simnet::SimNetwork::new();
     let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
     let seller = net.add_node("seller", 0);
+    let store = server::open_store(&config).await.unwrap();
     let gw = gate402_tests::gateway(&config, Arc::new(seller), store.clone()).await;
     let base = format!("http://{}", gw.addr);
     let url = |p: &str| -> http::Uri { format!("{base}{p}").parse().unwrap() };
     let (first, first_hash) = paid_credential(&buyer, &base, "/api/a").await;
     assert_eq!(raw(&url("/api/a"), &[("authorization", &first)]).await.0, 200);
 
-    // Another writer fills the file past the gateway's cap: its next write has no room.
-    let mut filler = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE filler (b BLOB); \
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64) \
-         INSERT INTO filler SELECT randomblob(4096) FROM n;",
-    )
-    .execute(&mut filler)
-    .await
-    .unwrap();
+    // The disk fills up (another process's files): the next write has no room.
     let (auth, hash) = paid_credential(&buyer, &base, "/other/b").await;
+    let junk = disk.fill();
     let (status, headers, body) = raw(&url("/other/b"), &[("authorization", &auth)]).await;
     assert_eq!(status, 503, "{body:?}");
     assert_eq!(headers["retry-after"], "7");
     assert_eq!(json_body(&body)["reason"], "store_unavailable");
-    assert!(!headers.contains_key("www-authenticate"), "never a 402 to pay again");
+    assert!(
+        !headers.contains_key("www-authenticate"),
+        "never a 402 to pay again"
+    );
     // A recorded token needs no write.
     assert_eq!(raw(&url("/api/a"), &[("authorization", &first)]).await.0, 200);
 
     // Space is freed: the same credential is served, without a restart.
-    sqlx::raw_sql("DROP TABLE filler; VACUUM;")
-        .execute(&mut filler)
-        .await
-        .unwrap();
+    std::fs::remove_file(junk).unwrap();
     until_served(&url("/other/b"), &auth).await;
     let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
     let refs: Vec<_> = ledger.iter().map(|p| p.reference.clone()).collect();
     assert_eq!(refs, [hex::encode(hash), hex::encode(first_hash)]);
+    drop(gw);
 }

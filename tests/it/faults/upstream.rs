@@ -139,7 +139,7 @@ async fn a_paid_credential_outlives_every_upstream_failure_and_is_served_once() 
             assert_eq!(s, status, "{mode:?}: {body:?}");
             if let Some(reason) = reason {
                 assert_eq!(headers["retry-after"], "7");
-                assert_eq!(json_body(&body.unwrap())["reason"], reason);
+                assert_eq!(json_body(body.as_ref().unwrap())["reason"], reason);
             }
             if mode == Mode::Reset {
                 assert!(body.is_none(), "the body broke off");

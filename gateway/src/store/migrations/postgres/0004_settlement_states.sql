@@ -15,7 +15,7 @@ CREATE INDEX payments_state ON payments (state) WHERE state <> 'served';
 -- lease_until; after it any gateway may reconcile them.
 CREATE TABLE x402_pending (
     key BYTEA PRIMARY KEY,
-    transaction TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
     raw BYTEA NOT NULL,
     tx_nonce BIGINT NOT NULL,
     valid_before BIGINT NOT NULL,
