@@ -93,8 +93,8 @@ impl Ctx {
     async fn buy(&self, g: usize, path: &str) -> (&'static str, String) {
         let url = format!("{}{path}", self.bases[g]);
         let (status, headers) = fetch(&url, &[]).await.unwrap();
-        assert_eq!(status, 402);
         count(&self.tally, "challenge", status);
+        assert_eq!(status, 402, "no challenge");
         match path {
             "/l/x" => {
                 let ch = gate402_protocols::l402::parse_challenges(&headers)
@@ -145,14 +145,19 @@ impl Ctx {
         }
     }
 
-    /// Present `header` on gateway `g` (with an injected upstream fault when asked).
+    /// Present `header` on gateway `g` (with an injected upstream fault when asked); a
+    /// refusal's `Gate402-Reason` is logged.
     async fn present(&self, g: usize, path: &str, header: (&str, &str), fault: bool) -> u16 {
         let url = format!("{}{path}", self.bases[g]);
         let mut h = vec![header];
         if fault {
             h.push(("x-inject-fault", "1"));
         }
-        fetch(&url, &h).await.expect("gateway answers").0
+        let (status, headers) = fetch(&url, &h).await.expect("gateway answers");
+        if let Some(r) = headers.get("gate402-reason") {
+            count(&self.tally, &format!("reason {}", r.to_str().unwrap_or("?")), status);
+        }
+        status
     }
 
     /// One step of the mix, chosen by `dice`.
@@ -166,7 +171,6 @@ impl Ctx {
                 let (name, value) = self.buy(g, path).await;
                 let s = self.present(g, path, (name, &value), false).await;
                 count(&self.tally, &format!("paid{path}"), s);
-                assert_eq!(s, 200, "paid {path}");
                 if path == "/l/x" {
                     self.tokens.lock().unwrap().push(value);
                 } else {
@@ -180,7 +184,6 @@ impl Ctx {
                 if let Some(t) = t {
                     let s = self.present(1 - g, "/l/x", ("authorization", &t), false).await;
                     count(&self.tally, "reuse/l402", s);
-                    assert_eq!(s, 200);
                 }
             }
             // Unpaid.
@@ -189,7 +192,6 @@ impl Ctx {
                 let url = format!("{}{path}", self.bases[g]);
                 let s = fetch(&url, &[]).await.unwrap().0;
                 count(&self.tally, "unpaid", s);
-                assert_eq!(s, 402);
             }
             // A single-use credential replayed (on either gateway).
             6 => {
@@ -197,8 +199,7 @@ impl Ctx {
                 if let Some((path, name, value)) = u {
                     let s = self.present(g, path, (name, &value), false).await;
                     count(&self.tally, "replayed", s);
-                    assert_eq!(s, 402);
-                }
+                    }
             }
             // Malformed credentials.
             7 | 8 => {
@@ -210,17 +211,14 @@ impl Ctx {
                 let path = paths[(dice as usize / 5) % 3];
                 let s = self.present(g, path, (name, value), false).await;
                 count(&self.tally, "malformed", s);
-                assert!(matches!(s, 400 | 402), "malformed → {s}");
             }
             // A paid MPP charge whose upstream fails (injected), presented again: served.
             _ => {
                 let (name, value) = self.buy(g, "/m/x").await;
                 let s = self.present(g, "/m/x", (name, &value), true).await;
                 count(&self.tally, "injected-5xx", s);
-                assert_eq!(s, 500);
                 let s = self.present(1 - g, "/m/x", (name, &value), false).await;
                 count(&self.tally, "paid-after-injected", s);
-                assert_eq!(s, 200);
             }
         }
     }
@@ -305,7 +303,14 @@ async fn soak_two_gateways_on_postgres_mixed_traffic() {
         }
     }
     for w in workers {
-        w.await.unwrap();
+        if let Err(e) = w.await {
+            for log in ["a.log", "b.log"] {
+                let text = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();
+                let tail: Vec<_> = text.lines().rev().take(15).collect();
+                eprintln!("--- {log} (last lines, newest first)\n{}", tail.join("\n"));
+            }
+            panic!("a worker failed: {e}");
+        }
     }
     samples.push((start.elapsed().as_secs(), sample(pids[0]), sample(pids[1])));
 
@@ -336,6 +341,31 @@ async fn soak_two_gateways_on_postgres_mixed_traffic() {
         println!("    {t:>6}: {ra:>8} / {fa:>4}   {rb:>8} / {fb:>4}");
     }
 
+    let paid_not_ok: u64 = tally
+        .iter()
+        .filter(|(k, _)| {
+            (k.starts_with("paid") || k.starts_with("reuse")) && !k.ends_with("/200")
+        })
+        .map(|(_, n)| n)
+        .sum();
+    let refused_ok: u64 = tally
+        .iter()
+        .filter(|(k, _)| {
+            (k.starts_with("replayed") || k.starts_with("unpaid") || k.starts_with("malformed"))
+                && !(k.ends_with("/402") || k.ends_with("/400"))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    if paid_not_ok > 0 {
+        for log in ["a.log", "b.log"] {
+            let text = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();
+            for l in text.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).take(20) {
+                eprintln!("{log}: {l}");
+            }
+        }
+    }
+    assert_eq!(paid_not_ok, 0, "paid requests not served: {tally:?}");
+    assert_eq!(refused_ok, 0, "refusals answered otherwise: {tally:?}");
     let fivexx: u64 = tally
         .iter()
         .filter(|(k, _)| k.contains("/5") && !k.starts_with("injected-5xx"))

@@ -5,7 +5,9 @@
 //!   the node lags (a load-balanced RPC: our last transaction is known to it, keep our
 //!   counter) or it dropped our transactions (a mempool flush: a *nonce gap* that would strand
 //!   every later settlement; resynchronise to the node's count and log it). The lock is held
-//!   across sign+send, so concurrent settlements get distinct, gap-free nonces.
+//!   across sign+send, so concurrent settlements of one process get distinct, gap-free
+//!   nonces; a send refused because another process (a fleet sharing the settler key) took
+//!   the nonce is signed again on the next one.
 //! * **Journal first**: the signed transaction is in the [`SettlementJournal`] before it is
 //!   sent; if the journal cannot be written nothing is sent (503).
 //! * **Outcome**: receipt success (and confirmations) → `Ok`, the entry stays with the
@@ -35,6 +37,17 @@ use super::{EvmError, EvmErrorKind, PaymentRef, Settled};
 const POLL_FIRST: Duration = Duration::from_millis(1);
 /// Longest wait between two receipt polls.
 const POLL_MAX: Duration = Duration::from_millis(100);
+/// Signing attempts when the node refuses a settlement for its nonce.
+const NONCE_ATTEMPTS: u32 = 5;
+
+/// Whether a refused send's message says its nonce is used or being used.
+fn nonce_taken(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["nonce too low", "already known", "already imported", "replacement transaction underpriced"]
+        .iter()
+        .any(|p| m.contains(p))
+}
+
 /// A waiting caller's lease on its journal entry lasts the confirmation timeout plus this
 /// (RPC round trips), so a crashed gateway's settlements are reconciled soon after.
 pub(super) const LEASE_SLACK_SECS: u64 = 5;
@@ -135,7 +148,9 @@ impl EvmRail {
             .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas))
     }
 
-    /// Under the nonce lock: pick the nonce, sign, journal, send.
+    /// Under the nonce lock: pick the nonce, sign, journal, send. A send refused for its
+    /// nonce (another process settling from the same key took it: a fleet sharing one
+    /// settler) is signed again on the node's next nonce, at most [`NONCE_ATTEMPTS`] times.
     async fn broadcast(
         &self,
         wallet: &EthereumWallet,
@@ -146,13 +161,76 @@ impl EvmRail {
     ) -> Result<(PendingSettlement, Guard), EvmError> {
         let journal = self.journal();
         let mut nonces = self.nonces.lock().await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let nonce = self.next_nonce(from, &nonces).await?;
+            let envelope = req.clone().with_nonce(nonce).build(wallet).await.map_err(|e| {
+                EvmError::new(EvmErrorKind::Config, "signing_failed", e.to_string())
+            })?;
+            let hash = *envelope.tx_hash();
+            let pending = PendingSettlement {
+                key: settlement_key(p),
+                transaction: hash.to_string(),
+                raw: envelope.encoded_2718(),
+                tx_nonce: nonce,
+                valid_before: p.payment.authorization.valid_before,
+                broadcast_at: now_unix(),
+                tag: tag.to_owned(),
+            };
+            let lease = now_unix() + self.confirm_timeout.as_secs() + LEASE_SLACK_SECS;
+            journal.begin(&pending, lease).await?;
+            let guard = Guard {
+                journal: journal.clone(),
+                key: pending.key,
+                transaction: pending.transaction.clone(),
+                armed: true,
+            };
+            match self.provider.send_raw_transaction(&pending.raw).await {
+                Ok(_) => {
+                    nonces.next = Some(nonce + 1);
+                    nonces.last = Some(hash);
+                    tracing::info!(transaction = %hash, nonce, "x402 settlement broadcast");
+                    return Ok((pending, guard));
+                }
+                Err(e) => {
+                    nonces.next = None;
+                    nonces.last = None;
+                    let mut err = classify("eth_sendRawTransaction", &e, OnErrorAnswer::Reject);
+                    if err.kind != EvmErrorKind::Rejected {
+                        // It may or may not have reached the node: left for reconciliation.
+                        err.transaction = Some(pending.transaction.clone());
+                        return Err(err);
+                    }
+                    // The node refused it: nothing was broadcast.
+                    guard.disarm();
+                    if nonce_taken(&err.message) && attempt < NONCE_ATTEMPTS {
+                        tracing::info!(nonce, "settler nonce taken by another sender; signing again");
+                        continue;
+                    }
+                    if let Err(e) = journal.remove(&pending.key).await {
+                        tracing::warn!(error = %e, "cannot remove a refused settlement");
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// The nonce to sign with: the node's pending count, unless the rail is ahead of it
+    /// (see the module docs).
+    async fn next_nonce(
+        &self,
+        from: AlloyAddress,
+        nonces: &super::chain::NonceState,
+    ) -> Result<u64, EvmError> {
         let chain_nonce = self
             .provider
             .get_transaction_count(from)
             .pending()
             .await
             .map_err(|e| classify("eth_getTransactionCount", &e, OnErrorAnswer::Outage))?;
-        let nonce = match (nonces.next, nonces.last) {
+        Ok(match (nonces.next, nonces.last) {
             (Some(next), Some(last)) if next > chain_nonce => {
                 if self.knows(last).await {
                     next // the node lags behind what it accepted
@@ -163,53 +241,7 @@ impl EvmRail {
                 }
             }
             _ => chain_nonce,
-        };
-        let envelope =
-            req.with_nonce(nonce).build(wallet).await.map_err(|e| {
-                EvmError::new(EvmErrorKind::Config, "signing_failed", e.to_string())
-            })?;
-        let hash = *envelope.tx_hash();
-        let pending = PendingSettlement {
-            key: settlement_key(p),
-            transaction: hash.to_string(),
-            raw: envelope.encoded_2718(),
-            tx_nonce: nonce,
-            valid_before: p.payment.authorization.valid_before,
-            broadcast_at: now_unix(),
-            tag: tag.to_owned(),
-        };
-        let lease = now_unix() + self.confirm_timeout.as_secs() + LEASE_SLACK_SECS;
-        journal.begin(&pending, lease).await?;
-        let guard = Guard {
-            journal: journal.clone(),
-            key: pending.key,
-            transaction: pending.transaction.clone(),
-            armed: true,
-        };
-        match self.provider.send_raw_transaction(&pending.raw).await {
-            Ok(_) => {
-                nonces.next = Some(nonce + 1);
-                nonces.last = Some(hash);
-                tracing::info!(transaction = %hash, nonce, "x402 settlement broadcast");
-                Ok((pending, guard))
-            }
-            Err(e) => {
-                nonces.next = None;
-                nonces.last = None;
-                let mut err = classify("eth_sendRawTransaction", &e, OnErrorAnswer::Reject);
-                if err.kind == EvmErrorKind::Rejected {
-                    // The node refused it: nothing was broadcast.
-                    guard.disarm();
-                    if let Err(e) = journal.remove(&pending.key).await {
-                        tracing::warn!(error = %e, "cannot remove a refused settlement");
-                    }
-                } else {
-                    // It may or may not have reached the node: left for reconciliation.
-                    err.transaction = Some(pending.transaction.clone());
-                }
-                Err(err)
-            }
-        }
+        })
     }
 
     /// Wait (bounded by the confirmation timeout) for a successful or failed receipt of
