@@ -71,7 +71,9 @@ pub enum GateError {
     UpstreamTimeout,
     /// The upstream's response is larger than the gateway buffers before settling an x402
     /// payment (`[evm] max_response_bytes`): not settled, 502.
-    #[error("upstream response larger than {limit} bytes (x402 settles only a response it holds whole)")]
+    #[error(
+        "upstream response larger than {limit} bytes (x402 settles only a response it holds whole)"
+    )]
     UpstreamTooLarge {
         /// The limit, bytes.
         limit: usize,

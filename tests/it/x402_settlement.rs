@@ -11,8 +11,7 @@ use gate402_protocols::x402::evm::{self, Authorization};
 use gate402_protocols::x402::wire::{decode_header, PaymentPayload};
 use gate402_protocols::x402::{EvmPayment, EvmPrice};
 use gate402_rails::evm::{
-    EvmRail, ExactEvmBackend, HttpOptions, PaymentRef, PendingSettlement, SettlementKey,
-    SettlerKey,
+    EvmRail, ExactEvmBackend, HttpOptions, PaymentRef, PendingSettlement, SettlementKey, SettlerKey,
 };
 use gate402_tests::chain::Chain;
 use gate402_tests::tls_relay::TlsRelay;

@@ -19,7 +19,10 @@ impl Paywall {
     /// One reconciliation round over at most `limit` settlements nobody waits for. Without
     /// a store (nothing durable to reconcile) or an EVM backend it does nothing.
     pub async fn reconcile_x402(&self, limit: u32) -> Result<Reconciled, EvmError> {
-        match (self.store(), self.x402.as_ref().and_then(|x| x.evm.as_ref())) {
+        match (
+            self.store(),
+            self.x402.as_ref().and_then(|x| x.evm.as_ref()),
+        ) {
             (Some(_), Some(evm)) => evm.reconcile_due(limit).await,
             _ => Ok(Reconciled::default()),
         }
@@ -41,8 +44,12 @@ impl Paywall {
                     match p.reconcile_x402(BATCH).await {
                         Ok(r) => {
                             if r.landed + r.released > 0 {
-                                tracing::info!(landed = r.landed, released = r.released,
-                                    pending = r.pending, "x402 settlements reconciled");
+                                tracing::info!(
+                                    landed = r.landed,
+                                    released = r.released,
+                                    pending = r.pending,
+                                    "x402 settlements reconciled"
+                                );
                             }
                             // Another round at once only after a full batch of decisions.
                             if r.pending > 0 || r.landed + r.released < BATCH {

@@ -178,7 +178,11 @@ pub(crate) async fn mark_unserved(store: &dyn Store, entry: &LedgerEntry) {
 impl super::Paywall {
     /// A response below 400 to a request that recorded `entry`: mark it served once its body
     /// is delivered.
-    pub(crate) fn track(&self, entry: LedgerEntry, resp: http::Response<Body>) -> http::Response<Body> {
+    pub(crate) fn track(
+        &self,
+        entry: LedgerEntry,
+        resp: http::Response<Body>,
+    ) -> http::Response<Body> {
         let Some(s) = &self.settlement else {
             return resp;
         };

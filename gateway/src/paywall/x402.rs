@@ -117,7 +117,10 @@ impl Paywall {
         {
             Ok(true) => {}
             Ok(false) => {
-                if let Some(mut p) = self.x402_claim_unserved(support, route, credential, &key).await? {
+                if let Some(mut p) = self
+                    .x402_claim_unserved(support, route, credential, &key)
+                    .await?
+                {
                     *p.key_mut() = key;
                     return Ok(p);
                 }
@@ -127,7 +130,7 @@ impl Paywall {
                         Ok(p)
                     }
                     None => Err(Refusal::Payment(VerifyError::Replayed.into())),
-                }
+                };
             }
             Err(e) => return Err(Refusal::Outage(GateError::Store(e))),
         }
@@ -279,7 +282,10 @@ impl Paywall {
                 )
                 .await
                 .unwrap_or_else(|_| {
-                    Err(RailError::new(RailErrorKind::Timeout, "invoice lookup timed out"))
+                    Err(RailError::new(
+                        RailErrorKind::Timeout,
+                        "invoice lookup timed out",
+                    ))
                 });
                 match state {
                     Ok(InvoiceState::Settled) => {}

@@ -76,7 +76,10 @@ impl Paywall {
         };
         let network = e.price.network();
         let tag = X402Tag {
-            route: receipt.as_ref().map(|r| r.route.clone()).unwrap_or_default(),
+            route: receipt
+                .as_ref()
+                .map(|r| r.route.clone())
+                .unwrap_or_default(),
             amount_msat: receipt.as_ref().map_or(0, |r| r.price_msat),
             rail: format!("evm:{network}"),
             use_key: hex::encode(&key),

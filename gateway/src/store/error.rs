@@ -116,7 +116,10 @@ mod tests {
         assert!(!e.retryable());
         assert!(transient_code("08006", false) && transient_code("57P01", false));
         assert!(transient_code("517", true) && transient_code("5", true));
-        assert!(transient_code("13", true), "disk full: may clear when space is freed");
+        assert!(
+            transient_code("13", true),
+            "disk full: may clear when space is freed"
+        );
         assert!(transient_code("53100", false), "PostgreSQL disk_full");
         assert!(!transient_code("23505", false) && !transient_code("2067", true));
     }

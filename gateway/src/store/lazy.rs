@@ -164,7 +164,9 @@ impl SettlementStore for LazyStore {
         lease_until: u64,
         limit: u32,
     ) -> StoreResult<Vec<PendingRow>> {
-        self.inner()?.pending_claim_due(now, lease_until, limit).await
+        self.inner()?
+            .pending_claim_due(now, lease_until, limit)
+            .await
     }
     async fn pending_resolve(
         &self,

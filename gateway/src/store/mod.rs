@@ -19,10 +19,10 @@
 //! when a store is attached.
 
 mod error;
+mod journal;
 mod lazy;
 mod migrate;
 mod postgres;
-mod journal;
 mod revocations;
 mod sessions;
 mod settlements;
@@ -37,10 +37,10 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use journal::{StoreJournal, X402Tag};
 pub use lazy::LazyStore;
 pub use postgres::PgStore;
 pub use revocations::Revocations;
-pub use journal::{StoreJournal, X402Tag};
 pub use sessions::{RefundStatus, SessionRecord as MppSessionRecord, SessionStore};
 pub use settlements::{PendingRow, SettlementStore};
 pub use sqlite::SqliteStore;

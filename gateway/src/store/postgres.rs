@@ -11,8 +11,8 @@ use sqlx::{postgres::PgPoolOptions, PgPool, Row};
 use super::{
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, POSTGRES},
-    sql::impl_sql_store,
     settlements::impl_sql_settlements,
+    sql::impl_sql_store,
     sql_sessions::impl_sql_sessions,
     LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
 };

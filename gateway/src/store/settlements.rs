@@ -42,8 +42,11 @@ pub struct PendingRow {
 pub trait SettlementStore: Send + Sync {
     /// Set `state` on the payments `(protocol, reference)` in one transaction, except rows
     /// already served; returns the rows changed.
-    async fn mark_payments(&self, refs: &[(String, String)], state: PaymentState)
-        -> StoreResult<u64>;
+    async fn mark_payments(
+        &self,
+        refs: &[(String, String)],
+        state: PaymentState,
+    ) -> StoreResult<u64>;
 
     /// Take an unserved payment of single-use key `use_key` back to admitted (its buyer
     /// presented it again): the row, for exactly one caller; `None` otherwise.

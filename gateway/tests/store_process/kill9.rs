@@ -181,7 +181,8 @@ async fn used_on_chain(chain: &Chain, nonce: &str) -> bool {
     let mut data = hex::decode("e94a0102").unwrap(); // authorizationState(address,bytes32)
     data.extend_from_slice(&evm::word_addr(&chain.address(1)));
     data.extend_from_slice(&hex::decode(nonce).unwrap());
-    let call = json!({"to": evm::checksum(&chain.token), "data": format!("0x{}", hex::encode(data))});
+    let call =
+        json!({"to": evm::checksum(&chain.token), "data": format!("0x{}", hex::encode(data))});
     let v = chain.rpc.call_ok("eth_call", json!([call, "latest"])).await;
     v.as_str().unwrap().ends_with('1')
 }
@@ -207,7 +208,11 @@ async fn ledger_json(config: &Path, unserved: bool) -> Value {
         args.push("--unserved");
     }
     let out = support::gate402(&args).output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -332,7 +337,10 @@ async fn kill_9_during_paid_requests_over_three_protocols_loses_no_payment() {
         match p.proto {
             Proto::L402 => panic!("an L402 token is reusable: {p:?}"),
             Proto::Mpp => {
-                assert!(listed.contains(&p.reference), "paid, unserved, not listed: {p:?}");
+                assert!(
+                    listed.contains(&p.reference),
+                    "paid, unserved, not listed: {p:?}"
+                );
                 refundable += 1;
             }
             // Its row is keyed by the transaction: counted against the listed x402 rows.
@@ -353,7 +361,11 @@ async fn kill_9_during_paid_requests_over_three_protocols_loses_no_payment() {
         .filter(|r| r["protocol"] != "x402")
         .map(|r| r["amount_msat"].as_u64().unwrap())
         .sum();
-    assert_eq!(ln, bob_msat(&sim).await - bob_before, "sats moved vs ledger");
+    assert_eq!(
+        ln,
+        bob_msat(&sim).await - bob_before,
+        "sats moved vs ledger"
+    );
     let x402 = rows.iter().filter(|r| r["protocol"] == "x402").count() as u128;
     assert_eq!(
         chain.balance(&chain.address(2)).await,

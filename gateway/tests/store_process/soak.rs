@@ -155,7 +155,11 @@ impl Ctx {
         }
         let (status, headers) = fetch(&url, &h).await.expect("gateway answers");
         if let Some(r) = headers.get("gate402-reason") {
-            count(&self.tally, &format!("reason {}", r.to_str().unwrap_or("?")), status);
+            count(
+                &self.tally,
+                &format!("reason {}", r.to_str().unwrap_or("?")),
+                status,
+            );
         }
         status
     }
@@ -182,7 +186,9 @@ impl Ctx {
             3 => {
                 let t = self.tokens.lock().unwrap().last().cloned();
                 if let Some(t) = t {
-                    let s = self.present(1 - g, "/l/x", ("authorization", &t), false).await;
+                    let s = self
+                        .present(1 - g, "/l/x", ("authorization", &t), false)
+                        .await;
                     count(&self.tally, "reuse/l402", s);
                 }
             }
@@ -199,7 +205,7 @@ impl Ctx {
                 if let Some((path, name, value)) = u {
                     let s = self.present(g, path, (name, &value), false).await;
                     count(&self.tally, "replayed", s);
-                    }
+                }
             }
             // Malformed credentials.
             7 | 8 => {
@@ -343,9 +349,7 @@ async fn soak_two_gateways_on_postgres_mixed_traffic() {
 
     let paid_not_ok: u64 = tally
         .iter()
-        .filter(|(k, _)| {
-            (k.starts_with("paid") || k.starts_with("reuse")) && !k.ends_with("/200")
-        })
+        .filter(|(k, _)| (k.starts_with("paid") || k.starts_with("reuse")) && !k.ends_with("/200"))
         .map(|(_, n)| n)
         .sum();
     let refused_ok: u64 = tally
@@ -359,7 +363,11 @@ async fn soak_two_gateways_on_postgres_mixed_traffic() {
     if paid_not_ok > 0 {
         for log in ["a.log", "b.log"] {
             let text = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();
-            for l in text.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).take(20) {
+            for l in text
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .take(20)
+            {
                 eprintln!("{log}: {l}");
             }
         }
@@ -387,7 +395,10 @@ async fn soak_two_gateways_on_postgres_mixed_traffic() {
     let warm = &samples[samples.len() / 4];
     let last = samples.last().unwrap();
     for (i, ((r0, f0), (r1, f1))) in [(warm.1, last.1), (warm.2, last.2)].into_iter().enumerate() {
-        assert!(r1 <= r0 + r0 / 2 + 16_384, "gateway {i}: RSS {r0} → {r1} kB");
+        assert!(
+            r1 <= r0 + r0 / 2 + 16_384,
+            "gateway {i}: RSS {r0} → {r1} kB"
+        );
         assert!(f1 <= f0 + 32, "gateway {i}: fds {f0} → {f1}");
     }
     a.kill9().await;

@@ -174,7 +174,11 @@ pub async fn get(url: &str, auth: &str) -> Option<u16> {
 pub async fn get_text(url: &str) -> String {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let resp = client
-        .request(http::Request::get(url).body(Full::new(Bytes::new())).unwrap())
+        .request(
+            http::Request::get(url)
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();

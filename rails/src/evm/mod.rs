@@ -37,9 +37,7 @@ use gate402_protocols::x402::{EvmPayment, EvmPrice, PaymentPayload};
 pub use chain::{settlement_key, EvmRail};
 pub use facilitator::FacilitatorClient;
 pub use http::HttpOptions;
-pub use journal::{
-    MemoryJournal, PendingSettlement, Resolution, SettlementJournal, SettlementKey,
-};
+pub use journal::{MemoryJournal, PendingSettlement, Resolution, SettlementJournal, SettlementKey};
 
 /// The alloy version this rail is built on, re-exported for tests and tools that talk to the
 /// same chain (one alloy in the tree).

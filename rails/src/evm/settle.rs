@@ -43,9 +43,14 @@ const NONCE_ATTEMPTS: u32 = 5;
 /// Whether a refused send's message says its nonce is used or being used.
 fn nonce_taken(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    ["nonce too low", "already known", "already imported", "replacement transaction underpriced"]
-        .iter()
-        .any(|p| m.contains(p))
+    [
+        "nonce too low",
+        "already known",
+        "already imported",
+        "replacement transaction underpriced",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// A waiting caller's lease on its journal entry lasts the confirmation timeout plus this
@@ -107,11 +112,14 @@ impl EvmRail {
         let req = self.prepare(*from, p).await?;
         let (pending, guard) = self.broadcast(wallet, *from, req, p, tag).await?;
         let hash: B256 = pending.transaction.parse().unwrap_or_default();
-        let receipt = self.await_receipt(hash, &pending.raw).await.map_err(|mut e| {
-            // `guard` is dropped with the error: the settlement waits for reconciliation.
-            e.transaction = Some(pending.transaction.clone());
-            e
-        })?;
+        let receipt = self
+            .await_receipt(hash, &pending.raw)
+            .await
+            .map_err(|mut e| {
+                // `guard` is dropped with the error: the settlement waits for reconciliation.
+                e.transaction = Some(pending.transaction.clone());
+                e
+            })?;
         let verdict = judge(&pending.key, pending.transaction.clone(), &receipt);
         if let Err(e) = &verdict {
             let released = Resolution::Released { reason: e.reason };
@@ -165,9 +173,14 @@ impl EvmRail {
         loop {
             attempt += 1;
             let nonce = self.next_nonce(from, &nonces).await?;
-            let envelope = req.clone().with_nonce(nonce).build(wallet).await.map_err(|e| {
-                EvmError::new(EvmErrorKind::Config, "signing_failed", e.to_string())
-            })?;
+            let envelope = req
+                .clone()
+                .with_nonce(nonce)
+                .build(wallet)
+                .await
+                .map_err(|e| {
+                    EvmError::new(EvmErrorKind::Config, "signing_failed", e.to_string())
+                })?;
             let hash = *envelope.tx_hash();
             let pending = PendingSettlement {
                 key: settlement_key(p),
@@ -205,7 +218,10 @@ impl EvmRail {
                     // The node refused it: nothing was broadcast.
                     guard.disarm();
                     if nonce_taken(&err.message) && attempt < NONCE_ATTEMPTS {
-                        tracing::info!(nonce, "settler nonce taken by another sender; signing again");
+                        tracing::info!(
+                            nonce,
+                            "settler nonce taken by another sender; signing again"
+                        );
                         continue;
                     }
                     if let Err(e) = journal.remove(&pending.key).await {
@@ -235,8 +251,11 @@ impl EvmRail {
                 if self.knows(last).await {
                     next // the node lags behind what it accepted
                 } else {
-                    tracing::warn!(ours = next, node = chain_nonce,
-                        "nonce gap: the node dropped settlement transactions; resynchronising");
+                    tracing::warn!(
+                        ours = next,
+                        node = chain_nonce,
+                        "nonce gap: the node dropped settlement transactions; resynchronising"
+                    );
                     chain_nonce
                 }
             }
@@ -300,7 +319,9 @@ impl EvmRail {
         let _nonces = self.nonces.lock().await;
         match self.provider.send_raw_transaction(raw).await {
             Ok(_) => tracing::info!(transaction = %hash, "x402 settlement sent again"),
-            Err(e) => tracing::info!(transaction = %hash, error = %e, "x402 settlement not sent again"),
+            Err(e) => {
+                tracing::info!(transaction = %hash, error = %e, "x402 settlement not sent again")
+            }
         }
     }
 

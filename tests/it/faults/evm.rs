@@ -130,14 +130,24 @@ async fn evm_reorg_of_a_settlement_block_is_ridden_out_and_served_once() {
     let block = eventually(20, "the settlement mined", || async {
         let b = chain
             .rpc
-            .call_ok("eth_getBlockByNumber", json!([format!("0x{:x}", head + 1), false]))
+            .call_ok(
+                "eth_getBlockByNumber",
+                json!([format!("0x{:x}", head + 1), false]),
+            )
             .await;
         b["transactions"][0].as_str().map(str::to_string)
     })
     .await;
     // That block is reorganised away: the chain goes back to before it.
-    assert_eq!(chain.rpc.call_ok("evm_revert", json!([snapshot])).await, true);
-    assert_eq!(chain.balance(&chain.address(2)).await, 0, "the transfer is undone");
+    assert_eq!(
+        chain.rpc.call_ok("evm_revert", json!([snapshot])).await,
+        true
+    );
+    assert_eq!(
+        chain.balance(&chain.address(2)).await,
+        0,
+        "the transfer is undone"
+    );
     // The gateway notices and sends the signed transaction again; mined again, then
     // confirmed by one more block.
     eventually(20, "the settlement mined again", || async {
@@ -162,8 +172,7 @@ async fn evm_reorg_of_a_settlement_block_is_ridden_out_and_served_once() {
 async fn evm_nonce_gap_after_a_mempool_flush_is_resynchronised_and_nothing_is_lost() {
     let chain = Chain::start().await;
     let up = Upstream::start().await;
-    let (h, _d) =
-        start_edited(&chain, &chain.url, &chain.keys[0], &up.url, edits(1, "")).await;
+    let (h, _d) = start_edited(&chain, &chain.url, &chain.keys[0], &up.url, edits(1, "")).await;
     let first = pay_header(&h, &chain, 1, "/evm/n", |_| {}).await;
     let second = pay_header(&h, &chain, 1, "/evm/n", |_| {}).await;
     // No blocks: the first settlement is sent (nonce n) but not confirmed in 1 s.
@@ -171,7 +180,10 @@ async fn evm_nonce_gap_after_a_mempool_flush_is_resynchronised_and_nothing_is_lo
     let (status, _, _) = send(&h, "/evm/n", &first).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     // The node loses its mempool: nonce n is free again, the gateway's counter says n+1.
-    chain.rpc.call_ok("anvil_dropAllTransactions", json!([])).await;
+    chain
+        .rpc
+        .call_ok("anvil_dropAllTransactions", json!([]))
+        .await;
     chain.rpc.call_ok("evm_setAutomine", json!([true])).await;
     // A later settlement would wait behind the gap forever; it resynchronises instead.
     let (status, headers, body) = send(&h, "/evm/n", &second).await;
@@ -185,7 +197,11 @@ async fn evm_nonce_gap_after_a_mempool_flush_is_resynchronised_and_nothing_is_lo
     let (status, headers, body) = send(&h, "/evm/n", &first).await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
     let tx1 = tx_of(&headers);
-    assert_eq!(up.hits(), 3, "answered twice for the first payment, once for the second");
+    assert_eq!(
+        up.hits(),
+        3,
+        "answered twice for the first payment, once for the second"
+    );
     ledger_agrees(&h, &chain, &[tx1, tx2]).await;
     chain.stop().await;
 }
@@ -194,8 +210,7 @@ async fn evm_nonce_gap_after_a_mempool_flush_is_resynchronised_and_nothing_is_lo
 async fn a_settlement_left_behind_is_reconciled_by_another_gateway_and_served_once() {
     let chain = Chain::start().await;
     let up = Upstream::start().await;
-    let (h, _d) =
-        start_edited(&chain, &chain.url, &chain.keys[0], &up.url, edits(1, "")).await;
+    let (h, _d) = start_edited(&chain, &chain.url, &chain.keys[0], &up.url, edits(1, "")).await;
     let pay = pay_header(&h, &chain, 1, "/evm/f", |_| {}).await;
     chain.rpc.call_ok("evm_setAutomine", json!([false])).await;
     let (status, _, _) = send(&h, "/evm/f", &pay).await;
@@ -204,8 +219,8 @@ async fn a_settlement_left_behind_is_reconciled_by_another_gateway_and_served_on
     chain.rpc.call_ok("evm_setAutomine", json!([true])).await;
 
     // A second gateway on the same store (a fleet member, or the first one restarted).
-    let paywall = server::paywall_with_secret(&h.config, Arc::new(h.seller.clone()), &SECRET)
-        .unwrap();
+    let paywall =
+        server::paywall_with_secret(&h.config, Arc::new(h.seller.clone()), &SECRET).unwrap();
     let refresh = h.config.store.revocation_refresh();
     let paywall = Arc::new(
         server::attach_store(paywall, h.store.clone(), refresh)
@@ -271,7 +286,10 @@ async fn x402_upstream_failures_settle_nothing_and_the_payment_is_served_once_la
         up.set(mode);
         let (s, headers, body) = send(&h, "/evm/u", &pay).await;
         assert_eq!(s.as_u16(), status, "{mode:?}: {body:?}");
-        assert!(!headers.contains_key("payment-response"), "{mode:?}: nothing settled");
+        assert!(
+            !headers.contains_key("payment-response"),
+            "{mode:?}: nothing settled"
+        );
         assert_eq!(headers.contains_key("retry-after"), retry, "{mode:?}");
         if let Some(reason) = reason {
             assert_eq!(json_body(&body)["reason"], reason);

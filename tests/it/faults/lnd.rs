@@ -126,7 +126,10 @@ async fn assert_503(u: &http::Uri, up: &Upstream) {
     let (s, headers, body) = raw(u, &[]).await;
     assert_eq!(s, 503, "{body:?}");
     assert_eq!(headers["retry-after"], "3");
-    assert!(!headers.contains_key("www-authenticate"), "never a challenge to pay");
+    assert!(
+        !headers.contains_key("www-authenticate"),
+        "never a challenge to pay"
+    );
     assert_eq!(up.hits(), before);
 }
 
@@ -153,7 +156,10 @@ async fn lnd_killed_mid_run_is_503_and_recovers_without_restart() {
     })
     .await;
     assert_503(&u, &up).await;
-    assert_eq!(lnd_backend::status(&lnd_backend::url(&gw, "/_gate402/ready")).await, 503);
+    assert_eq!(
+        lnd_backend::status(&lnd_backend::url(&gw, "/_gate402/ready")).await,
+        503
+    );
     // The token bought before needs no LND.
     assert_eq!(raw(&u, &[("authorization", &token)]).await.0, 200);
 
@@ -242,7 +248,8 @@ async fn lnd_tls_certificate_rotated_is_followed_from_its_file_without_restart()
     // Gateway 1 reads LND's directory; gateway 2 a copy of the certificate made at setup.
     let copy = dir.path().join("bob-tls.cert");
     std::fs::copy(lnd.node_dir("bob").join("tls.cert"), &copy).unwrap();
-    let section = format!(
+    let section =
+        format!(
         "[lightning]\nbackend = \"lnd\"\naddress = \"{}\"\ntls_cert = \"{}\"\nmacaroon = \"{}\"\n",
         std::fs::read_to_string(lnd.node_dir("bob").join("rpc.addr")).unwrap().trim(),
         copy.display(),
@@ -251,7 +258,10 @@ async fn lnd_tls_certificate_rotated_is_followed_from_its_file_without_restart()
     let d1 = tempfile::tempdir().unwrap();
     let (gw1, store1, _up1) = lnd_gateway(&lnd, 0, None, d1.path()).await;
     let (gw2, _store2, up2) = lnd_gateway(&lnd, 0, Some(section), dir.path()).await;
-    let (u1, u2) = (lnd_backend::url(&gw1, "/api/a"), lnd_backend::url(&gw2, "/api/a"));
+    let (u1, u2) = (
+        lnd_backend::url(&gw1, "/api/a"),
+        lnd_backend::url(&gw2, "/api/a"),
+    );
     assert_eq!(lnd_backend::status(&u1).await, 402);
     assert_eq!(lnd_backend::status(&u2).await, 402);
 

@@ -106,10 +106,8 @@ pub async fn fetch(
     headers: &[(&str, &str)],
 ) -> (StatusCode, http::HeaderMap, Option<Bytes>) {
     use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .build_http::<Full<Bytes>>();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
     let mut req = http::Request::builder().uri(url.clone());
     for (k, v) in headers {
         req = req.header(*k, *v);

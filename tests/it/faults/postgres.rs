@@ -206,7 +206,9 @@ async fn postgres_slow_is_served_later_and_recorded_once() {
     // Concurrent reuses of the token while it stays slow: all served.
     let requests: Vec<_> = (0..8).map(|_| ClientRequest::get(url.clone())).collect();
     let statuses = futures_util::future::join_all(requests.iter().map(|r| client.send(r))).await;
-    assert!(statuses.iter().all(|r| r.as_ref().unwrap().response.status() == 200));
+    assert!(statuses
+        .iter()
+        .all(|r| r.as_ref().unwrap().response.status() == 200));
     relay.set_delay(Duration::ZERO);
     let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
     assert_eq!(ledger.len(), 1, "recorded once");

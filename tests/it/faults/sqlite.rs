@@ -261,7 +261,10 @@ async fn sqlite_disk_full_is_503_and_recovers_when_space_is_freed() {
     let base = format!("http://{}", gw.addr);
     let url = |p: &str| -> http::Uri { format!("{base}{p}").parse().unwrap() };
     let (first, first_hash) = paid_credential(&buyer, &base, "/api/a").await;
-    assert_eq!(raw(&url("/api/a"), &[("authorization", &first)]).await.0, 200);
+    assert_eq!(
+        raw(&url("/api/a"), &[("authorization", &first)]).await.0,
+        200
+    );
 
     // The disk fills up (another process's files): the next write has no room.
     let (auth, hash) = paid_credential(&buyer, &base, "/other/b").await;
@@ -275,7 +278,10 @@ async fn sqlite_disk_full_is_503_and_recovers_when_space_is_freed() {
         "never a 402 to pay again"
     );
     // A recorded token needs no write.
-    assert_eq!(raw(&url("/api/a"), &[("authorization", &first)]).await.0, 200);
+    assert_eq!(
+        raw(&url("/api/a"), &[("authorization", &first)]).await.0,
+        200
+    );
 
     // Space is freed: the same credential is served, without a restart.
     std::fs::remove_file(junk).unwrap();

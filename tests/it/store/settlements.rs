@@ -36,7 +36,11 @@ async fn an_unserved_payment_is_taken_back_exactly_once(backend: Backend) {
     let db = TestStore::new(backend).await;
     let (a, b) = (db.open().await, db.open().await);
     assert!(a
-        .consume_and_record(b"k1", u64::MAX >> 2, &record("r1", b"k1", PaymentState::Admitted))
+        .consume_and_record(
+            b"k1",
+            u64::MAX >> 2,
+            &record("r1", b"k1", PaymentState::Admitted)
+        )
         .await
         .unwrap());
     assert!(a
@@ -52,7 +56,9 @@ async fn an_unserved_payment_is_taken_back_exactly_once(backend: Backend) {
     assert!(b.claim_unserved(b"k1").await.unwrap().is_none());
     let refs = [("mpp".to_string(), "r1".to_string())];
     assert_eq!(
-        b.mark_payments(&refs, PaymentState::Unserved).await.unwrap(),
+        b.mark_payments(&refs, PaymentState::Unserved)
+            .await
+            .unwrap(),
         1
     );
     let claims = join_all((0..16).map(|i| {
@@ -71,12 +77,17 @@ async fn an_unserved_payment_is_taken_back_exactly_once(backend: Backend) {
     ];
     a.mark_payments(&both, PaymentState::Served).await.unwrap();
     assert_eq!(
-        a.mark_payments(&both, PaymentState::Unserved).await.unwrap(),
+        a.mark_payments(&both, PaymentState::Unserved)
+            .await
+            .unwrap(),
         0
     );
     assert!(a.ledger(&unserved).await.unwrap().is_empty());
     let all = a.ledger(&LedgerFilter::default()).await.unwrap();
-    assert!(all.iter().all(|p| p.state == PaymentState::Served), "{all:?}");
+    assert!(
+        all.iter().all(|p| p.state == PaymentState::Served),
+        "{all:?}"
+    );
 }
 
 fn pending(n: u8, tag: &X402Tag) -> PendingSettlement {
@@ -139,14 +150,26 @@ async fn journaled_settlements_are_leased_and_resolved_atomically(backend: Backe
     let rows = sa.ledger(&LedgerFilter::default()).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(
-        (rows[0].state, rows[0].reference.as_str(), rows[0].amount_msat),
+        (
+            rows[0].state,
+            rows[0].reference.as_str(),
+            rows[0].amount_msat
+        ),
         (PaymentState::Unserved, s1.transaction.as_str(), 50_000)
     );
-    assert_eq!(sa.claim_unserved(b"use1").await.unwrap().unwrap().route, "data");
+    assert_eq!(
+        sa.claim_unserved(b"use1").await.unwrap().unwrap().route,
+        "data"
+    );
     // Released: the single-use key is free again (the payment may be presented again).
-    a.resolve(&s2, &Resolution::Released { reason: "transaction_failed" })
-        .await
-        .unwrap();
+    a.resolve(
+        &s2,
+        &Resolution::Released {
+            reason: "transaction_failed",
+        },
+    )
+    .await
+    .unwrap();
     assert!(sb.consume(b"use2", "x402", u64::MAX >> 2).await.unwrap());
     assert!(!sb.consume(b"use1", "x402", u64::MAX >> 2).await.unwrap());
     assert!(a.list().await.unwrap().is_empty());

@@ -93,7 +93,8 @@ async fn a_thousand_unpaid_requests_create_no_store_row(backend: Backend) {
 
     // Unpaid variants: none, garbage, a real-looking L402 token for an unpaid invoice, an
     // echoed MPP challenge without a preimage, an x402 payload for an unpaid invoice.
-    let bogus_l402 = "L402 AgJAbWFjYXJvb24=:0000000000000000000000000000000000000000000000000000000000000000";
+    let bogus_l402 =
+        "L402 AgJAbWFjYXJvb24=:0000000000000000000000000000000000000000000000000000000000000000";
     let bogus_mpp = format!("Payment {}", mpp.len());
     let bogus_x402 = gate402_protocols::x402::wire::encode_header(&serde_json::json!({
         "x402Version": 2, "scheme": "exact", "network": "lightning:simnet",
@@ -125,7 +126,10 @@ async fn a_thousand_unpaid_requests_create_no_store_row(backend: Backend) {
     for ((table, n0), (t, n1)) in before.iter().zip(&after) {
         assert_eq!(table, t);
         if table == "invoice_pool" {
-            assert!(*n1 as u64 <= POOL, "the reserve stays within its size: {n1}");
+            assert!(
+                *n1 as u64 <= POOL,
+                "the reserve stays within its size: {n1}"
+            );
         } else {
             assert_eq!(n0, n1, "{table}: unpaid requests wrote rows");
         }
