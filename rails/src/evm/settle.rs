@@ -330,3 +330,24 @@ impl EvmRail {
         !matches!(self.provider.get_transaction_by_hash(hash).await, Ok(None))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::nonce_taken;
+
+    #[test]
+    fn refusals_for_a_taken_nonce_are_recognised() {
+        for m in [
+            "eth_sendRawTransaction: nonce too low",
+            "eth_sendRawTransaction: replacement transaction underpriced",
+            "eth_sendRawTransaction: already known",
+            "Transaction already imported",
+        ] {
+            assert!(nonce_taken(m), "{m}");
+        }
+        assert!(!nonce_taken(
+            "execution reverted: FiatTokenV2: authorization is used"
+        ));
+        assert!(!nonce_taken("insufficient funds for gas * price + value"));
+    }
+}
