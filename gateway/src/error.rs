@@ -69,6 +69,15 @@ pub enum GateError {
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// The upstream's response is larger than the gateway buffers before settling an x402
+    /// payment (`[evm] max_response_bytes`): not settled, 502.
+    #[error(
+        "upstream response larger than {limit} bytes (x402 settles only a response it holds whole)"
+    )]
+    UpstreamTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// A challenge could not be built from the route's offer.
     #[error("challenge: {0}")]
     Challenge(#[from] ChallengeError),
@@ -84,7 +93,9 @@ impl GateError {
             | GateError::Body(_) => ErrorSource::Client,
             GateError::Rail(_) => ErrorSource::Rail,
             GateError::Store(_) => ErrorSource::Store,
-            GateError::Upstream(_) | GateError::UpstreamTimeout => ErrorSource::Upstream,
+            GateError::Upstream(_)
+            | GateError::UpstreamTimeout
+            | GateError::UpstreamTooLarge { .. } => ErrorSource::Upstream,
             GateError::Challenge(_) => ErrorSource::Config,
         }
     }
@@ -95,6 +106,7 @@ impl GateError {
             GateError::Rail(e) => e.retryable(),
             GateError::Store(e) => e.retryable(),
             GateError::Upstream(_) | GateError::UpstreamTimeout => true,
+            GateError::UpstreamTooLarge { .. } => false,
             GateError::PaymentRequired { .. }
             | GateError::BadRequest { .. }
             | GateError::BodyTooLarge { .. }
@@ -112,7 +124,7 @@ impl GateError {
             GateError::Rail(_) => StatusCode::SERVICE_UNAVAILABLE,
             GateError::Store(e) if e.retryable() => StatusCode::SERVICE_UNAVAILABLE,
             GateError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            GateError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            GateError::Upstream(_) | GateError::UpstreamTooLarge { .. } => StatusCode::BAD_GATEWAY,
             GateError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GateError::Challenge(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -129,6 +141,7 @@ impl GateError {
             GateError::Store(e) => e.code(),
             GateError::Upstream(_) => "upstream_unavailable",
             GateError::UpstreamTimeout => "upstream_timeout",
+            GateError::UpstreamTooLarge { .. } => "upstream_response_too_large",
             GateError::Challenge(_) => "challenge_failed",
         }
     }

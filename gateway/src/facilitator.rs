@@ -153,6 +153,8 @@ async fn settle(State(f): State<Arc<Facilitator>>, body: Bytes) -> (StatusCode, 
     };
     match f.backend.settle(r).await {
         Ok(s) => {
+            // Delivered to the calling server: nothing left to reconcile.
+            f.backend.forget(r).await;
             let resp = SettleResponse::settled(Some(s.payer), s.transaction, network);
             (
                 StatusCode::OK,

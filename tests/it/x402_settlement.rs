@@ -11,7 +11,7 @@ use gate402_protocols::x402::evm::{self, Authorization};
 use gate402_protocols::x402::wire::{decode_header, PaymentPayload};
 use gate402_protocols::x402::{EvmPayment, EvmPrice};
 use gate402_rails::evm::{
-    EvmRail, ExactEvmBackend, HttpOptions, PaymentRef, SettlementKey, SettlerKey, Unserved,
+    EvmRail, ExactEvmBackend, HttpOptions, PaymentRef, PendingSettlement, SettlementKey, SettlerKey,
 };
 use gate402_tests::chain::Chain;
 use gate402_tests::tls_relay::TlsRelay;
@@ -251,34 +251,48 @@ async fn x402_settlement_dropped_while_waiting_is_kept_and_reconciled() {
     }
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
-    let kept = rail.pending().snapshot();
+    let kept = rail.journal().list().await.unwrap();
     assert_eq!(kept.len(), 1, "the broadcast settlement is not forgotten");
     let r = PaymentRef {
         price: &price,
         payment: &payment,
         payload: &payload,
     };
-    let still = rail.reconcile(r).await.unwrap_err();
+    // Its lease ends as the dropped caller's guard runs; then a retry owns it.
+    let still = loop {
+        assert!(tokio::time::Instant::now() < deadline, "lease never ended");
+        match rail.reconcile(r).await {
+            Ok(None) => tokio::time::sleep(Duration::from_millis(5)).await,
+            Ok(Some(s)) => panic!("landed without a block: {s:?}"),
+            Err(e) => break e,
+        }
+    };
     assert_eq!(still.reason, "settlement_pending");
     chain.rpc.call_ok("evm_mine", json!([])).await;
     let settled = rail.reconcile(r).await.unwrap().expect("landed");
-    assert_eq!(settled.transaction, kept[0].1.transaction);
-    assert!(rail.pending().snapshot().is_empty());
+    assert_eq!(settled.transaction, kept[0].transaction);
+    rail.forget(r).await;
+    assert!(rail.journal().list().await.unwrap().is_empty());
     assert_eq!(rail.reconcile(r).await.unwrap(), None, "served once");
     assert_eq!(chain.balance(&chain.address(2)).await, PRICE);
-    // A recorded hash the node never saw (an ambiguous send that did not arrive) is refused
-    // and dropped, not kept at 503 forever.
+    // A recorded transaction the node never saw, whose nonce slot another transaction has
+    // taken since, can never land: released (refused, the payment may be presented again),
+    // not kept at 503 forever.
     let other = signed(&chain, &price);
-    let key = SettlementKey {
-        token: chain.token,
-        from: other.authorization.from,
-        nonce: other.authorization.nonce,
-    };
-    let unknown = Unserved {
+    let unknown = PendingSettlement {
+        key: SettlementKey {
+            token: chain.token,
+            from: other.authorization.from,
+            nonce: other.authorization.nonce,
+        },
         transaction: format!("0x{}", "ab".repeat(32)),
+        raw: Vec::new(),
+        tx_nonce: 0,
+        valid_before: other.authorization.valid_before,
         broadcast_at: 0,
+        tag: String::new(),
     };
-    rail.pending().insert(key, unknown);
+    rail.journal().begin(&unknown, 0).await.unwrap();
     let r = PaymentRef {
         price: &price,
         payment: &other,
@@ -287,6 +301,6 @@ async fn x402_settlement_dropped_while_waiting_is_kept_and_reconciled() {
     let e = rail.reconcile(r).await.unwrap_err();
     assert_eq!(e.reason, "settlement_not_found");
     assert!(!e.retryable());
-    assert!(rail.pending().snapshot().is_empty());
+    assert!(rail.journal().list().await.unwrap().is_empty());
     chain.stop().await;
 }

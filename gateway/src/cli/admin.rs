@@ -1,5 +1,7 @@
-//! `gate402 ledger` (payments and totals per route and protocol) and `gate402 revoke` (refuse an
-//! L402 token id on every gateway sharing the store, within the revocation refresh bound).
+//! `gate402 ledger` (payments with their state, totals per route and protocol, x402
+//! settlements still waiting for reconciliation; `--unserved`: only what was paid but not
+//! known to be served — refundable or reconcilable) and `gate402 revoke` (refuse an L402
+//! token id on every gateway sharing the store, within the revocation refresh bound).
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -34,6 +36,12 @@ pub struct LedgerArgs {
     /// List at most this many payments (newest first); totals always cover all of them.
     #[arg(long)]
     pub limit: Option<u32>,
+    /// Only payments not known to be served: `admitted` (a crash or a dropped client before
+    /// the response was seen delivered: possibly unserved, refundable) and `unserved` (the
+    /// upstream failed: the buyer may present the payment again); plus x402 settlements
+    /// still waiting in the journal.
+    #[arg(long)]
+    pub unserved: bool,
 }
 
 /// Arguments of `gate402 revoke`.
@@ -68,27 +76,57 @@ pub async fn ledger(args: LedgerArgs) -> ExitCode {
         protocol: args.protocol,
         since: args.since,
         limit: args.limit,
+        unserved: args.unserved,
     };
-    let (payments, totals) = match (store.ledger(&filter).await, store.totals(&filter).await) {
-        (Ok(p), Ok(t)) => (p, t),
-        (Err(e), _) | (_, Err(e)) => {
+    let read = tokio::join!(
+        store.ledger(&filter),
+        store.totals(&filter),
+        store.pending_list()
+    );
+    let (payments, totals, pending) = match read {
+        (Ok(p), Ok(t), Ok(s)) => (p, t, s),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("cannot read the ledger: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let pending: Vec<_> = pending.into_iter().map(pending_json).collect();
     if args.json {
-        println!("{}", json!({ "payments": payments, "totals": totals }));
+        println!(
+            "{}",
+            json!({ "payments": payments, "totals": totals, "pending_settlements": pending })
+        );
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:<12} {:<16} {:<8} {:>14}  reference",
-        "time", "route", "protocol", "msat"
+        "{:<12} {:<16} {:<8} {:>14}  {:<9} reference",
+        "time", "route", "protocol", "msat", "state"
     );
     for p in &payments {
         println!(
-            "{:<12} {:<16} {:<8} {:>14}  {}",
-            p.created_at, p.route, p.protocol, p.amount_msat, p.reference
+            "{:<12} {:<16} {:<8} {:>14}  {:<9} {}",
+            p.created_at,
+            p.route,
+            p.protocol,
+            p.amount_msat,
+            p.state.as_str(),
+            p.reference
         );
+    }
+    if !pending.is_empty() {
+        println!();
+        println!("x402 settlements waiting for reconciliation (sent, outcome not yet known):");
+        for s in &pending {
+            println!(
+                "{:<12} {:<16} {:<8} {:>14}  {:<9} {}",
+                s["broadcast_at"],
+                s["route"].as_str().unwrap_or("-"),
+                "x402",
+                s["amount_msat"],
+                "pending",
+                s["transaction"].as_str().unwrap_or_default()
+            );
+        }
     }
     println!();
     println!(
@@ -106,6 +144,25 @@ pub async fn ledger(args: LedgerArgs) -> ExitCode {
     }
     println!("{:<16} {:<8} {:>10} {:>16}", "total", "", n, sum);
     ExitCode::SUCCESS
+}
+
+/// A journal entry as printed: transaction, payer, route and price from its tag, times.
+fn pending_json(r: crate::store::PendingRow) -> serde_json::Value {
+    let tag = crate::store::X402Tag::decode(&r.tag);
+    let payer = r
+        .key
+        .get(20..40)
+        .and_then(|b| <[u8; 20]>::try_from(b).ok())
+        .map(|a| gate402_protocols::x402::evm::checksum(&a));
+    json!({
+        "transaction": r.transaction,
+        "payer": payer,
+        "route": tag.as_ref().map(|t| t.route.clone()),
+        "amount_msat": tag.as_ref().map_or(0, |t| t.amount_msat),
+        "tx_nonce": r.tx_nonce,
+        "broadcast_at": r.broadcast_at,
+        "lease_until": r.lease_until,
+    })
 }
 
 /// Run `gate402 revoke`.

@@ -20,6 +20,9 @@ const STORE_RETRY_EVERY: Duration = Duration::from_secs(2);
 /// How often idle MPP sessions are looked for (closed and refunded).
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
+/// How often x402 settlements nobody waits for are reconciled (and once at start-up).
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
 /// Validate a config file and its secrets.
 pub fn check(path: &Path) -> ExitCode {
     let loaded = Config::load(path).and_then(|c| {
@@ -97,6 +100,7 @@ pub async fn run(path: &Path) -> ExitCode {
         };
     spawn_purge(store.clone());
     paywall.spawn_session_sweeper(SWEEP_EVERY);
+    paywall.spawn_x402_reconciler(RECONCILE_EVERY);
     let router = match server::router(&config, paywall) {
         Ok(r) => r,
         Err(e) => {

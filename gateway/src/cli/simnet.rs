@@ -11,8 +11,9 @@
 //! | request | effect |
 //! |---|---|
 //! | `GET /nodes` | names, pubkeys, balances, faults |
-//! | `PUT /nodes/{name}/faults` `{"offline":bool,"no_route":bool,"add_invoice_delay_ms":n,"pay_delay_ms":n}` | set faults |
+//! | `PUT /nodes/{name}/faults` `{"offline":bool,"no_route":bool,"hang":bool,"add_invoice_delay_ms":n,"pay_delay_ms":n}` | set faults (`hang`: calls are accepted and not answered until cleared) |
 //! | `POST /nodes/{name}/stop` / `POST /nodes/{name}/start` | stop / restart its gRPC server on the same address |
+//! | `POST /nodes/{name}/rotate-cert` | restart its gRPC server with a new TLS key and certificate (LND regenerating `tls.cert`) |
 
 use std::{
     collections::HashMap,
@@ -141,6 +142,7 @@ async fn serve(args: SimnetArgs) -> Result<(), String> {
         .route("/nodes/{name}/faults", put(set_faults))
         .route("/nodes/{name}/stop", post(stop))
         .route("/nodes/{name}/start", post(start))
+        .route("/nodes/{name}/rotate-cert", post(rotate_cert))
         .with_state(sim.clone());
     tokio::select! {
         r = axum::serve(control, app) => r.map_err(|e| e.to_string())?,
@@ -180,6 +182,7 @@ async fn list(State(sim): State<Arc<Sim>>) -> Json<serde_json::Value> {
             "faults": {
                 "offline": f.offline,
                 "no_route": f.no_route,
+                "hang": f.hang,
                 "add_invoice_delay_ms": f.add_invoice_delay.map(|d| d.as_millis() as u64),
                 "pay_delay_ms": f.pay_delay.map(|d| d.as_millis() as u64),
             },
@@ -196,6 +199,8 @@ struct FaultsBody {
     #[serde(default)]
     no_route: bool,
     #[serde(default)]
+    hang: bool,
+    #[serde(default)]
     add_invoice_delay_ms: Option<u64>,
     #[serde(default)]
     pay_delay_ms: Option<u64>,
@@ -209,6 +214,7 @@ async fn set_faults(
     let faults = Faults {
         offline: body.offline,
         no_route: body.no_route,
+        hang: body.hang,
         add_invoice_delay: body.add_invoice_delay_ms.map(Duration::from_millis),
         pay_delay: body.pay_delay_ms.map(Duration::from_millis),
         ..Faults::default()
@@ -244,6 +250,34 @@ async fn start(
     }
     match start_node(&sim, &name, node).await {
         Ok(()) => (StatusCode::OK, "started".into()),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Stop the node's server, delete its TLS key and certificate, start it again: a new
+/// certificate is generated (as LND does when `tls.cert` is removed or expires); clients
+/// pinned to the old one fail their handshakes until they load the new file.
+async fn rotate_cert(
+    State(sim): State<Arc<Sim>>,
+    UrlPath(name): UrlPath<String>,
+) -> (StatusCode, String) {
+    let mut nodes = sim.nodes.lock().await;
+    let Some(node) = nodes.get_mut(&name) else {
+        return (StatusCode::NOT_FOUND, format!("no node {name}"));
+    };
+    if let Some(s) = node.server.take() {
+        let _ = s.shutdown().await;
+    }
+    for f in [
+        gate402_rails::lnd_server::files::TLS_CERT,
+        gate402_rails::lnd_server::files::TLS_KEY,
+    ] {
+        if let Err(e) = std::fs::remove_file(node.dir.join(f)) {
+            return (StatusCode::INTERNAL_SERVER_ERROR, format!("{f}: {e}"));
+        }
+    }
+    match start_node(&sim, &name, node).await {
+        Ok(()) => (StatusCode::OK, "rotated".into()),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

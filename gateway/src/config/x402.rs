@@ -109,6 +109,16 @@ pub struct EvmConfig {
     /// Seconds to wait for a settlement receipt.
     #[serde(default = "default_confirm_timeout")]
     pub confirm_timeout_secs: u64,
+    /// Blocks a settlement's block needs (itself included) before the response is released:
+    /// 1 = the receipt; more rides out reorgs that deep (a settlement reorganised away is
+    /// sent again and waited for).
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// Largest upstream response buffered before an x402 EVM payment is settled (the
+    /// response is released only once settled). Above it nothing is settled and the buyer
+    /// gets 502 `upstream_response_too_large` (raise it for routes selling large bodies).
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
 }
 
 impl EvmConfig {
@@ -130,6 +140,12 @@ impl EvmConfig {
         }
         if self.rpc_timeout_secs == 0 || self.confirm_timeout_secs == 0 {
             return Err(bad("timeouts must be at least 1 second"));
+        }
+        if !(1..=64).contains(&self.confirmations) {
+            return Err(bad("confirmations must be between 1 and 64"));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(bad("max_response_bytes must be at least 1"));
         }
         Ok(())
     }
@@ -185,6 +201,12 @@ fn default_rpc_timeout() -> u64 {
 }
 fn default_confirm_timeout() -> u64 {
     30
+}
+fn default_confirmations() -> u64 {
+    1
+}
+fn default_max_response_bytes() -> usize {
+    8 << 20
 }
 fn default_facilitator_prefix() -> String {
     "/_gate402/facilitator".into()

@@ -28,17 +28,21 @@ impl Paywall {
     /// a single-use proof and record its payment in one transaction, record a reusable
     /// token's first use (see [`super::settle`]). Without one: consume single-use proofs in
     /// the in-memory reservations. Exactly one of any concurrent duplicates gets `Ok`.
-    async fn settle(&self, receipt: &Receipt, now: u64) -> Result<(), Unsettled> {
+    async fn settle(
+        &self,
+        receipt: &Receipt,
+        now: u64,
+    ) -> Result<Option<super::served::LedgerEntry>, Unsettled> {
         if let Some(s) = &self.settlement {
             return s.settle(receipt, self.lightning.rail_id()).await;
         }
         let v = &receipt.verified;
         let Some(key) = &v.single_use_key else {
-            return Ok(());
+            return Ok(None);
         };
         let keep_until = v.expires_at.unwrap_or(now + 86_400);
         match self.reservations.reserve(key, Some(keep_until), now).await {
-            Ok(true) => Ok(()),
+            Ok(true) => Ok(None),
             Ok(false) => Err(Unsettled::Refused(VerifyError::Replayed)),
             Err(e) => Err(Unsettled::Failed(e.into())),
         }
@@ -97,6 +101,7 @@ impl Paywall {
                             headers: proto.receipt_at(&verified, now),
                             verified,
                             pending: Some(pending),
+                            ledger: None,
                         })
                     }
                     Err(super::x402::Refusal::Payment(e)) => {
@@ -106,15 +111,19 @@ impl Paywall {
                     Err(super::x402::Refusal::Outage(e)) => return Check::Failed(e),
                 }
             }
-            let receipt = Receipt {
+            let mut receipt = Receipt {
                 route: route.name.clone(),
                 price_msat: route.offer.price_msat,
                 headers: proto.receipt_at(&verified, now),
                 verified,
                 pending: None,
+                ledger: None,
             };
             match self.settle(&receipt, now).await {
-                Ok(()) => return Check::Paid(receipt),
+                Ok(ledger) => {
+                    receipt.ledger = ledger;
+                    return Check::Paid(receipt);
+                }
                 Err(Unsettled::Refused(e)) => refused = Some((e.into(), *id)),
                 Err(Unsettled::Failed(e)) => return Check::Failed(e),
             }

@@ -54,7 +54,8 @@ pub fn error_response_with(
 /// The one builder: status from the error, `application/problem+json` body with `type`
 /// (`problem_type` or gate402's), `reason`, `detail` and any `extra` members (which never
 /// overwrite the standard ones), `Cache-Control: no-store`, `Gate402-Reason`, `Retry-After`
-/// on 503, `Access-Control-Expose-Headers` ([`EXPOSE_CHALLENGE`]) and the challenge headers.
+/// on 503 and on retryable upstream failures (502/504: a paid credential stays usable),
+/// `Access-Control-Expose-Headers` ([`EXPOSE_CHALLENGE`]) and the challenge headers.
 pub fn problem_response(
     err: &GateError,
     challenges: Vec<HeaderPair>,
@@ -96,7 +97,8 @@ pub fn problem_response(
     if let Ok(v) = HeaderValue::from_str(code) {
         h.insert(REASON_HEADER, v);
     }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    let upstream = err.source_kind() == crate::error::ErrorSource::Upstream && err.retryable();
+    if status == StatusCode::SERVICE_UNAVAILABLE || upstream {
         h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     }
     for (name, value) in challenges {

@@ -85,8 +85,9 @@ where
 
 pin_project! {
     /// Response future of [`PaywallService`]: authorize, call the inner service, settle a
-    /// pending x402 payment (the response is released only once settled), attach receipts.
-    /// The paywall's own answers to a gRPC call take the gRPC form ([`super::grpc`]).
+    /// pending x402 payment (the response is released only once settled), attach receipts,
+    /// and have the response mark its payment served or unserved (`served.rs`). The
+    /// paywall's own answers to a gRPC call take the gRPC form ([`super::grpc`]).
     pub struct ResponseFuture<S: Service<Request<Body>>> {
         paywall: Arc<Paywall>,
         grpc: bool,
@@ -151,15 +152,20 @@ where
                         http::HeaderValue::from_static(super::edge::EXPOSE_RECEIPT),
                     );
                     let pending = receipt.pending.take();
+                    let ledger = receipt.ledger.take();
                     resp.extensions_mut().insert(receipt);
-                    match pending {
-                        None => return Poll::Ready(Ok(resp)),
-                        Some(p) => {
-                            let paywall = this.paywall.clone();
-                            let fut = Box::pin(async move { paywall.x402_finish(p, resp).await });
-                            this.state.set(State::Settle { fut });
+                    let paywall = this.paywall.clone();
+                    let fut: SettleFuture = match (pending, ledger) {
+                        (Some(p), _) => Box::pin(async move { paywall.x402_finish(p, resp).await }),
+                        (None, None) => return Poll::Ready(Ok(resp)),
+                        (None, Some(entry)) if resp.status().as_u16() < 400 => {
+                            return Poll::Ready(Ok(paywall.track(entry, resp)));
                         }
-                    }
+                        (None, Some(entry)) => {
+                            Box::pin(async move { paywall.not_served(entry, resp).await })
+                        }
+                    };
+                    this.state.set(State::Settle { fut });
                 }
                 StateProj::Settle { fut } => {
                     let resp = ready!(fut.as_mut().poll(cx));

@@ -13,9 +13,11 @@ pub mod health;
 mod layer;
 pub mod pool;
 mod pool_refill;
+mod reconcile;
 mod refund;
 pub mod replay;
 pub mod routes;
+pub mod served;
 mod session;
 mod settle;
 pub mod sweep;
@@ -58,6 +60,9 @@ pub struct Receipt {
     pub headers: Vec<HeaderPair>,
     /// An x402 payment to settle before the response is released.
     pub pending: Option<x402::Pending>,
+    /// The ledger row this request recorded (or took back), marked served or unserved by
+    /// its response.
+    pub ledger: Option<served::LedgerEntry>,
 }
 
 /// Request headers that carry credentials; removed before forwarding upstream.
@@ -90,6 +95,8 @@ pub struct Paywall {
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
     x402: Option<X402Support>,
+    x402_max_response_bytes: usize,
+    upstream_timeout: Duration,
     reservations: Arc<dyn Reservations>,
 }
 
@@ -126,9 +133,22 @@ pub struct PaywallBuilder {
     max_request_body: usize,
     offer_sessions: bool,
     x402: Option<X402Support>,
+    x402_max_response_bytes: usize,
+    upstream_timeout: Duration,
 }
 
+/// Default of [`PaywallBuilder::x402_max_response_bytes`]: 8 MiB.
+pub const X402_MAX_RESPONSE_BYTES: usize = 8 << 20;
+
 impl PaywallBuilder {
+    /// Largest upstream response buffered before an x402 EVM payment is settled (502 above,
+    /// nothing settled), and how long reading it may take (504 after).
+    pub fn x402_buffer(mut self, max_bytes: usize, timeout: Duration) -> Self {
+        self.x402_max_response_bytes = max_bytes;
+        self.upstream_timeout = timeout;
+        self
+    }
+
     /// Enable x402 (its protocol is added to the paywall's protocols).
     pub fn x402(mut self, support: X402Support) -> Self {
         self.protocols.retain(|p| p.id() != ProtocolId::X402);
@@ -206,6 +226,8 @@ impl PaywallBuilder {
             sessions: None,
             settlement: None,
             x402: self.x402,
+            x402_max_response_bytes: self.x402_max_response_bytes,
+            upstream_timeout: self.upstream_timeout,
             reservations: Arc::new(MemoryReservations::default()),
         };
         for route in paywall.routes.routes() {
@@ -250,6 +272,8 @@ impl Paywall {
             max_request_body: 10 << 20,
             offer_sessions: false,
             x402: None,
+            x402_max_response_bytes: X402_MAX_RESPONSE_BYTES,
+            upstream_timeout: Duration::from_secs(30),
         }
     }
 
@@ -269,6 +293,11 @@ impl Paywall {
         }
         self.reservations = Arc::new(replay::StoreReservations::new(store.clone()));
         self.pool.attach_store(store.clone());
+        if let Some(evm) = self.x402.as_ref().and_then(|x| x.evm.as_ref()) {
+            // Settlements are journaled in the store: a restart or another gateway of the
+            // fleet reconciles what a request left behind.
+            evm.set_journal(Arc::new(crate::store::StoreJournal::new(store.clone())));
+        }
         self.settlement = Some(Settlement::new(store, revocations));
         self
     }

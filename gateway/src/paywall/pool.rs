@@ -35,6 +35,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
+    time::Duration,
 };
 
 use gate402_rails::{Invoice, InvoiceRequest, LightningRail, RailError};
@@ -53,6 +54,25 @@ pub struct PoolConfig {
     pub refill_concurrency: usize,
     /// Invoices with less validity left than this are not handed out.
     pub min_validity_secs: u64,
+}
+
+/// Longest wait for one `AddInvoice` (request path and refills): a hung node answers 503 +
+/// `Retry-After` after this instead of holding the request (LND's own deadline is 30 s).
+pub const MINT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `create_invoice` bounded by [`MINT_TIMEOUT`].
+pub(crate) async fn mint(
+    rail: &dyn gate402_rails::LightningRail,
+    req: InvoiceRequest,
+) -> Result<Invoice, RailError> {
+    tokio::time::timeout(MINT_TIMEOUT, rail.create_invoice(req))
+        .await
+        .unwrap_or_else(|_| {
+            Err(RailError::new(
+                gate402_rails::RailErrorKind::Timeout,
+                format!("AddInvoice took longer than {} s", MINT_TIMEOUT.as_secs()),
+            ))
+        })
 }
 
 impl Default for PoolConfig {
@@ -215,7 +235,7 @@ impl InvoicePool {
             }
         }
         self.inner.misses.fetch_add(1, Ordering::Relaxed);
-        let result = self.inner.rail.create_invoice(req.clone()).await;
+        let result = mint(&*self.inner.rail, req.clone()).await;
         self.inner.health.observe(&result);
         result
     }

@@ -74,7 +74,7 @@ pub(super) async fn claim(
 
 /// Mint one invoice on the rail (counted, health observed).
 async fn mint(inner: &Inner, req: InvoiceRequest) -> Option<Invoice> {
-    let result = inner.rail.create_invoice(req).await;
+    let result = super::pool::mint(&*inner.rail, req).await;
     inner.health.observe(&result);
     let inv = result.ok()?;
     inner.minted.fetch_add(1, Ordering::Relaxed);

@@ -155,6 +155,7 @@ impl Paywall {
             headers: m.receipt_headers(&v, now, balance_extra(rec)),
             verified: v,
             pending: None,
+            ledger: None,
         })
     }
 

@@ -2,10 +2,15 @@
 //!
 //! 1. a revoked token id is refused (in-memory [`Revocations`], no I/O);
 //! 2. a single-use credential (`Verified::single_use_key`) is consumed and its payment recorded
-//!    in one transaction — exactly one presentation wins across every replica;
+//!    in one transaction — exactly one presentation wins across every replica; a credential
+//!    already consumed whose payment is `unserved` (the upstream failed) is taken back by one
+//!    presentation ([`SettlementStore::claim_unserved`](crate::store::SettlementStore));
 //! 3. a reusable credential (L402) is recorded on its first use (idempotent on the payment
 //!    reference, so a token first used on two gateways at once is one ledger row); later uses
 //!    in this process skip the database through an in-memory set of recorded token ids.
+//!
+//! Rows are recorded `admitted`; the response decides whether they become `served` or
+//! `unserved` (`paywall/served.rs`).
 //!
 //! The record is committed before the request is forwarded, hence before any upstream
 //! response is released. If the store cannot be written the request fails with 503 +
@@ -21,21 +26,28 @@ use gate402_protocols::VerifyError;
 use crate::{
     clock::now_unix,
     error::GateError,
-    store::{PaymentRecord, Revocations, Store},
+    store::{PaymentRecord, PaymentState, Revocations, Store},
 };
 
-use super::Receipt;
+use super::{
+    served::{LedgerEntry, Marker},
+    Receipt,
+};
 
 /// Forget the recorded-token set past this many entries (they are re-recorded idempotently).
 const MAX_RECORDED: usize = 100_000;
 
 /// The paywall's handle on the store.
-#[derive(Debug)]
 pub(crate) struct Settlement {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) revocations: Arc<Revocations>,
-    recorded: RwLock<HashSet<[u8; 32]>>,
+    pub(crate) marker: Marker,
+    pub(crate) recorded: Recorded,
 }
+
+/// Token ids whose first use this process recorded (shared with response bodies, which
+/// forget a token whose response broke off).
+pub(crate) type Recorded = Arc<RwLock<HashSet<[u8; 32]>>>;
 
 /// Why a verified credential was not accepted after all.
 pub(crate) enum Unsettled {
@@ -48,9 +60,10 @@ pub(crate) enum Unsettled {
 impl Settlement {
     pub(crate) fn new(store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Settlement {
         Settlement {
+            marker: Marker::spawn(store.clone()),
             store,
             revocations,
-            recorded: RwLock::new(HashSet::new()),
+            recorded: Recorded::default(),
         }
     }
 
@@ -69,8 +82,19 @@ impl Settlement {
         set.insert(token_id);
     }
 
-    /// Apply steps 1–3 to an accepted credential.
-    pub(crate) async fn settle(&self, receipt: &Receipt, rail: &str) -> Result<(), Unsettled> {
+    /// Forget that `token_id` is recorded (its first use was not served: the next use
+    /// records it again, idempotently, and its response marks it served).
+    pub(crate) fn unmark_recorded(&self, token_id: &[u8; 32]) {
+        forget_recorded(&self.recorded, token_id);
+    }
+
+    /// Apply steps 1–3 to an accepted credential: the ledger row this request must mark
+    /// served or unserved, if it recorded (or took back) one.
+    pub(crate) async fn settle(
+        &self,
+        receipt: &Receipt,
+        rail: &str,
+    ) -> Result<Option<LedgerEntry>, Unsettled> {
         let v = &receipt.verified;
         if let Some(id) = &v.token_id {
             if self.revocations.contains(id) {
@@ -78,7 +102,7 @@ impl Settlement {
             }
         }
         if v.single_use_key.is_none() && v.token_id.is_some_and(|id| self.already_recorded(&id)) {
-            return Ok(());
+            return Ok(None);
         }
         let record = PaymentRecord {
             protocol: v.protocol.as_str().to_string(),
@@ -89,6 +113,13 @@ impl Settlement {
             amount_msat: receipt.price_msat,
             payer: None,
             created_at: now_unix(),
+            state: PaymentState::Admitted,
+            use_key: v.single_use_key.clone(),
+        };
+        let entry = LedgerEntry {
+            protocol: record.protocol.clone(),
+            reference: record.reference.clone(),
+            token_id: v.token_id,
         };
         if let Some(key) = &v.single_use_key {
             let expires_at = v.expires_at.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
@@ -97,8 +128,19 @@ impl Settlement {
                 .consume_and_record(key, expires_at, &record)
                 .await
             {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(Unsettled::Refused(VerifyError::Replayed)),
+                Ok(true) => Ok(Some(entry)),
+                Ok(false) => match self.store.claim_unserved(key).await {
+                    Ok(Some(row)) => {
+                        tracing::info!(reference = %row.reference, "unserved payment presented again: served now");
+                        Ok(Some(LedgerEntry {
+                            protocol: row.protocol,
+                            reference: row.reference,
+                            token_id: None,
+                        }))
+                    }
+                    Ok(None) => Err(Unsettled::Refused(VerifyError::Replayed)),
+                    Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
+                },
                 Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
             };
         }
@@ -107,9 +149,25 @@ impl Settlement {
                 if let Some(id) = v.token_id {
                     self.mark_recorded(id);
                 }
-                Ok(())
+                Ok(Some(entry))
             }
             Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
         }
     }
+}
+
+impl std::fmt::Debug for Settlement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settlement")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Forget that `token_id` is recorded in `recorded`.
+pub(crate) fn forget_recorded(recorded: &Recorded, token_id: &[u8; 32]) {
+    recorded
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(token_id);
 }

@@ -7,10 +7,12 @@
 //! settlement refused → 402 with a failed `PAYMENT-RESPONSE` and an empty `{}` body (as the
 //! reference server); upstream status ≥ 400 → nothing is settled and the reservation is freed.
 //!
-//! A payment presented again whose single-use key is taken is a replay — unless the rail
-//! still holds its settlement as broadcast-but-undelivered (the first attempt got a 503
-//! `settlement_pending`, or its client went away): then the receipt is checked again and a
-//! landed settlement is served to this retry, once ([`ExactEvmBackend::reconcile`]).
+//! A payment presented again whose single-use key is taken is a replay — unless its payment
+//! is recorded `unserved` (settled, but the upstream failed or the response never reached
+//! the buyer: served now from that row, once), or its settlement waits in the journal
+//! unconfirmed (the first attempt got a 503 `settlement_pending`, its client went away, the
+//! gateway crashed): then the chain is asked again and a landed settlement is served to this
+//! retry, once ([`ExactEvmBackend::reconcile`]), on whichever gateway it reaches.
 
 use std::sync::Arc;
 
@@ -115,13 +117,20 @@ impl Paywall {
         {
             Ok(true) => {}
             Ok(false) => {
+                if let Some(mut p) = self
+                    .x402_claim_unserved(support, route, credential, &key)
+                    .await?
+                {
+                    *p.key_mut() = key;
+                    return Ok(p);
+                }
                 return match self.x402_reconcile(support, route, credential).await? {
                     Some(mut p) => {
                         *p.key_mut() = key;
                         Ok(p)
                     }
                     None => Err(Refusal::Payment(VerifyError::Replayed.into())),
-                }
+                };
             }
             Err(e) => return Err(Refusal::Outage(GateError::Store(e))),
         }
@@ -133,6 +142,43 @@ impl Paywall {
             *p.key_mut() = key;
             p
         })
+    }
+
+    /// A taken single-use key whose EVM payment is recorded unserved: serve it now (once).
+    async fn x402_claim_unserved(
+        &self,
+        support: &X402Support,
+        route: &Route,
+        credential: &gate402_protocols::x402::X402Credential,
+        key: &[u8],
+    ) -> Result<Option<Pending>, Refusal> {
+        let (X402Kind::Evm(payment), Some(store)) = (&credential.kind, self.store()) else {
+            return Ok(None);
+        };
+        let Some(price) = support
+            .protocol
+            .route(&route.offer.service)
+            .and_then(|r| r.evm.clone())
+        else {
+            return Ok(None);
+        };
+        let row = match store.claim_unserved(key).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(Refusal::Outage(GateError::Store(e))),
+        };
+        tracing::info!(transaction = %row.reference, "unserved x402 payment presented again: served now");
+        Ok(Some(Pending::Evm(Box::new(EvmPending {
+            version: credential.version,
+            price,
+            payment: payment.clone(),
+            payload: credential.payload.clone(),
+            key: Vec::new(),
+            settled: Some(Settled {
+                transaction: row.reference,
+                payer: row.payer.unwrap_or_default(),
+            }),
+        }))))
     }
 
     /// A taken single-use key: is this the retry of an undelivered settlement?
@@ -230,7 +276,18 @@ impl Paywall {
                         VerifyError::Mismatch("amount_mismatch").into(),
                     ));
                 }
-                match self.lightning.invoice_state(&decoded.payment_hash).await {
+                let state = tokio::time::timeout(
+                    super::pool::MINT_TIMEOUT,
+                    self.lightning.invoice_state(&decoded.payment_hash),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(RailError::new(
+                        RailErrorKind::Timeout,
+                        "invoice lookup timed out",
+                    ))
+                });
+                match state {
                     Ok(InvoiceState::Settled) => {}
                     Ok(_) => return Err(Refusal::Payment(VerifyError::NotSettled.into())),
                     Err(e) if e.kind == RailErrorKind::NotFound => {

@@ -48,6 +48,7 @@ pub use upstream::{Upstream, UpstreamError, UpstreamKind};
 #[derive(Clone, Debug)]
 pub struct Proxy {
     inner: Arc<Inner>,
+    retry_after_secs: u64,
 }
 
 #[derive(Debug)]
@@ -72,7 +73,14 @@ impl Proxy {
                 upstream,
                 timeout,
             }),
+            retry_after_secs: 1,
         })
+    }
+
+    /// `Retry-After` seconds on 502/504 answers (default 1).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = secs;
+        self
     }
 
     fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
@@ -195,10 +203,11 @@ impl Service<Request<Body>> for Proxy {
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let this = self.clone();
         let grpc = grpc::is_grpc(req.headers());
+        let retry_after = self.retry_after_secs;
         Box::pin(async move {
             Ok(this.forward(req).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "upstream request failed");
-                let resp = edge::error_response(&e, Vec::new(), 1);
+                let resp = edge::error_response(&e, Vec::new(), retry_after);
                 if grpc {
                     grpc::into_grpc(resp)
                 } else {

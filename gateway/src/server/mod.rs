@@ -110,6 +110,10 @@ pub fn paywall_with_secret(
     if let Some(x402) = x402_support(config)? {
         builder = builder.x402(x402);
     }
+    if let Some(e) = &config.evm {
+        let timeout = Duration::from_secs(config.server.upstream_timeout_secs);
+        builder = builder.x402_buffer(e.max_response_bytes, timeout);
+    }
     Ok(builder.build())
 }
 
@@ -231,7 +235,8 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
         &http,
         Duration::from_secs(e.confirm_timeout_secs),
     )
-    .map_err(rail_config)?;
+    .map_err(rail_config)?
+    .with_confirmations(e.confirmations);
     Ok(Some(Arc::new(rail)))
 }
 
@@ -248,7 +253,8 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
         Duration::from_secs(config.server.upstream_timeout_secs),
         config.server.upstream_ca_file.as_deref(),
     )
-    .map_err(proxy_err)?;
+    .map_err(proxy_err)?
+    .with_retry_after(config.server.retry_after_secs);
     let gated = ServiceBuilder::new()
         .layer(PaywallLayer::new(paywall.clone()))
         .service(proxy);

@@ -77,14 +77,14 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// PostgreSQL SQLSTATEs (connection exception, insufficient resources, operator intervention,
-/// serialization failure, deadlock) and SQLite primary codes (BUSY, LOCKED, IOERR, CANTOPEN)
-/// that describe a database that may work again shortly.
+/// PostgreSQL SQLSTATEs (connection exception, insufficient resources — disk full —,
+/// operator intervention, serialization failure, deadlock) and SQLite primary codes (BUSY,
+/// LOCKED, IOERR, FULL, CANTOPEN) that describe a database that may work again shortly.
 fn transient_code(code: &str, sqlite: bool) -> bool {
     if sqlite {
         return code
             .parse::<i64>()
-            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 14));
+            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14));
     }
     code.starts_with("08")
         || code.starts_with("53")
@@ -116,6 +116,11 @@ mod tests {
         assert!(!e.retryable());
         assert!(transient_code("08006", false) && transient_code("57P01", false));
         assert!(transient_code("517", true) && transient_code("5", true));
+        assert!(
+            transient_code("13", true),
+            "disk full: may clear when space is freed"
+        );
+        assert!(transient_code("53100", false), "PostgreSQL disk_full");
         assert!(!transient_code("23505", false) && !transient_code("2067", true));
     }
 }

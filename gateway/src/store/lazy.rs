@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use gate402_protocols::VerifyError;
 
 use super::{
-    LedgerFilter, MppSessionRecord, PaymentRecord, PooledInvoice, Revocations, SessionStore, Store,
-    StoreError, StoreOptions, StoreResult, Totals,
+    LedgerFilter, MppSessionRecord, PaymentRecord, PaymentState, PendingRow, PooledInvoice,
+    Revocations, SessionStore, SettlementStore, Store, StoreError, StoreOptions, StoreResult,
+    Totals,
 };
 
 /// A store connected in the background; see the module docs.
@@ -125,6 +126,58 @@ impl SessionStore for LazyStore {
     }
     async fn claim_idle(&self, now: u64, limit: u32) -> StoreResult<Vec<MppSessionRecord>> {
         self.inner()?.claim_idle(now, limit).await
+    }
+}
+
+#[async_trait]
+impl SettlementStore for LazyStore {
+    async fn mark_payments(
+        &self,
+        refs: &[(String, String)],
+        state: PaymentState,
+    ) -> StoreResult<u64> {
+        self.inner()?.mark_payments(refs, state).await
+    }
+    async fn claim_unserved(&self, use_key: &[u8]) -> StoreResult<Option<PaymentRecord>> {
+        self.inner()?.claim_unserved(use_key).await
+    }
+    async fn record_settled(&self, p: &PaymentRecord, pending_key: &[u8]) -> StoreResult<bool> {
+        self.inner()?.record_settled(p, pending_key).await
+    }
+    async fn pending_begin(&self, row: &PendingRow) -> StoreResult<()> {
+        self.inner()?.pending_begin(row).await
+    }
+    async fn pending_abandon(&self, key: &[u8]) -> StoreResult<()> {
+        self.inner()?.pending_abandon(key).await
+    }
+    async fn pending_claim(
+        &self,
+        key: &[u8],
+        now: u64,
+        lease_until: u64,
+    ) -> StoreResult<Option<PendingRow>> {
+        self.inner()?.pending_claim(key, now, lease_until).await
+    }
+    async fn pending_claim_due(
+        &self,
+        now: u64,
+        lease_until: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingRow>> {
+        self.inner()?
+            .pending_claim_due(now, lease_until, limit)
+            .await
+    }
+    async fn pending_resolve(
+        &self,
+        key: &[u8],
+        payment: Option<&PaymentRecord>,
+        release: Option<&[u8]>,
+    ) -> StoreResult<()> {
+        self.inner()?.pending_resolve(key, payment, release).await
+    }
+    async fn pending_list(&self) -> StoreResult<Vec<PendingRow>> {
+        self.inner()?.pending_list().await
     }
 }
 

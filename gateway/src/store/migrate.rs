@@ -13,6 +13,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         "mpp_sessions",
         include_str!("migrations/sqlite/0002_mpp_sessions.sql"),
     ),
+    (
+        4,
+        "settlement_states",
+        include_str!("migrations/sqlite/0004_settlement_states.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -22,6 +27,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         2,
         "mpp_sessions",
         include_str!("migrations/postgres/0002_mpp_sessions.sql"),
+    ),
+    (
+        4,
+        "settlement_states",
+        include_str!("migrations/postgres/0004_settlement_states.sql"),
     ),
 ];
 

@@ -14,15 +14,18 @@
 //!   hot path never queries the database; staleness is bounded by the refresh interval.
 //!
 //! Every [`Store`] is also a [`SessionStore`] (MPP session balances, typed columns of the
-//! `sessions` table, changed by conditional `UPDATE`s). Single-use consumption goes through `paywall::Reservations`, backed by [`Store::consume`]
+//! `sessions` table, changed by conditional `UPDATE`s) and a [`SettlementStore`] (payment
+//! states — admitted, served, unserved — and the x402 settlement journal). Single-use consumption goes through `paywall::Reservations`, backed by [`Store::consume`]
 //! when a store is attached.
 
 mod error;
+mod journal;
 mod lazy;
 mod migrate;
 mod postgres;
 mod revocations;
 mod sessions;
+mod settlements;
 mod sql;
 mod sql_rows;
 mod sql_sessions;
@@ -34,12 +37,14 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use journal::{StoreJournal, X402Tag};
 pub use lazy::LazyStore;
 pub use postgres::PgStore;
 pub use revocations::Revocations;
 pub use sessions::{RefundStatus, SessionRecord as MppSessionRecord, SessionStore};
+pub use settlements::{PendingRow, SettlementStore};
 pub use sqlite::SqliteStore;
-pub use types::{LedgerFilter, PaymentRecord, PooledInvoice, Totals};
+pub use types::{LedgerFilter, PaymentRecord, PaymentState, PooledInvoice, Totals};
 
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -47,7 +52,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The gateway's persistent state. Every method is one short transaction; every write is
 /// durable when it returns `Ok`.
 #[async_trait]
-pub trait Store: SessionStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: SessionStore + SettlementStore + Send + Sync + std::fmt::Debug + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

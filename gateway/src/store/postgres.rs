@@ -11,6 +11,7 @@ use sqlx::{postgres::PgPoolOptions, PgPool, Row};
 use super::{
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, POSTGRES},
+    settlements::impl_sql_settlements,
     sql::impl_sql_store,
     sql_sessions::impl_sql_sessions,
     LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
@@ -76,4 +77,12 @@ impl_sql_sessions!(
              ORDER BY last_used LIMIT $2 FOR UPDATE SKIP LOCKED) \
              UPDATE sessions SET state = 'closed', updated_at = $1, expires_at = $3 \
              WHERE state = 'open' AND id IN (SELECT id FROM picked)"
+);
+
+impl_sql_settlements!(
+    PgStore,
+    sqlx::Postgres,
+    claim_due = "WITH picked AS MATERIALIZED (SELECT key FROM x402_pending WHERE lease_until < $1 \
+                 ORDER BY broadcast_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 UPDATE x402_pending SET lease_until = $2 WHERE key IN (SELECT key FROM picked)"
 );

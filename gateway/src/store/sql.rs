@@ -5,12 +5,12 @@
 
 /// Ledger columns, in the order [`payment_from_row`] reads them.
 pub(crate) const PAYMENT_COLUMNS: &str =
-    "protocol, rail, reference, token_id, route, amount_msat, payer, created_at";
+    "protocol, rail, reference, token_id, route, amount_msat, payer, created_at, state, use_key";
 
 /// Insert a payment unless `(protocol, reference)` is already in the ledger.
 pub(crate) const INSERT_PAYMENT: &str = "INSERT INTO payments (protocol, rail, reference, \
-     token_id, route, amount_msat, payer, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-     ON CONFLICT (protocol, reference) DO NOTHING";
+     token_id, route, amount_msat, payer, created_at, state, use_key) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (protocol, reference) DO NOTHING";
 
 /// Consume a key: one row inserted = first use.
 pub(crate) const DELETE_CONSUMED: &str = "DELETE FROM consumed WHERE key = $1";
@@ -19,10 +19,11 @@ pub(crate) const INSERT_CONSUMED: &str = "INSERT INTO consumed (key, protocol, e
      consumed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING";
 
 /// `WHERE` clause shared by the ledger and the totals (binds `$1` route, `$2` protocol,
-/// `$3` since).
+/// `$3` since, `$4` unserved only: 0 or 1).
 pub(crate) const LEDGER_WHERE: &str = "WHERE (CAST($1 AS TEXT) IS NULL OR route = $1) \
      AND (CAST($2 AS TEXT) IS NULL OR protocol = $2) \
-     AND (CAST($3 AS BIGINT) IS NULL OR created_at >= $3)";
+     AND (CAST($3 AS BIGINT) IS NULL OR created_at >= $3) \
+     AND (CAST($4 AS BIGINT) = 0 OR state <> 'served')";
 
 /// Implement `Store` for a struct with a `pool: sqlx::Pool<$db>` field.
 macro_rules! impl_sql_store {
@@ -96,7 +97,7 @@ macro_rules! impl_sql_store {
 
             async fn ledger(&self, f: &LedgerFilter) -> StoreResult<Vec<PaymentRecord>> {
                 let sql = format!(
-                    "SELECT {} FROM payments {} ORDER BY id DESC LIMIT $4",
+                    "SELECT {} FROM payments {} ORDER BY id DESC LIMIT $5",
                     $crate::store::sql::PAYMENT_COLUMNS,
                     $crate::store::sql::LEDGER_WHERE
                 );
@@ -106,6 +107,7 @@ macro_rules! impl_sql_store {
                     .bind(f.route.as_deref())
                     .bind(f.protocol.as_deref())
                     .bind(since)
+                    .bind(i64::from(f.unserved))
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await
@@ -124,6 +126,7 @@ macro_rules! impl_sql_store {
                     .bind(f.route.as_deref())
                     .bind(f.protocol.as_deref())
                     .bind(since)
+                    .bind(i64::from(f.unserved))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(classify)?;

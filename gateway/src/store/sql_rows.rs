@@ -15,7 +15,9 @@ macro_rules! impl_sql_rows {
                 .bind(p.route.as_str())
                 .bind(to_i64(p.amount_msat, "amount_msat")?)
                 .bind(p.payer.as_deref())
-                .bind(to_i64(p.created_at, "created_at")?))
+                .bind(to_i64(p.created_at, "created_at")?)
+                .bind(p.state.as_str())
+                .bind(p.use_key.as_deref()))
         }
 
         fn payment_from_row(r: &<$db as sqlx::Database>::Row) -> StoreResult<PaymentRecord> {
@@ -28,6 +30,8 @@ macro_rules! impl_sql_rows {
                 amount_msat: to_u64(r.try_get("amount_msat").map_err(classify)?, "amount")?,
                 payer: r.try_get("payer").map_err(classify)?,
                 created_at: to_u64(r.try_get("created_at").map_err(classify)?, "created_at")?,
+                state: $crate::store::PaymentState::parse(r.try_get("state").map_err(classify)?),
+                use_key: r.try_get("use_key").map_err(classify)?,
             })
         }
 

@@ -12,6 +12,7 @@ use sqlx::{
 use super::{
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, SQLITE},
+    settlements::impl_sql_settlements,
     sql::impl_sql_store,
     sql_sessions::impl_sql_sessions,
     LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
@@ -43,6 +44,16 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(busy_timeout);
+        SqliteStore::open_with_options(options, busy_timeout).await
+    }
+
+    /// Open with connection `options` as given (an application embedding the gateway that
+    /// sets its own pragmas, e.g. `max_page_count` as a size quota: a full database answers
+    /// 503 like a locked one). `busy_timeout` bounds the wait for a pooled connection.
+    pub async fn open_with_options(
+        options: SqliteConnectOptions,
+        busy_timeout: Duration,
+    ) -> StoreResult<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(busy_timeout)
@@ -80,4 +91,12 @@ impl_sql_sessions!(
              WHERE state = 'open' AND id IN (SELECT id FROM sessions WHERE protocol = 'mpp' \
              AND state = 'open' AND idle_timeout > 0 AND last_used + idle_timeout < $1 \
              ORDER BY last_used LIMIT $2)"
+);
+
+impl_sql_settlements!(
+    SqliteStore,
+    sqlx::Sqlite,
+    claim_due = "UPDATE x402_pending SET lease_until = $2 WHERE lease_until < $1 AND key IN \
+                 (SELECT key FROM x402_pending WHERE lease_until < $1 ORDER BY broadcast_at \
+                 LIMIT $3)"
 );

@@ -22,6 +22,47 @@ pub struct PaymentRecord {
     pub payer: Option<String>,
     /// Unix seconds when the gateway first accepted the payment.
     pub created_at: u64,
+    /// Whether its request was served (see [`PaymentState`]).
+    pub state: PaymentState,
+    /// The single-use key the payment consumed (MPP charges, x402), if any: a retry of an
+    /// unserved payment is found through it. Not printed.
+    #[serde(skip)]
+    pub use_key: Option<Vec<u8>>,
+}
+
+/// Where a recorded payment's request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentState {
+    /// Recorded before the request went upstream; its response has not (yet) been seen
+    /// delivered. Left in this state by a crash: the payment may never have been served
+    /// (`gate402 ledger --unserved` lists it as refundable).
+    Admitted,
+    /// The response was delivered.
+    Served,
+    /// Paid but not served (the upstream failed, or a settlement landed without its
+    /// response): the buyer's next presentation of the same payment is served from it.
+    Unserved,
+}
+
+impl PaymentState {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentState::Admitted => "admitted",
+            PaymentState::Served => "served",
+            PaymentState::Unserved => "unserved",
+        }
+    }
+
+    /// Parse the stored text (unknown text reads as admitted: never assume served).
+    pub fn parse(s: &str) -> PaymentState {
+        match s {
+            "served" => PaymentState::Served,
+            "unserved" => PaymentState::Unserved,
+            _ => PaymentState::Admitted,
+        }
+    }
 }
 
 /// Which ledger rows to read. Empty fields match everything.
@@ -35,6 +76,8 @@ pub struct LedgerFilter {
     pub since: Option<u64>,
     /// At most this many rows (newest first); `None` = all.
     pub limit: Option<u32>,
+    /// Only payments whose request is not known to be served (admitted or unserved).
+    pub unserved: bool,
 }
 
 /// Count and sum of payments for one route and protocol.

@@ -1,8 +1,15 @@
 //! The real `gate402 serve` binary with its store: two processes sharing PostgreSQL, and
-//! `kill -9` in the middle of a burst of paid requests (SQLite and PostgreSQL).
+//! `kill -9` in the middle of a burst of paid requests (SQLite and PostgreSQL; over all three
+//! protocols with money moving on a simnet and anvil: `kill9`).
 
+// The anvil harness of the integration tests (`tests/support/chain.rs`), shared as source.
+#[path = "../../../tests/support/chain.rs"]
+#[allow(dead_code)]
+mod chain;
+mod kill9;
 mod mpp_charge;
 mod single_use;
+mod soak;
 mod support;
 
 use std::{
@@ -17,7 +24,7 @@ use std::{
 use axum::Router;
 use support::{get, ledger_refs, mint_token, write_config, Gateway, TestDb};
 
-async fn upstream() -> std::net::SocketAddr {
+pub(crate) async fn upstream() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = Router::new().fallback(|| async { "paid content" });

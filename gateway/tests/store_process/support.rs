@@ -170,6 +170,21 @@ pub async fn get(url: &str, auth: &str) -> Option<u16> {
     Some(status)
 }
 
+/// GET `url`: the body as text (panics on failure).
+pub async fn get_text(url: &str) -> String {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let resp = client
+        .request(
+            http::Request::get(url)
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// Payment hashes in the ledger, via `gate402 ledger --json`.
 pub async fn ledger_refs(config: &Path) -> Vec<String> {
     let out = gate402(&["ledger", "--json", "--config", config.to_str().unwrap()])

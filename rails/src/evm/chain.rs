@@ -1,18 +1,16 @@
 //! [`EvmRail`]: verify by `eth_call` simulation, settle by an EIP-1559 transaction signed with
 //! the settler's alloy wallet, then poll the receipt within the confirmation timeout.
 //!
-//! Settlement steps: gas (`eth_estimateGas`, a revert here refuses the payment before any gas
-//! is spent) and fees (alloy's EIP-1559 estimator over `eth_feeHistory`) outside any lock;
-//! then, under the settler's nonce lock, nonce = max(node's pending count, our next), sign
-//! (chain id from config), record the hash in [`PendingSettlements`], send the raw
-//! transaction. Holding the lock across sign+send keeps concurrent settlements from one key on
-//! distinct, gap-free nonces; a refused send resets our counter to the node's. (alloy's
-//! `CachedNonceManager` reserves nonces before broadcast and never resynchronises after a
-//! failed send, which would strand every later settlement behind the gap.)
+//! Settlement steps (`settle.rs`): gas (`eth_estimateGas`, a revert here refuses the payment
+//! before any gas is spent) and fees (alloy's EIP-1559 estimator over `eth_feeHistory`)
+//! outside any lock; then, under the settler's nonce lock, pick the nonce, sign (chain id from
+//! config), write the signed transaction to the [`SettlementJournal`] and send it; then wait
+//! for its receipt and `confirmations`. Reconciling what was left behind: `reconcile.rs`.
 
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address as AlloyAddress, Bytes, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
@@ -23,25 +21,32 @@ use tokio::sync::Mutex;
 
 use super::errors::{classify, OnErrorAnswer};
 use super::http::{parse_url, HttpOptions};
-use super::pending::{Outcome, PendingSettlements, SettlementKey};
+use super::journal::{MemoryJournal, SettlementJournal, SettlementKey};
 use super::token::{self, Eip3009Token};
 use super::{EvmError, EvmErrorKind, ExactEvmBackend, PaymentRef, Settled, SettlerKey};
-
-/// Receipt polling: first retry after this, doubling up to [`POLL_MAX`].
-const POLL_FIRST: Duration = Duration::from_millis(1);
-/// Longest wait between two receipt polls.
-const POLL_MAX: Duration = Duration::from_millis(100);
 
 /// Direct chain access over JSON-RPC (alloy provider), settling from a configured key.
 pub struct EvmRail {
     pub(super) provider: DynProvider,
-    wallet: Option<(EthereumWallet, AlloyAddress)>,
+    pub(super) wallet: Option<(EthereumWallet, AlloyAddress)>,
     url: String,
     chain_id: u64,
-    confirm_timeout: Duration,
-    /// Next sender nonce (serialises sign+send from the settler key).
-    next_nonce: Mutex<Option<u64>>,
-    pub(super) pending: PendingSettlements,
+    pub(super) confirm_timeout: Duration,
+    /// Blocks a settlement's block must have on top of it (itself included) before the
+    /// settlement counts as done.
+    pub(super) confirmations: u64,
+    /// The settler's nonce state; its lock serialises sign+send (and re-sends).
+    pub(super) nonces: Mutex<NonceState>,
+    journal: RwLock<Arc<dyn SettlementJournal>>,
+}
+
+/// What the rail last sent from the settler key.
+#[derive(Debug, Default)]
+pub(super) struct NonceState {
+    /// The nonce after the last transaction the node accepted.
+    pub(super) next: Option<u64>,
+    /// That transaction's hash.
+    pub(super) last: Option<B256>,
 }
 
 impl EvmRail {
@@ -68,9 +73,32 @@ impl EvmRail {
             url: rpc_url.to_string(),
             chain_id,
             confirm_timeout,
-            next_nonce: Mutex::new(None),
-            pending: PendingSettlements::default(),
+            confirmations: 1,
+            nonces: Mutex::new(NonceState::default()),
+            journal: RwLock::new(Arc::new(MemoryJournal::default())),
         })
+    }
+
+    /// Count a settlement as done only once its block has `n - 1` blocks on top (`n` ≥ 1;
+    /// default 1: the receipt). A settlement whose block is reorganised away before that is
+    /// sent again and waited for anew.
+    pub fn with_confirmations(mut self, n: u64) -> Self {
+        self.confirmations = n.max(1);
+        self
+    }
+
+    /// Journal settlements in `journal` (a store shared by a fleet) instead of memory.
+    /// Entries already in the memory journal are not moved: attach it before serving.
+    pub fn set_journal(&self, journal: Arc<dyn SettlementJournal>) {
+        *self.journal.write().unwrap_or_else(|p| p.into_inner()) = journal;
+    }
+
+    /// The settlement journal in use.
+    pub fn journal(&self) -> Arc<dyn SettlementJournal> {
+        self.journal
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The chain id configured.
@@ -81,11 +109,6 @@ impl EvmRail {
     /// The settler's address, if a key is configured.
     pub fn settler_address(&self) -> Option<Address> {
         self.wallet.as_ref().map(|(_, a)| a.into_array())
-    }
-
-    /// Settlements broadcast but not (yet) confirmed to their buyer.
-    pub fn pending(&self) -> &PendingSettlements {
-        &self.pending
     }
 
     /// Check the node is reachable and on the configured chain.
@@ -134,7 +157,7 @@ impl EvmRail {
             .map_err(|e| classify("eth_call", &e, OnErrorAnswer::Outage))
     }
 
-    fn sig65(p: &PaymentRef<'_>) -> Result<[u8; 65], EvmError> {
+    pub(super) fn sig65(p: &PaymentRef<'_>) -> Result<[u8; 65], EvmError> {
         p.payment.signature.as_slice().try_into().map_err(|_| {
             EvmError::new(
                 EvmErrorKind::Rejected,
@@ -142,94 +165,6 @@ impl EvmRail {
                 "only 65-byte EOA signatures are supported",
             )
         })
-    }
-
-    /// The settlement transaction with gas and fees filled (no nonce, unsigned).
-    async fn prepare(
-        &self,
-        from: AlloyAddress,
-        p: &PaymentRef<'_>,
-    ) -> Result<TransactionRequest, EvmError> {
-        let data = token::transfer_with_authorization(&p.payment.authorization, &Self::sig65(p)?);
-        let req = TransactionRequest::default()
-            .with_from(from)
-            .with_to(AlloyAddress::from(p.price.asset))
-            .with_input(data)
-            .with_chain_id(self.chain_id);
-        let (gas, fees) = tokio::join!(
-            self.provider.estimate_gas(req.clone()),
-            self.provider.estimate_eip1559_fees()
-        );
-        let gas = gas.map_err(|e| classify("eth_estimateGas", &e, OnErrorAnswer::Reject))?;
-        let fees = fees.map_err(|e| classify("eth_feeHistory", &e, OnErrorAnswer::Outage))?;
-        Ok(req
-            .with_gas_limit(gas)
-            .with_max_fee_per_gas(fees.max_fee_per_gas)
-            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas))
-    }
-
-    /// Sign and send under the nonce lock; the hash is in [`PendingSettlements`] from before
-    /// the send until the caller disarms the returned [`Outcome`].
-    async fn broadcast(
-        &self,
-        wallet: &EthereumWallet,
-        from: AlloyAddress,
-        req: TransactionRequest,
-        key: SettlementKey,
-    ) -> Result<(B256, Outcome<'_>), EvmError> {
-        let mut next = self.next_nonce.lock().await;
-        let chain_nonce = self
-            .provider
-            .get_transaction_count(from)
-            .pending()
-            .await
-            .map_err(|e| classify("eth_getTransactionCount", &e, OnErrorAnswer::Outage))?;
-        let nonce = next.map_or(chain_nonce, |n| n.max(chain_nonce));
-        let envelope =
-            req.with_nonce(nonce).build(wallet).await.map_err(|e| {
-                EvmError::new(EvmErrorKind::Config, "signing_failed", e.to_string())
-            })?;
-        let hash = *envelope.tx_hash();
-        let outcome = Outcome::new(&self.pending, key, hash.to_string(), now_unix());
-        match self.provider.send_tx_envelope(envelope).await {
-            Ok(_) => {
-                *next = Some(nonce + 1);
-                tracing::info!(transaction = %hash, nonce, "x402 settlement broadcast");
-                Ok((hash, outcome))
-            }
-            Err(e) => {
-                *next = None;
-                let mut err = classify("eth_sendRawTransaction", &e, OnErrorAnswer::Reject);
-                if err.kind == EvmErrorKind::Rejected {
-                    // The node refused it: nothing was broadcast.
-                    outcome.delivered();
-                } else {
-                    // It may or may not have reached the node: keep the hash.
-                    err.transaction = Some(hash.to_string());
-                }
-                Err(err)
-            }
-        }
-    }
-
-    async fn await_receipt(&self, hash: B256) -> Result<TransactionReceipt, EvmError> {
-        let deadline = Instant::now() + self.confirm_timeout;
-        let mut wait = POLL_FIRST;
-        loop {
-            let r = self.receipt(hash).await?;
-            if let Some(r) = r {
-                return Ok(r);
-            }
-            if Instant::now() >= deadline {
-                return Err(EvmError::new(
-                    EvmErrorKind::Unavailable,
-                    "settlement_pending",
-                    "no receipt before the confirmation timeout",
-                ));
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(POLL_MAX);
-        }
     }
 
     pub(super) async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, EvmError> {
@@ -240,7 +175,8 @@ impl EvmRail {
     }
 }
 
-pub(super) fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
+/// The journal key of payment `p`.
+pub fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
     SettlementKey {
         token: p.price.asset,
         from: p.payment.authorization.from,
@@ -248,9 +184,9 @@ pub(super) fn settlement_key(p: &PaymentRef<'_>) -> SettlementKey {
     }
 }
 
-/// The receipt's verdict on a settlement transaction `hash`.
+/// The receipt's verdict on a settlement transaction `hash` of `key`'s authorization.
 pub(super) fn judge(
-    p: &PaymentRef<'_>,
+    key: &SettlementKey,
     hash: String,
     r: &TransactionReceipt,
 ) -> Result<Settled, EvmError> {
@@ -261,7 +197,7 @@ pub(super) fn judge(
     }
     Ok(Settled {
         transaction: hash,
-        payer: evm::checksum(&p.payment.authorization.from),
+        payer: evm::checksum(&key.from),
     })
 }
 
@@ -303,24 +239,11 @@ impl ExactEvmBackend for EvmRail {
     }
 
     async fn settle(&self, p: PaymentRef<'_>) -> Result<Settled, EvmError> {
-        let Some((wallet, from)) = &self.wallet else {
-            return Err(EvmError::new(
-                EvmErrorKind::Config,
-                "no_settler_key",
-                "no settler key configured",
-            ));
-        };
-        let req = self.prepare(*from, &p).await?;
-        let (hash, outcome) = self
-            .broadcast(wallet, *from, req, settlement_key(&p))
-            .await?;
-        let receipt = self.await_receipt(hash).await.map_err(|mut e| {
-            // `outcome` is dropped with the error: the settlement stays pending.
-            e.transaction = Some(hash.to_string());
-            e
-        })?;
-        outcome.delivered();
-        judge(&p, hash.to_string(), &receipt)
+        self.settle_tagged(&p, "").await
+    }
+
+    async fn settle_with(&self, p: PaymentRef<'_>, tag: &str) -> Result<Settled, EvmError> {
+        self.settle_tagged(&p, tag).await
     }
 
     fn describe(&self) -> String {
@@ -331,13 +254,24 @@ impl ExactEvmBackend for EvmRail {
         self.reconcile_pending(&p).await
     }
 
-    fn unserved(&self, p: PaymentRef<'_>, settled: Settled) {
-        self.pending.insert(
-            settlement_key(&p),
-            super::Unserved {
-                transaction: settled.transaction,
-                broadcast_at: now_unix(),
-            },
-        );
+    async fn reconcile_due(&self, limit: u32) -> Result<super::Reconciled, EvmError> {
+        self.reconcile_left_behind(limit).await
+    }
+
+    async fn unserved(&self, p: PaymentRef<'_>) {
+        // Anyone (the buyer's retry, a reconciler) may take it up again.
+        if let Err(e) = self.journal().abandon(&settlement_key(&p)).await {
+            tracing::warn!(error = %e, "cannot hand a landed settlement back to the journal");
+        }
+    }
+
+    async fn forget(&self, p: PaymentRef<'_>) {
+        if let Err(e) = self.journal().remove(&settlement_key(&p)).await {
+            tracing::warn!(error = %e, "cannot remove a delivered settlement from the journal");
+        }
+    }
+
+    fn set_journal(&self, journal: Arc<dyn SettlementJournal>) {
+        EvmRail::set_journal(self, journal);
     }
 }

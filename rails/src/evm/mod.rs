@@ -4,8 +4,9 @@
 //!   `transferWithAuthorization` with `eth_call` (covers signature, nonce state, balance and
 //!   time window as the token sees them, like the reference facilitator); `settle` submits it
 //!   from the settler key (alloy wallet + gas/chain-id fillers, our own serialised nonce) and
-//!   waits, bounded, for the receipt. Broadcast settlements whose receipt did not come in time
-//!   stay in [`PendingSettlements`] until a retry of the same payment reconciles them.
+//!   waits, bounded, for the receipt and confirmations. Every settlement is written to a
+//!   [`SettlementJournal`] before it is sent; one whose buyer did not see the outcome stays
+//!   there until a retry of the same payment or a background reconciler settles its fate.
 //! * [`FacilitatorClient`] delegates both to an external x402 facilitator (`POST /verify`,
 //!   `POST /settle`).
 //! * [`HttpOptions`]: both speak `http://` and `https://` (rustls on `ring`, webpki roots plus
@@ -21,19 +22,22 @@ mod chain;
 mod errors;
 mod facilitator;
 mod http;
-mod pending;
+mod journal;
 mod reconcile;
+mod settle;
 pub mod token;
+
+use std::sync::Arc;
 
 use alloy::signers::local::PrivateKeySigner;
 use async_trait::async_trait;
 use gate402_protocols::x402::evm::{self, Address};
 use gate402_protocols::x402::{EvmPayment, EvmPrice, PaymentPayload};
 
-pub use chain::EvmRail;
+pub use chain::{settlement_key, EvmRail};
 pub use facilitator::FacilitatorClient;
 pub use http::HttpOptions;
-pub use pending::{PendingSettlements, SettlementKey, Unserved};
+pub use journal::{MemoryJournal, PendingSettlement, Resolution, SettlementJournal, SettlementKey};
 
 /// The alloy version this rail is built on, re-exported for tests and tools that talk to the
 /// same chain (one alloy in the tree).
@@ -90,6 +94,17 @@ pub struct Settled {
     pub payer: String,
 }
 
+/// What one background reconciliation pass decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Settlements found landed (now ledger rows their buyers' retries are served from).
+    pub landed: u32,
+    /// Settlements that reverted or can never land (their payments may be presented again).
+    pub released: u32,
+    /// Settlements still undecided (left for the next pass).
+    pub pending: u32,
+}
+
 /// One payment to check or settle: the price it must meet, the decoded payment and the
 /// client's payload as received (for external facilitators).
 #[derive(Debug, Clone, Copy)]
@@ -109,20 +124,42 @@ pub trait ExactEvmBackend: Send + Sync + 'static {
     async fn verify(&self, p: PaymentRef<'_>) -> Result<(), EvmError>;
     /// Settle the payment and wait for confirmation.
     async fn settle(&self, p: PaymentRef<'_>) -> Result<Settled, EvmError>;
+    /// [`settle`](Self::settle), journaling the settlement with the caller's `tag` (context
+    /// the journal's owner needs to resolve it later: route, price, single-use key).
+    async fn settle_with(&self, p: PaymentRef<'_>, tag: &str) -> Result<Settled, EvmError> {
+        let _ = tag;
+        self.settle(p).await
+    }
     /// Short description for logs (`rpc http://…`, `facilitator http://…`).
     fn describe(&self) -> String;
-    /// A payment presented again whose earlier settlement was broadcast but not confirmed in
-    /// time (the buyer got a 503, not the resource): check its receipt now. `Ok(None)`: no
-    /// such settlement is known (a plain replay). `Ok(Some(_))`: it landed and the caller now
-    /// owns serving it — hand it back with [`ExactEvmBackend::unserved`] if that fails.
-    /// `Err(Unavailable)`: still unconfirmed; `Err(Rejected)`: the transaction failed.
+    /// A payment presented again whose earlier settlement was sent but never confirmed to
+    /// its buyer (a 503, a dropped request, a crashed gateway): check it now. `Ok(None)`: no
+    /// such settlement is waiting (a plain replay, or another caller holds it). `Ok(Some(_))`:
+    /// it landed and the caller now owns serving it — remove it from the journal once the
+    /// payment is recorded ([`forget`](Self::forget), or in the journal's own transaction),
+    /// or hand it back with [`unserved`](Self::unserved). `Err(Unavailable)`: still
+    /// unconfirmed; `Err(Rejected)`: it failed or can never land (released).
     async fn reconcile(&self, p: PaymentRef<'_>) -> Result<Option<Settled>, EvmError> {
         let _ = p;
         Ok(None)
     }
-    /// A reconciled settlement could not be delivered after all: keep it for the next retry.
-    fn unserved(&self, p: PaymentRef<'_>, settled: Settled) {
-        let _ = (p, settled);
+    /// Reconcile up to `limit` settlements nobody is waiting for (crashed or gone callers),
+    /// resolving each through the journal.
+    async fn reconcile_due(&self, limit: u32) -> Result<Reconciled, EvmError> {
+        let _ = limit;
+        Ok(Reconciled::default())
+    }
+    /// A landed settlement could not be delivered after all: leave it for the next retry.
+    async fn unserved(&self, p: PaymentRef<'_>) {
+        let _ = p;
+    }
+    /// A settlement's outcome was delivered and recorded: drop it from the journal.
+    async fn forget(&self, p: PaymentRef<'_>) {
+        let _ = p;
+    }
+    /// Journal settlements in `journal` (the gateway's store) from now on.
+    fn set_journal(&self, journal: Arc<dyn SettlementJournal>) {
+        let _ = journal;
     }
 }
 

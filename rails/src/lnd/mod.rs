@@ -89,7 +89,11 @@ impl LndRail {
         let cert = config::load_cert(&cfg.tls_cert)?;
         let macaroon = config::load_macaroon(&cfg.macaroon)?;
         let interceptor = MacaroonInterceptor::new(&macaroon)?;
-        let tls = transport::client_tls(cert, cfg.tls_cert.to_string())?;
+        let file = match &cfg.tls_cert {
+            CertSource::Path(p) => Some(p.clone()),
+            CertSource::Inline(_) => None,
+        };
+        let tls = transport::client_tls(cert, cfg.tls_cert.to_string(), file)?;
         let address = cfg.host_port().to_owned();
         let channel = transport::channel(&address, tls, eager).await?;
         let lightning = LightningClient::with_interceptor(channel.clone(), interceptor.clone());

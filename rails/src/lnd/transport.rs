@@ -7,11 +7,18 @@
 //! end-entity DER), and still verifies the handshake signature with that certificate's key.
 //! Names and validity dates are not checked: the pin is the identity.
 //!
+//! LND regenerates `tls.cert` (expiry, new `tlsextraip`, the operator deleting it): when the
+//! node presents another certificate and the pin came from a file, the file is read again
+//! (at most once per [`RELOAD_EVERY`]) and a certificate equal to what the node presents
+//! becomes the new pin — so a gateway pointed at LND's directory follows a rotation without
+//! a restart, and a node presenting anything else is still refused.
+//!
 //! Without `TCP_NODELAY`, Nagle's algorithm and delayed ACKs add ≈ 44 ms to every unary call
 //! on loopback; the connector sets it on every socket.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -31,13 +38,50 @@ pub(crate) type LndChannel = InterceptedService<Channel, MacaroonInterceptor>;
 /// Timeout of TCP connect plus TLS handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Server certificate verifier that accepts exactly one certificate.
+/// Shortest time between two re-reads of the pinned certificate's file.
+pub(crate) const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// Server certificate verifier that accepts exactly one certificate (re-read from its file
+/// when the node presents another one: see the module docs).
 #[derive(Debug)]
 pub(crate) struct PinnedCert {
-    pinned: CertificateDer<'static>,
+    pin: Mutex<Pin>,
     /// Where the pin came from, for error messages.
     source: String,
+    /// The file it came from, if any.
+    file: Option<PathBuf>,
     provider: Arc<CryptoProvider>,
+}
+
+#[derive(Debug)]
+struct Pin {
+    cert: CertificateDer<'static>,
+    last_reload: Option<Instant>,
+}
+
+impl PinnedCert {
+    /// Whether `presented` is the pinned certificate, re-reading the file (rate-limited)
+    /// when it is not.
+    fn accepts(&self, presented: &[u8]) -> bool {
+        let mut pin = self.pin.lock().unwrap_or_else(|p| p.into_inner());
+        if pin.cert.as_ref() == presented {
+            return true;
+        }
+        let Some(file) = &self.file else { return false };
+        if pin.last_reload.is_some_and(|t| t.elapsed() < RELOAD_EVERY) {
+            return false;
+        }
+        pin.last_reload = Some(Instant::now());
+        let Ok(fresh) = super::config::load_cert(&super::CertSource::Path(file.clone())) else {
+            return false;
+        };
+        if fresh.as_ref() != presented {
+            return false;
+        }
+        tracing::warn!(file = %file.display(), "LND presented a new TLS certificate, matching its file: pin updated");
+        pin.cert = fresh;
+        true
+    }
 }
 
 impl ServerCertVerifier for PinnedCert {
@@ -49,7 +93,7 @@ impl ServerCertVerifier for PinnedCert {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.pinned.as_ref() {
+        if self.accepts(end_entity.as_ref()) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(format!(
@@ -86,15 +130,21 @@ impl ServerCertVerifier for PinnedCert {
     }
 }
 
-/// Client TLS config (ring provider, ALPN `h2`) trusting only `pinned`.
+/// Client TLS config (ring provider, ALPN `h2`) trusting only `pinned` (re-read from
+/// `file`, when given, after the node presents another certificate).
 pub(crate) fn client_tls(
     pinned: CertificateDer<'static>,
     source: String,
+    file: Option<PathBuf>,
 ) -> Result<ClientConfig, RailError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = PinnedCert {
-        pinned,
+        pin: Mutex::new(Pin {
+            cert: pinned,
+            last_reload: None,
+        }),
         source,
+        file,
         provider: provider.clone(),
     };
     let mut cfg = ClientConfig::builder_with_provider(provider)

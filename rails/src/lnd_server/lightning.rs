@@ -131,6 +131,7 @@ impl Lightning for LightningSvc {
             req.r_hash
         };
         let hash = hash32(&hash)?;
+        self.0.node.stall().await;
         let record = self.0.node.lookup_invoice(&hash).map_err(status)?;
         Ok(Response::new(invoice_pb(&record)))
     }

@@ -10,6 +10,8 @@ use std::time::Duration;
 ///   LND's `FAILURE_REASON_NO_ROUTE` ([`NoRoute`](crate::RailErrorKind::NoRoute)).
 /// * `no_route`: no usable channel to or from the node: payments it sends, and payments sent to
 ///   it, fail with [`NoRoute`](crate::RailErrorKind::NoRoute).
+/// * `hang`: the node accepts calls and never answers them while the fault lasts (a hung lnd:
+///   a deadlock, a stuck disk); calls resume when it is cleared.
 /// * `fail_next_payments`: the next N payments this node *sends* fail with
 ///   [`NoRoute`](crate::RailErrorKind::NoRoute) (LND reports exhausted retries on temporary
 ///   channel failures as `FAILURE_REASON_NO_ROUTE`); each failure decrements the counter.
@@ -27,6 +29,8 @@ pub struct Faults {
     pub pay_delay: Option<Duration>,
     /// Number of upcoming outgoing payments that fail with `NoRoute`.
     pub fail_next_payments: u32,
+    /// Every call waits without answering while this is set.
+    pub hang: bool,
 }
 
 impl Faults {

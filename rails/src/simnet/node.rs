@@ -143,6 +143,14 @@ impl SimNode {
         })
     }
 
+    /// Wait while the node is hung ([`Faults::hang`](super::Faults)): a call made now
+    /// answers only once the fault is cleared.
+    pub async fn stall(&self) {
+        while self.net.faults(&self.name).hang {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Run `f` on this node's state (and the network time) if the node is online.
     pub(super) fn with_online_node<R>(
         &self,
@@ -174,6 +182,7 @@ impl LightningRail for SimNode {
     }
 
     async fn info(&self) -> Result<NodeInfo, RailError> {
+        self.stall().await;
         self.with_online_node(|_, _| Ok(()))?;
         Ok(NodeInfo {
             alias: self.name.to_string(),
@@ -184,6 +193,7 @@ impl LightningRail for SimNode {
     }
 
     async fn create_invoice(&self, req: InvoiceRequest) -> Result<Invoice, RailError> {
+        self.stall().await;
         let delay = self.with_online_node(|n, _| Ok(n.faults.add_invoice_delay))?;
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
@@ -238,6 +248,7 @@ impl LightningRail for SimNode {
     }
 
     async fn invoice_state(&self, payment_hash: &PaymentHash) -> Result<InvoiceState, RailError> {
+        self.stall().await;
         self.with_online_node(|n, now| {
             let record = n.invoices.get(payment_hash).ok_or_else(unknown_invoice)?;
             Ok(record.state_at(now))
@@ -245,6 +256,7 @@ impl LightningRail for SimNode {
     }
 
     async fn pay_invoice(&self, bolt11: &str, limits: PayLimits) -> Result<Payment, RailError> {
+        self.stall().await;
         self.count_failure(super::pay::pay(self, bolt11, None, limits).await)
     }
 

@@ -1,14 +1,13 @@
 //! Store tests, each run against SQLite and PostgreSQL (`both_backends!`): the store alone
-//! ([`suite`]), through real gateways sharing one database ([`fleet`]), and a database outage
-//! ([`outage`], PostgreSQL behind a relay that can cut it off; [`sqlite_outage`], the SQLite
-//! file locked exclusively by another connection).
+//! ([`suite`], [`settlements`]), through real gateways sharing one database ([`fleet`]),
+//! and unpaid traffic writing nothing ([`unpaid`]). Database outages are in `faults`.
 
 mod fleet;
 mod invoice_pool;
 mod mpp_sessions;
-mod outage;
-mod sqlite_outage;
+mod settlements;
 mod suite;
+mod unpaid;
 mod x402_fleet;
 
 use std::sync::Arc;

@@ -27,6 +27,8 @@ fn payment(route: &str, reference: &str, amount_msat: u64, at: u64) -> PaymentRe
         amount_msat,
         payer: None,
         created_at: at,
+        state: gate402::store::PaymentState::Served,
+        use_key: None,
     }
 }
 
@@ -88,6 +90,7 @@ async fn ledger_is_idempotent_and_totals_add_up(backend: Backend) {
         protocol: Some("l402".into()),
         since,
         limit,
+        unserved: false,
     };
     assert_eq!(
         s.ledger(&f(Some("api"), None, None)).await.unwrap().len(),

@@ -1,6 +1,9 @@
-//! The database goes away under a running gateway: paid requests that need it answer 503 with
-//! `Retry-After` (never 200 without the record, never a 402), tokens already recorded keep
-//! working, and everything recovers without a restart.
+//! PostgreSQL fails under a running gateway. Down (a relay that cuts it off): paid requests
+//! that need it answer 503 with `Retry-After` (never 200 without the record, never a 402),
+//! tokens already recorded keep working, and everything recovers without a restart — also
+//! for a gateway that starts while it is down. Slow (the relay delays every packet): paid
+//! requests are served, later, and recorded once. Disk full is simulated on SQLite
+//! (`faults::sqlite`); PostgreSQL's `53100 disk_full` is classified the same way (503).
 
 use std::{
     sync::Arc,
@@ -171,4 +174,43 @@ async fn a_gateway_starts_while_postgres_is_unreachable_and_recovers_without_res
     let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].reference, hex::encode(paid.payment_hash));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_slow_is_served_later_and_recorded_once() {
+    let db = TestDb::create().await;
+    let relay = Relay::start("127.0.0.1:5432".parse().unwrap()).await;
+    let via_relay = db.url.replace("127.0.0.1:5432", &relay.addr.to_string());
+    let upstream = serve(upstream_app()).await;
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\ndatabase_url = \"{via_relay}\"\nacquire_timeout_ms = 2000\n",
+        CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))
+    );
+    let config = Config::from_toml(&text).unwrap();
+    config.validate().unwrap();
+    let net = gate402_rails::simnet::SimNetwork::new();
+    let buyer = net.add_node("buyer", gate402_tests::BUYER_MSAT);
+    let seller = net.add_node("seller", 0);
+    let store = server::open_store(&config).await.unwrap();
+    let gw = gateway(&config, Arc::new(seller), store.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = gate402::client::Client::new(
+        Arc::new(buyer),
+        gate402::client::TokenCache::new(dir.path()),
+        Policy::default(),
+    );
+    relay.set_delay(Duration::from_millis(150));
+    let url: http::Uri = format!("http://{}/api/a", gw.addr).parse().unwrap();
+    let paid = client.send(&ClientRequest::get(url.clone())).await.unwrap();
+    assert_eq!(paid.response.status(), 200);
+    // Concurrent reuses of the token while it stays slow: all served.
+    let requests: Vec<_> = (0..8).map(|_| ClientRequest::get(url.clone())).collect();
+    let statuses = futures_util::future::join_all(requests.iter().map(|r| client.send(r))).await;
+    assert!(statuses
+        .iter()
+        .all(|r| r.as_ref().unwrap().response.status() == 200));
+    relay.set_delay(Duration::ZERO);
+    let ledger = store.ledger(&LedgerFilter::default()).await.unwrap();
+    assert_eq!(ledger.len(), 1, "recorded once");
+    assert_eq!(ledger[0].reference, paid.payment.unwrap().payment_hash);
 }
