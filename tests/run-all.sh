@@ -10,6 +10,11 @@ hard_nofile=$(ulimit -Hn)
 [ "$hard_nofile" = unlimited ] && hard_nofile=65536
 ulimit -n "$hard_nofile" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
+# Build artefacts live outside the clone (a fresh clone on the same machine reuses them; a
+# fresh machine builds cold). Override with CARGO_TARGET_DIR.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gate402/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
 echo "== npm interop peers (tests/interop, pinned lockfile)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
