@@ -69,12 +69,18 @@ async fn challenge_invoice(running: &Running) -> String {
         .invoice
 }
 
-/// Wait (≤ 20 s) until `cond` holds.
-async fn until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+/// Wait (≤ 120 s) until `cond` holds; on timeout the failure shows `state()`.
+async fn until(
+    what: &str,
+    mut cond: impl AsyncFnMut() -> bool,
+    mut state: impl AsyncFnMut() -> String,
+) {
     let start = Instant::now();
     while !cond().await {
         // Generous: the whole suite shares 2 cores and one PostgreSQL while this polls.
-        assert!(start.elapsed() < Duration::from_secs(60), "{what}");
+        if start.elapsed() > Duration::from_secs(120) {
+            panic!("{what}: {}", state().await);
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -107,10 +113,21 @@ async fn pooled_invoices_survive_a_restart(backend: Backend) {
     let store = db.open().await;
     let (paywall, running) = gateway(&config, &seller, store.clone()).await;
     // Front full, reserve full.
-    until("pool filled", async || {
-        paywall.pool().stock("api") == POOL
-            && store.pool_count("api", 0).await.unwrap() == POOL as u64
-    })
+    until(
+        "pool filled",
+        async || {
+            paywall.pool().stock("api") == POOL
+                && store.pool_count("api", 0).await.unwrap() == POOL as u64
+        },
+        async || {
+            format!(
+                "front {} reserve {:?} stats {:?}",
+                paywall.pool().stock("api"),
+                store.pool_count("api", 0).await,
+                paywall.pool().stats()
+            )
+        },
+    )
     .await;
     running.shutdown().await.unwrap();
     drop(paywall); // the process is gone: its memory front with it
@@ -197,10 +214,23 @@ async fn two_gateways_sharing_a_store_never_hand_out_one_invoice_twice(backend: 
     );
     assert!(distinct.is_subset(&reserved), "all from the shared reserve");
     // The rest sits in exactly one place: a front or the table (claims in flight settle).
-    until("every invoice accounted for", async || {
-        let table = store.pool_count("api", 0).await.unwrap() as usize;
-        table + pa.pool().stock("api") + pb.pool().stock("api") == RESERVED - invoices.len()
-    })
+    until(
+        "every invoice accounted for",
+        async || {
+            let table = store.pool_count("api", 0).await.unwrap() as usize;
+            table + pa.pool().stock("api") + pb.pool().stock("api") == RESERVED - invoices.len()
+        },
+        async || {
+            format!(
+                "table {:?} fronts {} {} stats {:?} {:?}",
+                store.pool_count("api", 0).await,
+                pa.pool().stock("api"),
+                pb.pool().stock("api"),
+                pa.pool().stats(),
+                pb.pool().stats()
+            )
+        },
+    )
     .await;
     let left = drain_reserve(&*store).await;
     assert!(left.is_disjoint(&distinct));
