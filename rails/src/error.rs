@@ -27,6 +27,9 @@ pub enum RailErrorKind {
     Certificate,
     /// Anything else reported by the node.
     Internal,
+    /// The caller's own limits refused the call (e.g. the gateway's minting bounds): retry
+    /// later; the node itself was not asked.
+    Busy,
 }
 
 impl RailErrorKind {
@@ -44,6 +47,7 @@ impl RailErrorKind {
             RailErrorKind::FeeLimitExceeded => "fee_limit_exceeded",
             RailErrorKind::Certificate => "certificate_mismatch",
             RailErrorKind::Internal => "internal",
+            RailErrorKind::Busy => "busy",
         }
     }
 }
@@ -71,7 +75,7 @@ impl RailError {
     pub fn retryable(&self) -> bool {
         matches!(
             self.kind,
-            RailErrorKind::Unavailable | RailErrorKind::Timeout
+            RailErrorKind::Unavailable | RailErrorKind::Timeout | RailErrorKind::Busy
         )
     }
 }

@@ -2,6 +2,7 @@
 //! [`Config::validate`], and secrets read from the environment or files, never from the TOML.
 
 mod limits;
+mod minting;
 mod secret;
 mod store;
 mod validate;
@@ -12,6 +13,7 @@ use std::{net::SocketAddr, path::Path};
 use serde::Deserialize;
 
 pub use limits::{Http2Config, LimitsConfig};
+pub use minting::MintingConfig;
 pub use secret::{load_mpp_secret, load_secret};
 pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
@@ -36,6 +38,9 @@ pub struct Config {
     /// Pre-minted invoices per route.
     #[serde(default)]
     pub invoice_pool: InvoicePoolConfig,
+    /// Bounds on minting (concurrency, rate, outstanding invoices, challenge wait).
+    #[serde(default)]
+    pub minting: MintingConfig,
     /// Persistence (ledger, consumed credentials, revocations); SQLite by default.
     #[serde(default)]
     pub store: StoreConfig,

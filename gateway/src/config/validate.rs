@@ -89,6 +89,7 @@ impl Config {
                 "must be below l402.invoice_expiry_secs",
             ));
         }
+        self.minting.validate()?;
         if let super::LightningConfig::Lnd(lnd) = &self.lightning {
             validate_lnd(lnd)?;
         }

@@ -11,6 +11,7 @@ pub mod edge;
 pub mod grpc;
 pub mod health;
 mod layer;
+pub mod mint_gate;
 pub mod pool;
 mod pool_refill;
 mod reconcile;

@@ -42,6 +42,7 @@ use gate402_rails::{Invoice, InvoiceRequest, LightningRail, RailError};
 use tokio::{sync::Notify, task::JoinHandle};
 
 use super::health::RailHealth;
+use super::mint_gate::{Caller, MintGate, MintLimits};
 use super::pool_refill::{claim, refill};
 use crate::{clock::now_unix, store::Store};
 
@@ -54,6 +55,8 @@ pub struct PoolConfig {
     pub refill_concurrency: usize,
     /// Invoices with less validity left than this are not handed out.
     pub min_validity_secs: u64,
+    /// Bounds on every `AddInvoice` of the process (challenges and refills).
+    pub limits: MintLimits,
 }
 
 /// Longest wait for one `AddInvoice` (request path and refills): a hung node answers 503 +
@@ -81,6 +84,7 @@ impl Default for PoolConfig {
             size: 16,
             refill_concurrency: 2,
             min_validity_secs: 300,
+            limits: MintLimits::default(),
         }
     }
 }
@@ -116,6 +120,7 @@ pub(super) struct Inner {
     pub(super) rail: Arc<dyn LightningRail>,
     pub(super) health: Arc<RailHealth>,
     pub(super) cfg: PoolConfig,
+    pub(super) gate: MintGate,
     pub(super) store: OnceLock<Arc<dyn Store>>,
     pub(super) stocks: Mutex<HashMap<String, Stock>>,
     pub(super) hits: AtomicU64,
@@ -169,6 +174,7 @@ impl InvoicePool {
                 rail,
                 health,
                 cfg,
+                gate: MintGate::new(cfg.limits),
                 store: OnceLock::new(),
                 stocks: Mutex::new(HashMap::new()),
                 hits: AtomicU64::new(0),
@@ -235,8 +241,15 @@ impl InvoicePool {
             }
         }
         self.inner.misses.fetch_add(1, Ordering::Relaxed);
-        let result = mint(&*self.inner.rail, req.clone()).await;
-        self.inner.health.observe(&result);
+        let result = self
+            .inner
+            .gate
+            .mint(&*self.inner.rail, req.clone(), Caller::Challenge)
+            .await;
+        if !matches!(&result, Err(e) if e.kind == gate402_rails::RailErrorKind::Busy) {
+            // Our own bound refused it: the node was not asked, its health is unknown.
+            self.inner.health.observe(&result);
+        }
         result
     }
 
@@ -264,6 +277,11 @@ impl InvoicePool {
             .ok()
             .and_then(|s| s.get(key).map(|s| s.queue.len()))
             .unwrap_or(0)
+    }
+
+    /// The minting bounds (outstanding invoices, refusals).
+    pub fn mint_gate(&self) -> &MintGate {
+        &self.inner.gate
     }
 
     /// Counters so far.

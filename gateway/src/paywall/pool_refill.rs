@@ -74,8 +74,13 @@ pub(super) async fn claim(
 
 /// Mint one invoice on the rail (counted, health observed).
 async fn mint(inner: &Inner, req: InvoiceRequest) -> Option<Invoice> {
-    let result = super::pool::mint(&*inner.rail, req).await;
-    inner.health.observe(&result);
+    let result = inner
+        .gate
+        .mint(&*inner.rail, req, super::mint_gate::Caller::Refill)
+        .await;
+    if !matches!(&result, Err(e) if e.kind == gate402_rails::RailErrorKind::Busy) {
+        inner.health.observe(&result);
+    }
     let inv = result.ok()?;
     inner.minted.fetch_add(1, Ordering::Relaxed);
     Some(inv)

@@ -83,6 +83,7 @@ pub fn paywall_with_secret(
             size: pool.size,
             refill_concurrency: pool.refill_concurrency,
             min_validity_secs: pool.min_validity_secs,
+            limits: config.minting.limits(),
         });
     let uses_mpp = config
         .routes

@@ -34,7 +34,7 @@ pub(crate) async fn stopping(mut shutdown: watch::Receiver<bool>) {
 pub(crate) fn status(e: RailError) -> Status {
     let RailError { kind, message } = e;
     match kind {
-        RailErrorKind::Unavailable => Status::unavailable(message),
+        RailErrorKind::Unavailable | RailErrorKind::Busy => Status::unavailable(message),
         RailErrorKind::NotFound => Status::not_found(message),
         RailErrorKind::InvalidInvoice => Status::invalid_argument(message),
         RailErrorKind::PermissionDenied => Status::permission_denied(message),
