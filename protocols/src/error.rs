@@ -106,6 +106,9 @@ pub enum VerifyError {
     /// A single-use proof was already consumed.
     #[error("credential already used")]
     Replayed,
+    /// A token sold for a number of uses (`uses = N`) has used them all: pay again.
+    #[error("the token's quota of uses is spent; pay again")]
+    QuotaSpent,
     /// MPP session: no such session.
     #[error("session not found")]
     SessionNotFound,
@@ -147,6 +150,7 @@ impl VerifyError {
             VerifyError::MethodUnsupported(_) => "method_unsupported",
             VerifyError::OfferMismatch(_) => "offer_mismatch",
             VerifyError::Replayed => "replayed",
+            VerifyError::QuotaSpent => "quota_spent",
             VerifyError::SessionNotFound => "session_not_found",
             VerifyError::SessionClosed => "session_closed",
             VerifyError::InsufficientBalance => "insufficient_balance",

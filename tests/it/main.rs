@@ -20,6 +20,7 @@ mod mpp_session;
 mod mpp_wire;
 mod policy;
 mod probe;
+mod quota;
 mod rejections;
 mod roundtrip;
 mod server;

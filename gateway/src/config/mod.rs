@@ -268,6 +268,11 @@ pub struct RouteConfig {
     /// What the route accepts over x402 (needed when `protocols` lists `x402`).
     #[serde(default)]
     pub x402: Option<RouteX402>,
+    /// Sell an L402 token for this many requests instead of unlimited reuse until it expires;
+    /// uses are counted atomically in the store (every gateway sharing it), the next one gets
+    /// a fresh 402 with reason `quota_spent`.
+    #[serde(default)]
+    pub uses: Option<u64>,
 }
 
 impl RouteConfig {

@@ -131,6 +131,12 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (i, r) in self.routes.iter().enumerate() {
             let field = |f: &str| format!("route[{i}].{f}");
+            if r.uses == Some(0) {
+                return Err(invalid(
+                    field("uses"),
+                    "must be at least 1 (omit it for unlimited)",
+                ));
+            }
             if r.name.is_empty()
                 || !r
                     .name

@@ -48,6 +48,26 @@ impl Paywall {
         }
     }
 
+    /// Count one use of a reusable token on a route sold by the use (`uses = N`): `false`
+    /// once the quota is spent. Other routes and credentials: `true`, no store access.
+    async fn count_use(
+        &self,
+        route: &Route,
+        receipt: &Receipt,
+        now: u64,
+    ) -> Result<bool, GateError> {
+        let (Some(max), Some(token_id)) = (route.uses, receipt.verified.token_id) else {
+            return Ok(true);
+        };
+        let Some(store) = self.store() else {
+            return Err(GateError::Store(crate::store::StoreError::Config(
+                "a route with `uses` needs a store to count them".into(),
+            )));
+        };
+        let keep_until = receipt.verified.expires_at.unwrap_or(now + 365 * 86_400);
+        Ok(store.use_quota(&token_id, max, keep_until).await?)
+    }
+
     /// Verify whatever credential the request carries, consuming single-use proofs.
     ///
     /// The consumption is the gateway's half of the exactly-once rule: a proof that verifies
@@ -122,7 +142,11 @@ impl Paywall {
             match self.settle(&receipt, now).await {
                 Ok(ledger) => {
                     receipt.ledger = ledger;
-                    return Check::Paid(receipt);
+                    match self.count_use(route, &receipt, now).await {
+                        Ok(true) => return Check::Paid(receipt),
+                        Ok(false) => refused = Some((VerifyError::QuotaSpent.into(), *id)),
+                        Err(e) => return Check::Failed(e),
+                    }
                 }
                 Err(Unsettled::Refused(e)) => refused = Some((e.into(), *id)),
                 Err(Unsettled::Failed(e)) => return Check::Failed(e),

@@ -53,8 +53,8 @@ impl Default for MintLimits {
     fn default() -> Self {
         MintLimits {
             max_concurrent: 8,
-            per_second: 100,
-            burst: 200,
+            per_second: 200,
+            burst: 400,
             max_outstanding: 100_000,
             wait: Duration::from_millis(1_000),
         }

@@ -16,6 +16,8 @@ pub struct Route {
     pub offer: Offer,
     /// Protocols offered, in challenge order.
     pub protocols: Vec<ProtocolId>,
+    /// L402 tokens sold for this many uses (counted in the store); `None` = unlimited.
+    pub uses: Option<u64>,
 }
 
 impl Route {
@@ -90,6 +92,7 @@ mod tests {
                 valid_for_secs: None,
             },
             protocols: vec![ProtocolId::L402],
+            uses: None,
         }
     }
 

@@ -53,6 +53,7 @@ pub fn route_table(config: &Config) -> RouteTable {
                     .iter()
                     .filter_map(|p| ProtocolId::parse(p))
                     .collect(),
+                uses: r.uses,
             })
             .collect(),
     )

@@ -239,4 +239,7 @@ impl Store for LazyStore {
     async fn pool_count(&self, route: &str, valid_until: u64) -> StoreResult<u64> {
         self.inner()?.pool_count(route, valid_until).await
     }
+    async fn use_quota(&self, token_id: &[u8; 32], max: u64, expires_at: u64) -> StoreResult<bool> {
+        self.inner()?.use_quota(token_id, max, expires_at).await
+    }
 }

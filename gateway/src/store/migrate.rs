@@ -14,6 +14,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         include_str!("migrations/sqlite/0002_mpp_sessions.sql"),
     ),
     (
+        3,
+        "token_uses",
+        include_str!("migrations/sqlite/0003_token_uses.sql"),
+    ),
+    (
         4,
         "settlement_states",
         include_str!("migrations/sqlite/0004_settlement_states.sql"),
@@ -27,6 +32,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         2,
         "mpp_sessions",
         include_str!("migrations/postgres/0002_mpp_sessions.sql"),
+    ),
+    (
+        3,
+        "token_uses",
+        include_str!("migrations/postgres/0003_token_uses.sql"),
     ),
     (
         4,

@@ -112,6 +112,11 @@ pub trait Store: SessionStore + SettlementStore + Send + Sync + std::fmt::Debug 
 
     /// Number of pooled invoices for `route` still valid at `valid_until`.
     async fn pool_count(&self, route: &str, valid_until: u64) -> StoreResult<u64>;
+
+    /// Count one use of a token sold for `max` uses (`token_uses` table), atomically across
+    /// every gateway sharing the store: `true` if this use is within the quota (then counted),
+    /// `false` once `max` uses were counted. The row is kept until `expires_at`.
+    async fn use_quota(&self, token_id: &[u8; 32], max: u64, expires_at: u64) -> StoreResult<bool>;
 }
 
 /// How to open a store (built from the `[store]` config section).

@@ -177,7 +177,7 @@ macro_rules! impl_sql_store {
             async fn purge_expired(&self, now: u64) -> StoreResult<u64> {
                 let now = to_i64(now, "now")?;
                 let mut n = 0;
-                for table in ["consumed", "sessions", "invoice_pool"] {
+                for table in ["consumed", "sessions", "invoice_pool", "token_uses"] {
                     let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
                     let r = sqlx::query(&sql)
                         .bind(now)
@@ -230,6 +230,28 @@ macro_rules! impl_sql_store {
                     })
                 })
                 .transpose()
+            }
+
+            async fn use_quota(
+                &self,
+                token_id: &[u8; 32],
+                max: u64,
+                expires_at: u64,
+            ) -> StoreResult<bool> {
+                // One statement: the first use inserts 1, later ones add 1 only while below
+                // `max`; a row comes back only when this use was counted.
+                let row = sqlx::query(
+                    "INSERT INTO token_uses (token_id, uses, expires_at) VALUES ($1, 1, $3) \
+                     ON CONFLICT (token_id) DO UPDATE SET uses = token_uses.uses + 1 \
+                     WHERE token_uses.uses < $2 RETURNING uses",
+                )
+                .bind(&token_id[..])
+                .bind(to_i64(max, "max")?)
+                .bind(to_i64(expires_at, "expires_at")?)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(row.is_some() && max > 0)
             }
 
             async fn pool_count(&self, route: &str, valid_until: u64) -> StoreResult<u64> {

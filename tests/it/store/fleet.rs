@@ -29,6 +29,7 @@ both_backends!(
     a_token_first_used_on_two_gateways_is_one_payment,
     a_single_use_credential_is_served_once_across_two_gateways,
     a_revocation_reaches_every_gateway_within_the_bound,
+    a_quota_of_three_uses_holds_across_two_gateways,
 );
 
 /// L402 where every proof is single-use (the per-request flavour): verification as usual,
@@ -97,9 +98,19 @@ struct Fleet {
 
 impl Fleet {
     async fn start(backend: Backend, single_use: bool) -> Fleet {
+        Fleet::start_with(backend, single_use, "").await
+    }
+
+    /// Like [`Fleet::start`], with `api_extra` appended to the `api` route's table.
+    async fn start_with(backend: Backend, single_use: bool, api_extra: &str) -> Fleet {
         let db = TestStore::new(backend).await;
         let upstream = serve(upstream_app()).await;
-        let text = CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"));
+        let text = CONFIG
+            .replace("{UPSTREAM}", &format!("http://{upstream}"))
+            .replace(
+                "valid_for_secs = 3600\n",
+                &format!("valid_for_secs = 3600\n{api_extra}"),
+            );
         let config = Config::from_toml(&format!("{text}\n{}", db.toml)).unwrap();
         config.validate().unwrap();
         let net = SimNetwork::new();
@@ -212,6 +223,44 @@ async fn a_single_use_credential_is_served_once_across_two_gateways(backend: Bac
         );
     }
     assert_eq!(fleet.ledger().await.len(), 1);
+}
+
+async fn a_quota_of_three_uses_holds_across_two_gateways(backend: Backend) {
+    let fleet = Fleet::start_with(backend, false, "uses = 3\n").await;
+    let auth = fleet.buy().await;
+    let answers = join_all((0..20).map(|i| {
+        let (url, auth) = (fleet.url(i, "/api/x"), auth.clone());
+        async move { raw(&url, &[("authorization", &auth)]).await }
+    }))
+    .await;
+    let served = answers.iter().filter(|a| a.0 == 200).count();
+    assert_eq!(
+        served,
+        3,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    for (status, headers, body) in answers.iter().filter(|a| a.0 != 200) {
+        assert_eq!(*status, 402);
+        assert_eq!(json_body(body)["reason"], "quota_spent");
+        assert!(
+            headers.contains_key("www-authenticate"),
+            "a fresh challenge"
+        );
+    }
+    // Bought once, recorded once; the spent token stays refused on both gateways.
+    assert_eq!(fleet.ledger().await.len(), 1);
+    for i in 0..2 {
+        let (status, _, body) = raw(&fleet.url(i, "/api/x"), &[("authorization", &auth)]).await;
+        assert_eq!(
+            (status.as_u16(), json_body(&body)["reason"].clone()),
+            (402, "quota_spent".into())
+        );
+    }
+    // A route without `uses` still reuses freely.
+    let other = fleet.url(0, "/other/x");
+    let (status, _, _) = raw(&other, &[]).await;
+    assert_eq!(status, 402);
 }
 
 async fn a_revocation_reaches_every_gateway_within_the_bound(backend: Backend) {

@@ -71,6 +71,7 @@ async fn a_thousand_unpaid_requests_create_no_store_row(backend: Backend) {
         "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\
          [mpp]\nrealm = \"gate402.test\"\n[lightning]\nbackend = \"simnet\"\n\
          [invoice_pool]\nsize = {POOL}\n\
+         [minting]\nper_second = 0\n\
          [[route]]\nname = \"all\"\npath_prefix = \"/all/\"\nprice_sat = 10\n\
          protocols = [\"l402\", \"mpp\", \"x402\"]\nx402 = {{ lightning = true }}\n"
     );

@@ -1,0 +1,8 @@
+-- gate402 store, version 3: uses counted per L402 token on routes sold by the use
+-- (`uses = N`): one row per token, incremented atomically by whichever gateway serves it.
+CREATE TABLE token_uses (
+    token_id BYTEA PRIMARY KEY,
+    uses BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX token_uses_expiry ON token_uses (expires_at);
