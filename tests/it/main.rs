@@ -21,6 +21,7 @@ mod mpp_wire;
 mod policy;
 mod probe;
 mod quota;
+mod rate_limits;
 mod rejections;
 mod roundtrip;
 mod server;

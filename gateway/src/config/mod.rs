@@ -3,6 +3,7 @@
 
 mod limits;
 mod minting;
+mod rate;
 mod secret;
 mod store;
 mod validate;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 pub use limits::{Http2Config, LimitsConfig};
 pub use minting::MintingConfig;
+pub use rate::{parse_trusted_proxies, RateLimitConfig};
 pub use secret::{load_mpp_secret, load_secret};
 pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
@@ -85,6 +87,10 @@ pub struct ServerConfig {
     /// `Retry-After` seconds sent with 503 answers during rail outages.
     #[serde(default = "default_retry_after")]
     pub retry_after_secs: u64,
+    /// Peers (addresses or CIDRs) whose `X-Forwarded-For` names the client for rate limits;
+    /// from anyone else it is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Milliseconds between readiness checks of the Lightning backend (a quarter of it
     /// while the backend is down).
     #[serde(default = "default_health_interval")]
@@ -273,6 +279,9 @@ pub struct RouteConfig {
     /// a fresh 402 with reason `quota_spent`.
     #[serde(default)]
     pub uses: Option<u64>,
+    /// Rate limits of this route (`[route.rate_limit]`).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl RouteConfig {

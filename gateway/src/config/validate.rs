@@ -90,6 +90,7 @@ impl Config {
             ));
         }
         self.minting.validate()?;
+        super::parse_trusted_proxies(&self.server.trusted_proxies)?;
         if let super::LightningConfig::Lnd(lnd) = &self.lightning {
             validate_lnd(lnd)?;
         }
@@ -131,6 +132,9 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (i, r) in self.routes.iter().enumerate() {
             let field = |f: &str| format!("route[{i}].{f}");
+            if let Some(rl) = &r.rate_limit {
+                rl.validate(&field("rate_limit"))?;
+            }
             if r.uses == Some(0) {
                 return Err(invalid(
                     field("uses"),

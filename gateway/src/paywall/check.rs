@@ -142,6 +142,17 @@ impl Paywall {
             match self.settle(&receipt, now).await {
                 Ok(ledger) => {
                     receipt.ledger = ledger;
+                    // A reusable token over its rate: 429, and the token stays valid (nothing
+                    // single-use was consumed, no quota use counted).
+                    if let (Some(limit), Some(tid), None) = (
+                        &route.limits.paid,
+                        receipt.verified.token_id,
+                        &receipt.verified.single_use_key,
+                    ) {
+                        if let Some(resp) = limit.check(&tid) {
+                            return Check::Respond(resp);
+                        }
+                    }
                     match self.count_use(route, &receipt, now).await {
                         Ok(true) => return Check::Paid(receipt),
                         Ok(false) => refused = Some((VerifyError::QuotaSpent.into(), *id)),

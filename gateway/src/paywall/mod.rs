@@ -14,6 +14,7 @@ mod layer;
 pub mod mint_gate;
 pub mod pool;
 mod pool_refill;
+pub mod rate;
 mod reconcile;
 mod refund;
 pub mod replay;
@@ -92,6 +93,7 @@ pub struct Paywall {
     mpp: Option<Arc<Mpp>>,
     max_body_bytes: usize,
     max_request_body: usize,
+    trusted_proxies: Vec<ipnet::IpNet>,
     offer_sessions: bool,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
@@ -136,6 +138,7 @@ pub struct PaywallBuilder {
     x402: Option<X402Support>,
     x402_max_response_bytes: usize,
     upstream_timeout: Duration,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Default of [`PaywallBuilder::x402_max_response_bytes`]: 8 MiB.
@@ -184,6 +187,12 @@ impl PaywallBuilder {
         self
     }
 
+    /// Peers whose `X-Forwarded-For` is believed when rate-limiting by client address.
+    pub fn trusted_proxies(mut self, nets: Vec<ipnet::IpNet>) -> Self {
+        self.trusted_proxies = nets;
+        self
+    }
+
     /// Invoice pool settings.
     pub fn pool(mut self, cfg: PoolConfig) -> Self {
         self.pool = cfg;
@@ -223,6 +232,7 @@ impl PaywallBuilder {
             mpp: self.mpp,
             max_body_bytes: self.max_body_bytes,
             max_request_body: self.max_request_body,
+            trusted_proxies: self.trusted_proxies,
             offer_sessions: self.offer_sessions,
             sessions: None,
             settlement: None,
@@ -275,6 +285,7 @@ impl Paywall {
             x402: None,
             x402_max_response_bytes: X402_MAX_RESPONSE_BYTES,
             upstream_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -383,6 +394,15 @@ impl Paywall {
             }
             Check::Refused(refused) => refused,
         };
+        // Before any invoice is minted for a challenge: the unpaid limit per client address.
+        if let Some(limit) = &route.limits.unpaid {
+            if let Some(ip) = rate::client_ip(&req, &self.trusted_proxies) {
+                if let Some(resp) = limit.check(&rate::client_key(ip)) {
+                    tracing::debug!(route = %route.name, "unpaid rate limit");
+                    return Err(resp);
+                }
+            }
+        }
         let error = refused.as_ref().map(|(e, _)| e);
         let err = GateError::PaymentRequired {
             reason: error.map(CredentialError::reason),

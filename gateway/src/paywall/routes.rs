@@ -18,6 +18,8 @@ pub struct Route {
     pub protocols: Vec<ProtocolId>,
     /// L402 tokens sold for this many uses (counted in the store); `None` = unlimited.
     pub uses: Option<u64>,
+    /// Rate limits (unpaid per client address, paid per token).
+    pub limits: std::sync::Arc<super::rate::RouteLimits>,
 }
 
 impl Route {
@@ -93,6 +95,7 @@ mod tests {
             },
             protocols: vec![ProtocolId::L402],
             uses: None,
+            limits: Default::default(),
         }
     }
 

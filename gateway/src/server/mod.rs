@@ -54,6 +54,12 @@ pub fn route_table(config: &Config) -> RouteTable {
                     .filter_map(|p| ProtocolId::parse(p))
                     .collect(),
                 uses: r.uses,
+                limits: Arc::new(
+                    r.rate_limit
+                        .as_ref()
+                        .map(|l| l.limits())
+                        .unwrap_or_default(),
+                ),
             })
             .collect(),
     )
@@ -78,6 +84,10 @@ pub fn paywall_with_secret(
     let mut builder = Paywall::builder(route_table(config), protocols, lightning)
         .invoice_expiry(config.l402.invoice_expiry_secs)
         .retry_after(config.server.retry_after_secs)
+        .trusted_proxies(
+            crate::config::parse_trusted_proxies(&config.server.trusted_proxies)
+                .unwrap_or_default(),
+        )
         .max_request_body(config.server.limits.max_body_bytes)
         .health_interval(Duration::from_millis(config.server.health_interval_ms))
         .pool(PoolConfig {
