@@ -17,6 +17,7 @@ mod minting;
 mod mpp_charge;
 mod mpp_interop;
 mod mpp_session;
+mod mpp_session_bound;
 mod mpp_wire;
 mod policy;
 mod probe;

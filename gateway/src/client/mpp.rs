@@ -210,6 +210,26 @@ impl Client {
         Ok((session, resp))
     }
 
+    /// Present the open credential of `s` again (its deposit is paid already): after the
+    /// gateway answered the open with 429 `too_many_sessions` and the payer closed another
+    /// session, before the session challenge expires. Nothing is paid.
+    pub async fn session_retry_open(
+        &self,
+        s: &MppSession,
+        req: &ClientRequest,
+        return_invoice: Option<String>,
+    ) -> Result<Response<Bytes>, ClientError> {
+        let mut fields = vec![
+            ("action", "open".to_owned()),
+            ("preimage", hex::encode(s.preimage)),
+        ];
+        if let Some(inv) = return_invoice {
+            fields.push(("returnInvoice", inv));
+        }
+        let cred = MppCredential::new(&s.offer.challenge, payload(&fields));
+        self.execute(req, Some(header(&cred)?)).await
+    }
+
     /// Send `req` paid by the session (bearer).
     pub async fn session_send(
         &self,

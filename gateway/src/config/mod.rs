@@ -218,6 +218,15 @@ pub struct MppSessionConfig {
     /// Advertised idle timeout, seconds.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_secs: u64,
+    /// Open sessions per payer at most (the payee node of the session's return invoice, else
+    /// the client address); an open beyond it answers 429 and its credential stays valid
+    /// until its challenge expires. 0 = unlimited.
+    #[serde(default = "default_max_open_per_payer")]
+    pub max_open_per_payer: u64,
+}
+
+fn default_max_open_per_payer() -> u64 {
+    16
 }
 
 impl Default for MppSessionConfig {
@@ -226,6 +235,7 @@ impl Default for MppSessionConfig {
             enabled: false,
             deposit_units: default_deposit_units(),
             idle_timeout_secs: default_idle_timeout(),
+            max_open_per_payer: default_max_open_per_payer(),
         }
     }
 }

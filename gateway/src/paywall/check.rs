@@ -79,6 +79,7 @@ impl Paywall {
         route: &Route,
         headers: &HeaderMap,
         body: Option<&BodyDigest>,
+        client: Option<std::net::IpAddr>,
     ) -> Check {
         let now = now_unix();
         let mut refused = None;
@@ -96,7 +97,7 @@ impl Paywall {
             };
             let result = match (&cred, &self.mpp) {
                 (Credential::Mpp(c), _) if c.challenge.intent == mpp::SESSION => {
-                    return self.session(route, c, now, body).await;
+                    return self.session(route, c, now, body, client).await;
                 }
                 (Credential::Mpp(c), Some(m)) if c.challenge.intent == mpp::CHARGE => {
                     m.verify_charge_with(c, &route.offer, now, body)

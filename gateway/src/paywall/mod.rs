@@ -94,6 +94,7 @@ pub struct Paywall {
     max_body_bytes: usize,
     max_request_body: usize,
     trusted_proxies: Vec<ipnet::IpNet>,
+    max_sessions_per_payer: u64,
     offer_sessions: bool,
     sessions: Option<Arc<dyn SessionStore>>,
     settlement: Option<Settlement>,
@@ -139,6 +140,7 @@ pub struct PaywallBuilder {
     x402_max_response_bytes: usize,
     upstream_timeout: Duration,
     trusted_proxies: Vec<ipnet::IpNet>,
+    max_sessions_per_payer: u64,
 }
 
 /// Default of [`PaywallBuilder::x402_max_response_bytes`]: 8 MiB.
@@ -208,6 +210,14 @@ impl PaywallBuilder {
     /// Offer MPP (`Payment` scheme, Lightning charge) with `mpp`; with `sessions`, also the
     /// Lightning session intent once a store is attached ([`Paywall::with_store`]: balances
     /// live in the store, shared by every gateway using it).
+    /// Open MPP sessions per payer at most (0 = unlimited; default 16).
+    pub fn max_sessions_per_payer(mut self, max: u64) -> Self {
+        self.max_sessions_per_payer = max;
+        self
+    }
+
+    /// Offer MPP (`Payment` scheme, Lightning charge) with `mpp`; with `sessions`, also the
+    /// Lightning session intent (see [`PaywallBuilder::mpp`]'s first form).
     pub fn mpp(mut self, mpp: Arc<Mpp>, sessions: bool) -> Self {
         self.protocols.retain(|p| p.id() != ProtocolId::Mpp);
         self.protocols.push(mpp.clone());
@@ -233,6 +243,7 @@ impl PaywallBuilder {
             max_body_bytes: self.max_body_bytes,
             max_request_body: self.max_request_body,
             trusted_proxies: self.trusted_proxies,
+            max_sessions_per_payer: self.max_sessions_per_payer,
             offer_sessions: self.offer_sessions,
             sessions: None,
             settlement: None,
@@ -286,6 +297,7 @@ impl Paywall {
             x402_max_response_bytes: X402_MAX_RESPONSE_BYTES,
             upstream_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
+            max_sessions_per_payer: 16,
         }
     }
 
@@ -378,7 +390,8 @@ impl Paywall {
             (req, None)
         };
         let digest = digest.as_ref();
-        let refused = match self.check(route, req.headers(), digest).await {
+        let client = rate::client_ip(&req, &self.trusted_proxies).map(rate::client_key);
+        let refused = match self.check(route, req.headers(), digest, client).await {
             Check::Paid(receipt) => {
                 let headers = req.headers_mut();
                 for name in CREDENTIAL_HEADERS {
@@ -396,8 +409,8 @@ impl Paywall {
         };
         // Before any invoice is minted for a challenge: the unpaid limit per client address.
         if let Some(limit) = &route.limits.unpaid {
-            if let Some(ip) = rate::client_ip(&req, &self.trusted_proxies) {
-                if let Some(resp) = limit.check(&rate::client_key(ip)) {
+            if let Some(ip) = client {
+                if let Some(resp) = limit.check(&ip) {
                     tracing::debug!(route = %route.name, "unpaid rate limit");
                     return Err(resp);
                 }

@@ -31,6 +31,40 @@ fn verified(session_id: [u8; 32], challenge_id: Option<[u8; 32]>) -> Verified {
     }
 }
 
+/// The payer of a session being opened: the payee node of its return invoice (where its
+/// refund goes), else the client address.
+fn payer_of(
+    rail: &dyn gate402_rails::LightningRail,
+    return_invoice: Option<&str>,
+    client: Option<std::net::IpAddr>,
+) -> Option<String> {
+    if let Some(d) = return_invoice.and_then(|i| rail.decode(i).ok()) {
+        return Some(format!("node:{}", hex::encode(d.payee_pubkey)));
+    }
+    client.map(|ip| format!("addr:{ip}"))
+}
+
+/// 429: the payer has `max` open sessions.
+fn too_many_sessions(max: u64, retry_after_secs: u64) -> Response<Body> {
+    let body = json!({
+        "type": "https://gate402.dev/problems/too_many_sessions",
+        "title": "Too Many Requests",
+        "status": 429,
+        "reason": "too_many_sessions",
+        "detail": format!("{max} sessions are open for this payer: close one, then retry with the same credential before its challenge expires"),
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    resp
+}
+
 fn balance_extra(rec: &SessionRecord) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("sessionId".into(), rec.id.clone().into());
@@ -46,6 +80,7 @@ impl Paywall {
         cred: &MppCredential,
         now: u64,
         body: Option<&BodyDigest>,
+        client: Option<std::net::IpAddr>,
     ) -> Check {
         let (Some(m), Some(store)) = (&self.mpp, &self.sessions) else {
             return refused(VerifyError::MethodUnsupported("sessions are not offered"));
@@ -70,6 +105,16 @@ impl Paywall {
                             return Ok(refused(e));
                         }
                     }
+                    let payer = payer_of(self.lightning.as_ref(), return_invoice.as_deref(), client);
+                    // Before the deposit's proof is consumed: refused here, the credential
+                    // stays valid (until its challenge expires) for a retry once the payer
+                    // closed a session.
+                    if let (Some(p), max @ 1..) = (&payer, self.max_sessions_per_payer) {
+                        if store.open_sessions_of(p).await? >= max {
+                            tracing::info!(route = %route.name, max, "open sessions per payer reached");
+                            return Ok(Check::Respond(too_many_sessions(max, self.retry_after_secs)));
+                        }
+                    }
                     if !self
                         .reservations
                         .reserve(&session_key(&session_id), Some(expires_at), now)
@@ -86,6 +131,7 @@ impl Paywall {
                         closed: false,
                         last_used: now,
                         idle_timeout_secs: m.idle_timeout_secs(),
+                        payer,
                     };
                     if !store.open(rec).await? {
                         return Ok(refused(VerifyError::Replayed));

@@ -117,6 +117,7 @@ pub fn paywall_with_secret(
         }
         builder = builder
             .mpp(Arc::new(mpp), m.session.enabled)
+            .max_sessions_per_payer(m.session.max_open_per_payer)
             .max_body_bytes(m.max_body_bytes);
     }
     if let Some(x402) = x402_support(config)? {

@@ -127,6 +127,9 @@ impl SessionStore for LazyStore {
     async fn claim_idle(&self, now: u64, limit: u32) -> StoreResult<Vec<MppSessionRecord>> {
         self.inner()?.claim_idle(now, limit).await
     }
+    async fn open_sessions_of(&self, payer: &str) -> StoreResult<u64> {
+        self.inner()?.open_sessions_of(payer).await
+    }
 }
 
 #[async_trait]

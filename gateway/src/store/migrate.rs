@@ -23,6 +23,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         "settlement_states",
         include_str!("migrations/sqlite/0004_settlement_states.sql"),
     ),
+    (
+        7,
+        "sessions_payer",
+        include_str!("migrations/sqlite/0007_sessions_payer.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -42,6 +47,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         4,
         "settlement_states",
         include_str!("migrations/postgres/0004_settlement_states.sql"),
+    ),
+    (
+        7,
+        "sessions_payer",
+        include_str!("migrations/postgres/0007_sessions_payer.sql"),
     ),
 ];
 

@@ -51,6 +51,10 @@ pub struct SessionRecord {
     /// Idle timeout advertised when the session was opened, seconds (0: none): a session
     /// unused for longer is closed by the gateway and refunded.
     pub idle_timeout_secs: u64,
+    /// Who opened it, for the per-payer bound: `node:<payee pubkey hex>` of the return
+    /// invoice, else `addr:<client address>`; `None` when unknown.
+    #[serde(default)]
+    pub payer: Option<String>,
 }
 
 impl SessionRecord {
@@ -85,6 +89,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn close(&self, id: &str) -> Result<Result<SessionRecord, VerifyError>, StoreError>;
     /// Read a session.
     async fn get(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Open sessions of `payer`.
+    async fn open_sessions_of(&self, payer: &str) -> Result<u64, StoreError>;
     /// Close at most `limit` open sessions idle since before `now - idle_timeout` and return
     /// them (as they were). Each session is claimed by exactly one caller, whichever gateway
     /// of a fleet sweeps: its refund is paid once.

@@ -8,7 +8,7 @@
 
 /// Columns of an MPP session row, in the order `mpp_session_from_row` reads them.
 pub(crate) const COLUMNS: &str =
-    "id, route, deposited, spent, state, last_used, idle_timeout, return_invoice";
+    "id, route, deposited, spent, state, last_used, idle_timeout, return_invoice, payer";
 
 /// Closed sessions are kept this long (answering `session-closed`), then purged.
 pub(crate) const CLOSED_RETENTION_SECS: u64 = 30 * 86_400;
@@ -30,6 +30,7 @@ macro_rules! impl_sql_sessions {
                 closed: state != "open",
                 last_used: to_u64(r.try_get("last_used").map_err(classify)?, "last_used")?,
                 idle_timeout_secs: to_u64(r.try_get("idle_timeout").map_err(classify)?, "idle")?,
+                payer: r.try_get("payer").map_err(classify)?,
             })
         }
 
@@ -100,8 +101,9 @@ macro_rules! impl_sql_sessions {
             async fn open(&self, r: $crate::store::MppSessionRecord) -> StoreResult<bool> {
                 let res = sqlx::query(
                     "INSERT INTO sessions (id, protocol, version, data, expires_at, updated_at, \
-                     route, deposited, spent, state, last_used, idle_timeout, return_invoice) \
-                     VALUES ($1, 'mpp', 0, '', $2, $3, $4, $5, $6, 'open', $3, $7, $8) \
+                     route, deposited, spent, state, last_used, idle_timeout, return_invoice, \
+                     payer) \
+                     VALUES ($1, 'mpp', 0, '', $2, $3, $4, $5, $6, 'open', $3, $7, $8, $9) \
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(r.id.as_str())
@@ -112,10 +114,23 @@ macro_rules! impl_sql_sessions {
                 .bind(to_i64(r.spent_sats, "spent")?)
                 .bind(to_i64(r.idle_timeout_secs, "idle_timeout")?)
                 .bind(r.return_invoice.as_deref())
+                .bind(r.payer.as_deref())
                 .execute(&self.pool)
                 .await
                 .map_err(classify)?;
                 Ok(res.rows_affected() == 1)
+            }
+
+            async fn open_sessions_of(&self, payer: &str) -> StoreResult<u64> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sessions WHERE protocol = 'mpp' AND payer = $1 \
+                     AND state = 'open'",
+                )
+                .bind(payer)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+                to_u64(n, "count")
             }
 
             async fn debit(

@@ -26,6 +26,7 @@ fn rec(id: &str, deposited: u64, last_used: u64, idle: u64) -> MppSessionRecord 
         closed: false,
         last_used,
         idle_timeout_secs: idle,
+        payer: None,
     }
 }
 
