@@ -193,3 +193,130 @@ async fn wait_for_status(uri: &http::Uri, want: u16) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `serve --log-format json`: every stderr line is a JSON object; one `gate402::access`
+/// event per request with route, protocol, outcome, status and latency; no secret, credential
+/// or preimage in any line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_one_access_event_per_request_and_no_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim_dir = tmp.path().join("sim");
+    let (_sim, _) = spawn_until(
+        &[
+            "simnet",
+            "--dir",
+            sim_dir.to_str().unwrap(),
+            "--nodes",
+            "alice,bob",
+        ],
+        &[],
+        "simnet ready",
+    )
+    .await;
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = up.local_addr().unwrap();
+    let app = Router::new().route("/api/hello", get(|| async { "hello, paid world" }));
+    tokio::spawn(async move { axum::serve(up, app).await });
+    let config = tmp.path().join("gateway.toml");
+    write_config(&config, &format!("http://{up_addr}"), &sim_dir.join("bob"));
+    let secret = "5a".repeat(32);
+    let mut gw = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ])
+        .env("GATE402_L402_SECRET", &secret)
+        .env("GATE402_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(gw.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let l = out.next_line().await.unwrap().expect("serve exited");
+            if l.contains("listening on") {
+                return l;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let base = line.rsplit(' ').next().unwrap().to_string();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut err = BufReader::new(gw.stderr.take().unwrap()).lines();
+    let sink = logs.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(l)) = err.next_line().await {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    let url = format!("{base}/api/hello");
+    let alice = sim_dir.join("alice");
+    let cache = tmp.path().join("cache");
+    let args = [
+        "get",
+        url.as_str(),
+        "--lnd-dir",
+        alice.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    assert_eq!(run_get(&args).await.status.code(), Some(0), "paid");
+    assert_eq!(run_get(&args).await.status.code(), Some(0), "reused");
+    let forged = "L402 AgJAbWFjYXJvb24=:".to_string() + &"ab".repeat(32);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let req = http::Request::get(&url)
+        .header("authorization", &forged)
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    assert_eq!(client.request(req).await.unwrap().status(), 402);
+    // Four requests through the gateway (get's unpaid try, its paid retry, the reuse, the
+    // forged one): wait for their four access events.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let access = loop {
+        let access: Vec<serde_json::Value> = logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+            .filter(|v| v["target"] == "gate402::access")
+            .collect();
+        if access.len() >= 4 || tokio::time::Instant::now() > deadline {
+            break access;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let outcomes: Vec<&str> = access
+        .iter()
+        .map(|v| v["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["challenged", "paid", "paid", "refused"],
+        "{access:?}"
+    );
+    for v in &access {
+        assert_eq!(v["route"], "api");
+        assert!(v["status"].as_u64().is_some() && v["latency_ms"].as_f64().is_some());
+    }
+    assert_eq!(access[1]["protocol"], "l402");
+    // Nothing secret anywhere: the master secret, the forged credential, any Authorization.
+    let preimage_hex = &"ab".repeat(32);
+    for l in logs.lock().unwrap().iter() {
+        assert!(!l.contains(&secret), "{l}");
+        assert!(
+            !l.contains(preimage_hex) && !l.contains("AgJAbWFjYXJvb24"),
+            "{l}"
+        );
+        assert!(
+            !l.to_ascii_lowercase().contains("authorization: l402"),
+            "{l}"
+        );
+    }
+}

@@ -69,6 +69,10 @@ enum Command {
         /// Path of the TOML config.
         #[arg(short, long)]
         config: PathBuf,
+        /// Log format: `text` (human) or `json` (one JSON object per line; with it one
+        /// access event per request, as `[server] access_log = true`).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     #[cfg(feature = "server")]
     /// Parse and validate a config file (and its secrets), then exit.
@@ -106,7 +110,7 @@ enum Command {
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.command.verbose_logs());
+    init_tracing(cli.command.verbose_logs(), cli.command.json_logs());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,7 +126,9 @@ pub fn main() -> ExitCode {
             #[cfg(all(feature = "server", feature = "client"))]
             Command::Demo => run_demo().await,
             #[cfg(feature = "server")]
-            Command::Serve { config } => serve::run(&config).await,
+            Command::Serve { config, log_format } => {
+                serve::run(&config, log_format == LogFormat::Json).await
+            }
             #[cfg(feature = "server")]
             Command::CheckConfig { config } => serve::check(&config),
             #[cfg(feature = "client")]
@@ -144,6 +150,15 @@ pub fn main() -> ExitCode {
 }
 
 impl Command {
+    /// Whether logs are JSON lines (`serve --log-format json`).
+    fn json_logs(&self) -> bool {
+        #[cfg(feature = "server")]
+        if let Command::Serve { log_format, .. } = self {
+            return *log_format == LogFormat::Json;
+        }
+        false
+    }
+
     /// Servers log at `info` by default; one-shot commands and `mcp` only warnings.
     fn verbose_logs(&self) -> bool {
         #[cfg(feature = "server")]
@@ -154,11 +169,30 @@ impl Command {
     }
 }
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
+}
+
 /// Logs always go to stderr (stdout carries `get` bodies and the MCP protocol).
-fn init_tracing(verbose_default: bool) {
+fn init_tracing(verbose_default: bool, json: bool) {
     let default = if verbose_default { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATE402_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

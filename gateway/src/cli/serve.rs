@@ -66,14 +66,15 @@ fn spawn_purge(store: Arc<dyn Store>) {
 }
 
 /// Run the gateway until Ctrl-C.
-pub async fn run(path: &Path) -> ExitCode {
-    let config = match Config::load(path) {
+pub async fn run(path: &Path, json_logs: bool) -> ExitCode {
+    let mut config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}: {e}", path.display());
             return ExitCode::from(2);
         }
     };
+    config.server.access_log |= json_logs;
     // Sessions refund unspent balances: the node must be able to pay.
     let macaroon = crate::backend::seller_macaroon(config.mpp.session.enabled);
     let rail = match crate::backend::connect_with(&config.lightning, macaroon).await {

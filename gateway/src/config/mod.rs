@@ -91,6 +91,10 @@ pub struct ServerConfig {
     /// from anyone else it is ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// One log event per request (target `gate402::access`: route, protocol, outcome, status,
+    /// latency); on by default with `gate402 serve --log-format json`.
+    #[serde(default)]
+    pub access_log: bool,
     /// Milliseconds between readiness checks of the Lightning backend (a quarter of it
     /// while the backend is down).
     #[serde(default = "default_health_interval")]

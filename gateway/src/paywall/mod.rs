@@ -375,6 +375,17 @@ impl Paywall {
         if route.offer.price_msat == 0 {
             return Ok((req, None));
         }
+        self.authorize_priced(route, req).await.map_err(|mut resp| {
+            resp.extensions_mut().insert(RouteTag(route.name.clone()));
+            resp
+        })
+    }
+
+    async fn authorize_priced(
+        &self,
+        route: &Route,
+        req: Request<Body>,
+    ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
         let req = match body::limit(req, self.max_request_body) {
             Ok(r) => r,
             Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
@@ -512,6 +523,11 @@ impl Paywall {
         })
     }
 }
+
+/// The route a paywall answer (402, 429, 503…) was made for, in its response extensions
+/// (for the access log and metrics).
+#[derive(Debug, Clone)]
+pub struct RouteTag(pub String);
 
 /// The absolute URL a request was made to (x402 `resource.url`): scheme from
 /// `X-Forwarded-Proto` (`http`/`https`, as set by a TLS terminator in front) or the request

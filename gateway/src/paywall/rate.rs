@@ -103,6 +103,10 @@ impl<K: Hash + Eq + Clone> Limit<K> {
             HeaderValue::from_static("no-store"),
         );
         h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        h.insert(
+            super::edge::REASON_HEADER,
+            HeaderValue::from_static("rate_limited"),
+        );
         // draft-ietf-httpapi-ratelimit-headers: quota `q` per window `w` seconds; `r`
         // remaining, `t` seconds until it is available again.
         let window = u64::from(self.burst.div_ceil(self.per_second)).max(1);

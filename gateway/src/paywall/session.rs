@@ -62,6 +62,10 @@ fn too_many_sessions(max: u64, retry_after_secs: u64) -> Response<Body> {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    h.insert(
+        super::edge::REASON_HEADER,
+        HeaderValue::from_static("too_many_sessions"),
+    );
     resp
 }
 

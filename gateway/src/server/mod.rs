@@ -5,6 +5,7 @@
 //! * [`limits`] — connection caps (total and per client address) and idle tracking;
 //! * [`tls`] — the downstream certificate, reloaded on `SIGHUP`.
 
+mod access_log;
 mod conn;
 pub mod limits;
 pub mod listener;
@@ -280,7 +281,12 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
         Some(f) => router.merge(f),
         None => router,
     };
-    Ok(router.fallback_service(gated))
+    let router = router.fallback_service(gated);
+    Ok(if config.server.access_log {
+        router.layer(axum::middleware::from_fn(access_log::access_log))
+    } else {
+        router
+    })
 }
 
 /// The built-in facilitator's routes when `[facilitator] enabled`, sharing the paywall's EVM
