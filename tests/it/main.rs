@@ -21,6 +21,7 @@ mod policy;
 mod probe;
 mod rejections;
 mod roundtrip;
+mod secrets;
 mod server;
 mod store;
 mod tls;

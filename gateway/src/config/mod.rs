@@ -3,6 +3,7 @@
 
 mod limits;
 mod secret;
+mod secret_file;
 mod store;
 mod validate;
 mod x402;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 pub use limits::{Http2Config, LimitsConfig};
 pub use secret::{load_mpp_secret, load_secret};
+pub use secret_file::read_secret_file;
 pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
 pub use x402::{EvmConfig, FacilitatorConfig, RouteX402};
