@@ -21,6 +21,7 @@ mod policy;
 mod probe;
 mod rejections;
 mod roundtrip;
+mod secret_leaks;
 mod secrets;
 mod server;
 mod store;
