@@ -16,7 +16,8 @@ use serde_json::Value;
 fn plain_keys(v: &Value) -> bool {
     match v {
         Value::Object(m) => m.iter().all(|(k, v)| {
-            k.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+            k.bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
                 && plain_keys(v)
         }),
         Value::Array(items) => items.iter().all(plain_keys),
@@ -38,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(ours, theirs, "JCS differs from serde_jcs");
     } else {
         let theirs_back: Value = serde_json::from_str(&theirs).expect("serde_jcs output parses");
-        assert_eq!(back, theirs_back, "JCS denotes another value than serde_jcs");
+        assert_eq!(
+            back, theirs_back,
+            "JCS denotes another value than serde_jcs"
+        );
     }
 });

@@ -43,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(ours.request, theirs.request.raw(), "request");
     assert_eq!(ours.expires, theirs.expires, "expires");
     assert_eq!(ours.digest, theirs.digest, "digest");
-    assert_eq!(ours.opaque.as_deref(), theirs.opaque.as_ref().map(|o| o.raw()), "opaque");
+    assert_eq!(
+        ours.opaque.as_deref(),
+        theirs.opaque.as_ref().map(|o| o.raw()),
+        "opaque"
+    );
     assert_eq!(ours.id, theirs.id, "id");
     // And a challenge that one accepts as ours, the other accepts too.
     let ok_ours = id::verify(SECRET.as_bytes(), &ours.id, &ours.bound()).is_some();

@@ -64,7 +64,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         3 => {
-            let offers = [("lightning", "charge"), ("lightning", "session"), ("tempo", "charge")];
+            let offers = [
+                ("lightning", "charge"),
+                ("lightning", "session"),
+                ("tempo", "charge"),
+            ];
             let order = accept::order(&offers, text);
             assert!(order.iter().all(|&i| i < offers.len()));
         }

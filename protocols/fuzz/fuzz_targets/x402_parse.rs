@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let x402 = X402::new(std::iter::empty());
     match sel % 4 {
         0 | 1 => {
-            let name = if sel % 2 == 0 { "payment-signature" } else { "x-payment" };
+            let name = if sel % 2 == 0 {
+                "payment-signature"
+            } else {
+                "x-payment"
+            };
             if let Ok(value) = HeaderValue::from_bytes(rest) {
                 let mut headers = HeaderMap::new();
                 headers.append(HeaderName::from_static(name), value);
@@ -48,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
                 let _ = c;
             }
             // The same bytes as a v1 JSON body.
-            for c in x402.parse_challenges(&HeaderMap::new(), rest).into_iter().flatten() {
+            for c in x402
+                .parse_challenges(&HeaderMap::new(), rest)
+                .into_iter()
+                .flatten()
+            {
                 let _ = c;
             }
         }
