@@ -102,7 +102,7 @@ async fn main() {
     let chain = Chain::start().await;
     let dir = tempfile::tempdir().unwrap();
     let keyfile = dir.path().join("settler.key");
-    std::fs::write(&keyfile, &chain.keys[0]).unwrap();
+    gate402_tests::write_secret(&keyfile, &chain.keys[0]).unwrap();
     let up = serve(axum::Router::new().fallback(|| async { "{\"weather\":\"sunny\"}" })).await;
     let cfg = CONFIG
         .replace("{UPSTREAM}", &format!("http://{up}"))

@@ -151,7 +151,7 @@ fn secrets_come_from_env_or_file_and_must_be_long_enough() {
     use gate402::config::{load_secret, L402Config};
     let dir = tempfile::tempdir().unwrap();
     let short = dir.path().join("short");
-    std::fs::write(&short, "abcd").unwrap();
+    gate402_tests::write_secret(&short, "abcd").unwrap();
     let cfg = L402Config {
         secret_file: Some(short.clone()),
         ..L402Config::default()
@@ -159,7 +159,7 @@ fn secrets_come_from_env_or_file_and_must_be_long_enough() {
     let e = load_secret(&cfg).unwrap_err().to_string();
     assert!(e.contains("at least 32") && e.contains("short"), "{e}");
     let good = dir.path().join("good");
-    std::fs::write(&good, hex::encode([3u8; 32])).unwrap();
+    gate402_tests::write_secret(&good, hex::encode([3u8; 32])).unwrap();
     let cfg = L402Config {
         secret_file: Some(good),
         ..L402Config::default()
@@ -202,7 +202,7 @@ fn mpp_section_is_validated_and_its_secret_checked() {
     ok.validate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let short = dir.path().join("short");
-    std::fs::write(&short, "abcd").unwrap();
+    gate402_tests::write_secret(&short, "abcd").unwrap();
     let cfg = MppConfig {
         secret_file: Some(short),
         ..MppConfig::default()

@@ -25,6 +25,8 @@ mod quota;
 mod rate_limits;
 mod rejections;
 mod roundtrip;
+mod secret_leaks;
+mod secrets;
 mod server;
 mod store;
 mod tls;

@@ -78,7 +78,7 @@ pub async fn start_edited(
 ) -> (Harness, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let keyfile = dir.path().join("settler.key");
-    std::fs::write(&keyfile, settler_key).unwrap();
+    gate402_tests::write_secret(&keyfile, settler_key).unwrap();
     let cfg = X402_CONFIG
         .replace("{UPSTREAM}", upstream)
         .replace("{RPC}", rpc)

@@ -62,7 +62,7 @@ async fn express_uses_gate402_as_its_facilitator() {
             let chain = Chain::start().await;
             let dir = tempfile::tempdir().unwrap();
             let keyfile = dir.path().join("settler.key");
-            std::fs::write(&keyfile, &chain.keys[0]).unwrap();
+            gate402_tests::write_secret(&keyfile, &chain.keys[0]).unwrap();
             let cfg = format!(
                 "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n\
          [lightning]\nbackend = \"simnet\"\n\

@@ -66,7 +66,7 @@ async fn x402_https_facilitator_url_trusted_through_ca_file() {
     // gate402 #1: the built-in facilitator on the chain, behind a TLS relay.
     let dir = tempfile::tempdir().unwrap();
     let keyfile = dir.path().join("settler.key");
-    std::fs::write(&keyfile, &chain.keys[0]).unwrap();
+    gate402_tests::write_secret(&keyfile, &chain.keys[0]).unwrap();
     let fac = Harness::start_with(&format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n\
          [lightning]\nbackend = \"simnet\"\n\

@@ -15,6 +15,10 @@ pub mod chain;
 pub mod matrix;
 pub mod peers;
 
+// Secret files at mode 0600 (issue #12 H item 5).
+pub mod secrets;
+pub use secrets::write_secret;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{body::Bytes, extract::Request, routing::get, Json, Router};

@@ -30,6 +30,18 @@ pub enum ConfigError {
     /// A secret is missing or too short.
     #[error("secret: {0}")]
     Secret(String),
+    /// A secret file is readable by every user (refused; `chmod 600` fixes it).
+    #[error(
+        "secret: {what} {path} is readable by every user (mode {mode:03o}); run `chmod 600 {path}`"
+    )]
+    SecretFileMode {
+        /// The config key naming the file, e.g. `l402.secret_file`.
+        what: String,
+        /// File path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {

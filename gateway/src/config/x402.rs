@@ -154,11 +154,9 @@ impl EvmConfig {
     /// neither is set. The key is never printed.
     pub fn settler_key(&self) -> Result<Option<SettlerKey>, ConfigError> {
         let text = if let Some(path) = &self.settler_key_file {
-            std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::Secret(format!(
-                    "cannot read settler_key_file {}: {e}",
-                    path.display()
-                ))
+            let raw = super::read_secret_file(path, "evm.settler_key_file")?;
+            String::from_utf8(raw).map_err(|_| {
+                ConfigError::Secret(format!("settler_key_file {} is not text", path.display()))
             })?
         } else {
             match std::env::var(&self.settler_key_env) {

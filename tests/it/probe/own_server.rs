@@ -63,7 +63,7 @@ pub async fn start_all() -> Harness {
     let upstream = serve(upstream_app()).await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("settler.key");
-    std::fs::write(
+    gate402_tests::write_secret(
         &key,
         "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     )
