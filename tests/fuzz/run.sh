@@ -12,7 +12,7 @@
 # GATE402_FUZZ_GATEWAY=1 (tests/run-all.sh) and the longer local run includes it.
 #
 # Builds all cargo-fuzz targets of protocols/fuzz and gateway/fuzz once (nightly, ASan, debug
-# assertions, own target dirs <crate>/fuzz/target — gitignored), then runs each for
+# assertions, own target dirs $HOME/.cache/gate402/fuzz/<crate>, outside the clone), then runs each for
 # SECONDS_PER_TARGET with the committed seeds (<crate>/fuzz/seeds/<target>, read-only) plus a
 # scratch corpus in a
 # temporary directory, so nothing generated lands in the repository. Exits non-zero on any
@@ -40,7 +40,10 @@ printf '%-16s %10s %9s %7s %7s\n' target execs execs/s cov ft >"$WORK/summary"
 n=0
 for crate in $CRATES; do
     CRATE="$ROOT/$crate"
-    BIN_DIR="$CRATE/fuzz/target/$TRIPLE/release"
+    # Fuzz builds live outside the clone, one dir per fuzz crate (instrumented: never mixed
+    # with the workspace's own artefacts); a fresh clone on a warm machine reuses them.
+    export CARGO_TARGET_DIR="${GATE402_FUZZ_TARGET_DIR:-$HOME/.cache/gate402/fuzz}/$crate"
+    BIN_DIR="$CARGO_TARGET_DIR/$TRIPLE/release"
     cd "$CRATE"
     b=$(date +%s)
     cargo +nightly fuzz build -O --debug-assertions
