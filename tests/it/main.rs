@@ -13,6 +13,7 @@ mod interop_matrix;
 mod layer;
 mod limits;
 mod lnd_backend;
+mod macaroons;
 mod mpp_charge;
 mod mpp_interop;
 mod mpp_session;

@@ -56,6 +56,10 @@ impl WalletArgs {
             ..LndSection::default()
         };
         let cfg = lnd_conn::lnd_config(&section, lnd_conn::BUYER_MACAROON)?;
+        // Least privilege (issue #16 "L"): say so when handed an admin macaroon.
+        if let Some(w) = crate::least_privilege::buyer_warning(&cfg) {
+            eprintln!("{w}");
+        }
         let rail = LndRail::connect(cfg).await.map_err(|e| e.to_string())?;
         Ok(Arc::new(rail))
     }
