@@ -58,6 +58,8 @@ pub async fn build_tools(args: McpArgs) -> Result<BuyerTools, String> {
             "no Lightning wallet configured (--lnd-dir): Lightning offers cannot be paid"
         );
     }
+    // The wallet first: its connection warns about an admin macaroon.
+    let client = args.buyer.client(true).await?;
     let node = if args.node_tools {
         let mut cfg = args.buyer.wallet.lnd_config()?;
         if let Some(p) = &args.node_macaroon {
@@ -67,7 +69,6 @@ pub async fn build_tools(args: McpArgs) -> Result<BuyerTools, String> {
     } else {
         None
     };
-    let client = args.buyer.client(true).await?;
     let tools = BuyerTools::new(client, args.max_body_bytes);
     Ok(match node {
         Some(n) => tools.with_node_tools(n),
