@@ -7,6 +7,7 @@ mod buyer_https;
 mod buyer_mixed;
 mod buyer_session;
 mod config_files;
+mod failover;
 mod faults;
 mod grpc;
 mod interop_matrix;
