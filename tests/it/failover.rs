@@ -99,3 +99,42 @@ async fn an_outcome_unknown_payment_is_not_followed_by_another() {
     // The uncertain attempt stays reserved (pending), not released.
     assert_eq!(spent_msat(&c).1 + spent_msat(&c).0, 100_000 + 10_000);
 }
+
+/// The MCP tool reports every attempt: on success (`attempts` of the result) and when every
+/// offer fails (`attempts` of the error result, `paid: false`).
+#[tokio::test]
+async fn fetch_paid_url_reports_every_attempt() {
+    use gate402::mcp::server::ToolSet;
+    let h = start_mixed().await;
+    let tools = gate402::mcp::BuyerTools::new(client(&h, "m", 60), 4096);
+    let fail = |n| Faults {
+        fail_next_payments: n,
+        ..Faults::default()
+    };
+    h.net.set_faults("buyer", fail(1));
+    let url = h.url("/all/m1").to_string();
+    let ok = tools
+        .call("fetch_paid_url", serde_json::json!({ "url": url }))
+        .await
+        .unwrap();
+    assert!(!ok.is_error, "{}", ok.value);
+    assert_eq!(ok.value["status"], 200);
+    assert_eq!(ok.value["attempts"][0]["protocol"], "l402", "{}", ok.value);
+    assert_eq!(ok.value["attempts"][0]["error"], "no_route");
+
+    // Every offer fails (l402, mpp, x402/lightning): two fail-overs, then the last error.
+    h.net.set_faults("buyer", fail(3));
+    let url = h.url("/all/m2").to_string();
+    let bad = tools
+        .call("fetch_paid_url", serde_json::json!({ "url": url }))
+        .await
+        .unwrap();
+    assert!(bad.is_error, "{}", bad.value);
+    assert_eq!(bad.value["error"], "payment_failed", "{}", bad.value);
+    assert_eq!(bad.value["paid"], false, "{}", bad.value);
+    let tried = bad.value["attempts"].as_array().unwrap();
+    assert_eq!(tried.len(), 2, "{}", bad.value);
+    assert_eq!(tried[0]["protocol"], "l402");
+    assert_eq!(tried[1]["protocol"], "mpp");
+    assert_eq!(h.net.balance_msat("buyer"), Some(BUYER_MSAT - 100_000));
+}

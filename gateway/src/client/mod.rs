@@ -177,6 +177,8 @@ pub enum Event {
     Paid(PaymentInfo),
     /// The payment failed or was refused.
     Failed(String),
+    /// An attempt failed without moving money; the next offer is tried (failover).
+    FailedOver(Attempt),
 }
 
 /// Callback receiving progress [`Event`]s.
@@ -345,7 +347,9 @@ impl Client {
                         return Err(e);
                     }
                     tracing::warn!(protocol = protocol.as_str(), %rail, error = %e, "payment failed, nothing moved: trying the next offer");
-                    attempts.push(Attempt::new(protocol, rail, &e));
+                    let attempt = Attempt::new(protocol, rail, &e);
+                    self.emit(Event::FailedOver(attempt.clone()));
+                    attempts.push(attempt);
                 }
             }
         }

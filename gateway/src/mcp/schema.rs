@@ -40,7 +40,8 @@ fn result(ok: Value) -> Value {
                 "message": { "type": "string" },
                 "paid": { "type": "boolean", "description": "Whether money was (or may have been) spent before the failure." },
                 "max_cost_msat": { "type": INT },
-                "payment_hash": { "type": "string" }
+                "payment_hash": { "type": "string" },
+                "attempts": { "type": "array", "description": "Offers tried before (failover), each {protocol, rail, error, message}." }
             },
             "required": ["error", "message", "paid"]
         }]

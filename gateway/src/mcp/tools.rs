@@ -193,6 +193,10 @@ impl BuyerTools {
                 if let Some(p) = &trace.paid {
                     out.value["payment_hash"] = json!(p.payment_hash);
                 }
+                if !trace.attempts.is_empty() {
+                    let tried: Vec<Value> = trace.attempts.iter().map(|a| a.to_json()).collect();
+                    out.value["attempts"] = json!(tried);
+                }
                 out
             }
         }
