@@ -56,6 +56,12 @@ pub async fn connect_with(
         LightningConfig::Simnet { node } => Ok(Arc::new(SimNetwork::new().add_node(node, 0))),
         LightningConfig::Lnd(section) => {
             let cfg = lnd_config(section, default_macaroon)?;
+            // Least privilege (issue #16 "L"): refunds pay, so they need `offchain:write`.
+            let refunds = default_macaroon == BUYER_MACAROON;
+            match crate::least_privilege::seller(&cfg, refunds, section.require_least_privilege)? {
+                crate::least_privilege::SellerCheck::Ok => {}
+                crate::least_privilege::SellerCheck::Warn(w) => tracing::warn!("{w}"),
+            }
             let (cert, mac) = (
                 describe_cert(&cfg.tls_cert),
                 describe_macaroon(&cfg.macaroon),

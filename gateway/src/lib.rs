@@ -40,6 +40,7 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod facilitator;
+pub mod least_privilege;
 pub mod lnd_conn;
 #[cfg(feature = "client")]
 pub mod mcp;

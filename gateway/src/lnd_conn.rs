@@ -35,6 +35,10 @@ pub struct LndSection {
     /// Environment variable holding the macaroon as hex or base64.
     #[serde(default)]
     pub macaroon_env: Option<String>,
+    /// Refuse to start when the macaroon grants more than the seller needs (see
+    /// `least_privilege`); otherwise that is only a warning.
+    #[serde(default)]
+    pub require_least_privilege: bool,
 }
 
 /// Macaroon a seller uses from an LND directory (least privilege: invoices only).

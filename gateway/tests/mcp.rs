@@ -422,3 +422,130 @@ async fn the_reference_typescript_sdk_client_buys_through_gate402_mcp() {
     )
     .await;
 }
+
+/// Issue #16 "L": `gate402 macaroon bake --role read-only`, then the reference TypeScript SDK
+/// client lists and calls `gate402 mcp --node-tools` against the simulator (results
+/// validated against their output schemas by the SDK); no secret appears in any result; the
+/// wallet's admin macaroon is refused for node tools without `--allow-spending-macaroon`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_tools_run_read_only_for_the_reference_typescript_sdk_client() {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
+    assert!(
+        interop
+            .join("node_modules/@modelcontextprotocol/sdk")
+            .exists(),
+        "npm interop peers missing: run `npm ci --prefix tests/interop` (tests/run-all.sh does)"
+    );
+    let world = World::start().await;
+    let alice = world.alice.to_str().unwrap().to_owned();
+    let ro = world.tmp.path().join("readonly.macaroon");
+    let bake = Command::new(BIN)
+        .args([
+            "macaroon",
+            "bake",
+            "--role",
+            "read-only",
+            "--lnd-dir",
+            &alice,
+            "--out",
+        ])
+        .arg(&ro)
+        .output();
+    let bake = tokio::time::timeout(DEADLINE, bake).await.unwrap().unwrap();
+    assert!(
+        bake.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bake.stderr)
+    );
+
+    // The wallet's admin.macaroon can pay: refused for node tools (before serving).
+    let refused = Command::new(BIN)
+        .args(["mcp", "--node-tools", "--lnd-dir", &alice])
+        .stdin(Stdio::null())
+        .output();
+    let refused = tokio::time::timeout(DEADLINE, refused)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--allow-spending-macaroon"), "{err}");
+    assert!(err.contains("admin macaroon"), "buyer warning: {err}");
+    assert!(refused.stdout.is_empty());
+
+    let cache = world.tmp.path().join("cache");
+    let args = json!([
+        "mcp",
+        "--node-tools",
+        "--node-macaroon",
+        ro,
+        "--lnd-dir",
+        alice,
+        "--cache-dir",
+        cache
+    ]);
+    let run = Command::new("node")
+        .arg(interop.join("mcp/node_tools.mjs"))
+        .current_dir(&interop)
+        .env("GATE402_BIN", BIN)
+        .env("GATE402_MCP_ARGS", args.to_string())
+        .env("MCP_URL", format!("{}/api/hello", world.base))
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(DEADLINE, run)
+        .await
+        .expect("the agent finishes in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "agent failed: {stdout}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let node_tools = json!(["node_info", "channel_balance", "decode_invoice"]);
+    for t in node_tools.as_array().unwrap() {
+        assert!(seen["tools"].as_array().unwrap().contains(t), "{seen}");
+        assert!(
+            seen["withOutputSchema"].as_array().unwrap().contains(t),
+            "{seen}"
+        );
+    }
+    assert_eq!(seen["info"]["isError"], false, "{seen}");
+    assert_eq!(seen["info"]["value"]["alias"], "alice", "{seen}");
+    assert_eq!(seen["info"]["value"]["pubkey"].as_str().unwrap().len(), 66);
+    let bal = &seen["balance"]["value"]["local_balance"];
+    assert_eq!(seen["balance"]["isError"], false, "{seen}");
+    assert!(bal["msat"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(
+        bal["sat"].as_u64().unwrap(),
+        bal["msat"].as_u64().unwrap() / 1000
+    );
+    assert!(
+        seen["invoice"].as_str().unwrap().starts_with("ln"),
+        "{seen}"
+    );
+    let d = &seen["decoded"]["value"];
+    assert_eq!(seen["decoded"]["isError"], false, "{seen}");
+    assert_eq!(d["amount"]["msat"], 10_000, "{seen}");
+    assert_eq!(d["amount"]["sat"], 10, "{seen}");
+    assert_eq!(d["payment_hash"].as_str().unwrap().len(), 64, "{seen}");
+    assert_eq!(seen["garbage"]["isError"], true, "{seen}");
+    assert_eq!(
+        seen["garbage"]["value"]["error"], "invalid_invoice",
+        "{seen}"
+    );
+
+    // No secret in any result: neither macaroon (hex) nor a preimage field.
+    let results = json!([
+        seen["info"],
+        seen["balance"],
+        seen["decoded"],
+        seen["garbage"]
+    ])
+    .to_string();
+    for secret in [
+        std::fs::read(&ro).unwrap(),
+        std::fs::read(world.alice.join("admin.macaroon")).unwrap(),
+    ] {
+        assert!(!results.contains(&hex::encode(&secret)), "macaroon leaked");
+    }
+    assert!(!results.contains("preimage"), "{results}");
+}

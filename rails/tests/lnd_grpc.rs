@@ -360,3 +360,66 @@ async fn unary_calls_do_not_pay_the_nagle_delay() {
         "{per_call:?} per call"
     );
 }
+
+/// Issue #16 "L": macaroons baked with `BakeMacaroon` carry LND's permissions; a read-only
+/// one can read but neither pay nor mint (LND's "permission denied").
+#[tokio::test]
+async fn baked_read_only_macaroon_cannot_pay_or_mint() {
+    use gate402_rails::lnd::permissions::{config_perms, macaroon_perms, perms, BakeRole};
+    let f = fixture().await;
+    let alice_admin = LndRail::connect(admin(&f.alice)).await.unwrap();
+    let admin_perms = config_perms(&admin(&f.alice)).unwrap();
+    assert!(gate402_rails::lnd::permissions::is_admin(&admin_perms));
+
+    let ro = alice_admin
+        .bake_macaroon(&BakeRole::ReadOnly.perms())
+        .await
+        .unwrap();
+    assert_eq!(macaroon_perms(&ro).unwrap(), BakeRole::ReadOnly.perms());
+    let mut cfg = admin(&f.alice);
+    cfg.macaroon = gate402_rails::MacaroonSource::Inline(hex::encode(&ro));
+    let alice_ro = LndRail::connect(cfg).await.unwrap();
+    assert_eq!(alice_ro.channel_balance_msat().await.unwrap(), 10_000_000);
+    alice_ro.info().await.unwrap();
+
+    let bob = LndRail::connect(admin(&f.bob)).await.unwrap();
+    let inv = bob.create_invoice(req(1_000)).await.unwrap();
+    let e = alice_ro
+        .pay_invoice(&inv.bolt11, PayLimits::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
+    assert!(e.message.contains("permission denied"), "{e}");
+    let e = alice_ro.create_invoice(req(1_000)).await.unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
+    let e = alice_ro
+        .bake_macaroon(&BakeRole::Pay.perms())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
+    assert_eq!(f.net.balance_msat("alice"), Some(10_000_000));
+
+    // CheckMacaroonPermissions answers for any macaroon of this node.
+    let inv_mac = std::fs::read(f.alice.invoice_macaroon_path()).unwrap();
+    let write = perms(&[("invoices", "write")]);
+    let pay = perms(&[("offchain", "write")]);
+    assert!(alice_admin
+        .check_macaroon_permissions(&inv_mac, &write)
+        .await
+        .unwrap());
+    assert!(!alice_admin
+        .check_macaroon_permissions(&inv_mac, &pay)
+        .await
+        .unwrap());
+    assert!(!alice_admin
+        .check_macaroon_permissions(&ro, &pay)
+        .await
+        .unwrap());
+    // The invoice macaroon may not ask (no `macaroon:read`).
+    let alice_inv = LndRail::connect(invoice_only(&f.alice)).await.unwrap();
+    let e = alice_inv
+        .check_macaroon_permissions(&ro, &pay)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
+}

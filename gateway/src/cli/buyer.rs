@@ -16,6 +16,9 @@ use crate::client::{BuyerPolicy, Client, EvmWallet, Policy, TokenCache};
 /// Policy, wallet and cache flags of the buyer commands.
 #[derive(Debug, Clone, Args)]
 pub struct BuyerArgs {
+    /// Do not try the next offer of a 402 when paying the chosen one fails.
+    #[arg(long = "no-failover")]
+    pub no_failover: bool,
     /// Policy file (TOML).
     #[arg(long = "policy", env = "GATE402_POLICY")]
     pub policy: Option<PathBuf>,
@@ -151,7 +154,9 @@ impl BuyerArgs {
                 .map_err(|e| format!("wallet: {e}"))?
         };
         let cache = TokenCache::new(cache_dir(self.cache_dir.as_ref()));
-        let client = Client::new(wallet, cache, Policy::default()).with_policy(policy);
+        let client = Client::new(wallet, cache, Policy::default())
+            .with_policy(policy)
+            .with_failover(!self.no_failover);
         Ok(match evm {
             Some(w) => client.with_evm_wallet(w),
             None => client,

@@ -223,6 +223,14 @@ impl Progress {
                     eprintln!("* not paid: {why}");
                 }
             }
+            Event::FailedOver(a) => {
+                eprintln!(
+                    "* {} over {} failed ({}), nothing paid: trying the next offer",
+                    a.protocol.as_str(),
+                    a.rail,
+                    a.error
+                );
+            }
             _ => {}
         }
     }

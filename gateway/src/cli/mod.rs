@@ -17,6 +17,8 @@ mod get;
 #[cfg(feature = "client")]
 mod get_output;
 #[cfg(feature = "client")]
+pub mod macaroon;
+#[cfg(feature = "client")]
 mod probe;
 #[cfg(feature = "client")]
 mod probe_output;
@@ -92,6 +94,9 @@ enum Command {
     /// `fetch_paid_url`, `quote_url`, `budget_status`.
     Mcp(Box<crate::mcp::McpArgs>),
     #[cfg(feature = "client")]
+    /// Bake least-privilege LND macaroons (`macaroon bake --role invoice|pay|read-only`).
+    Macaroon(macaroon::MacaroonArgs),
+    #[cfg(feature = "client")]
     /// Grade any 402 server against L402, MPP and x402, rule by rule; with `--pay --max-cost N`
     /// also pay each protocol once and check receipts and replay refusal (exit codes: 0 all
     /// PASS, 5 WARN, 6 FAIL, 3 refused by --max-cost, 4 payment failed, 1 error, 2 usage).
@@ -137,6 +142,8 @@ pub fn main() -> ExitCode {
             Command::Budget(args) => budget::run(args),
             #[cfg(feature = "client")]
             Command::Mcp(args) => crate::mcp::run(*args).await,
+            #[cfg(feature = "client")]
+            Command::Macaroon(args) => macaroon::run(args).await,
             #[cfg(feature = "client")]
             Command::Probe(args) => ExitCode::from(probe::run(*args).await),
             #[cfg(feature = "server")]

@@ -40,8 +40,8 @@ impl WalletArgs {
             || self.lnd_macaroon.is_some()
     }
 
-    /// Connect the configured wallet.
-    pub async fn connect(&self) -> Result<Arc<dyn LightningRail>, String> {
+    /// The LND connection settings of the configured wallet.
+    pub fn lnd_config(&self) -> Result<gate402_rails::lnd::LndConfig, String> {
         if self.lnd_dir.is_none() && self.lnd_address.is_none() {
             return Err(
                 "no wallet configured: pass --lnd-dir or --lnd-address/--lnd-cert/--lnd-macaroon"
@@ -55,7 +55,16 @@ impl WalletArgs {
             macaroon: self.lnd_macaroon.clone(),
             ..LndSection::default()
         };
-        let cfg = lnd_conn::lnd_config(&section, lnd_conn::BUYER_MACAROON)?;
+        lnd_conn::lnd_config(&section, lnd_conn::BUYER_MACAROON)
+    }
+
+    /// Connect the configured wallet.
+    pub async fn connect(&self) -> Result<Arc<dyn LightningRail>, String> {
+        let cfg = self.lnd_config()?;
+        // Least privilege (issue #16 "L"): say so when handed an admin macaroon.
+        if let Some(w) = crate::least_privilege::buyer_warning(&cfg) {
+            eprintln!("{w}");
+        }
         let rail = LndRail::connect(cfg).await.map_err(|e| e.to_string())?;
         Ok(Arc::new(rail))
     }

@@ -16,6 +16,7 @@ pub mod budget;
 mod cache;
 mod choose;
 mod error;
+mod failover;
 mod l402;
 mod lightning;
 mod mpp;
@@ -34,6 +35,7 @@ use bytes::Bytes;
 pub use cache::{CachedToken, TokenCache};
 pub use choose::{Quote, WouldPay};
 pub use error::{ClientError, PolicyError};
+pub use failover::Attempt;
 use gate402_protocols::ProtocolId;
 use gate402_rails::LightningRail;
 use http::{HeaderMap, Method, Response, StatusCode, Uri};
@@ -137,6 +139,8 @@ pub struct PaidResponse {
     pub payment: Option<PaymentInfo>,
     /// Whether a cached credential was presented and accepted.
     pub reused_credential: bool,
+    /// Failed payment attempts of other offers before this one (failover).
+    pub attempts: Vec<Attempt>,
 }
 
 impl PaidResponse {
@@ -155,6 +159,7 @@ impl PaidResponse {
             "payment_hash": p.map(|p| p.payment_hash.clone()),
             "receipt": p.and_then(|p| p.receipt.clone()),
             "reused_credential": self.reused_credential,
+            "attempts": self.attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
         })
     }
 }
@@ -172,6 +177,8 @@ pub enum Event {
     Paid(PaymentInfo),
     /// The payment failed or was refused.
     Failed(String),
+    /// An attempt failed without moving money; the next offer is tried (failover).
+    FailedOver(Attempt),
 }
 
 /// Callback receiving progress [`Event`]s.
@@ -186,6 +193,8 @@ pub struct Client {
     policy: BuyerPolicy,
     on_event: Option<EventSink>,
     evm: Option<EvmWallet>,
+    /// Try the next offer when a payment fails without moving money.
+    failover: bool,
 }
 
 impl Client {
@@ -207,7 +216,15 @@ impl Client {
             policy,
             on_event: None,
             evm: None,
+            failover: true,
         }
+    }
+
+    /// Enable (default) or disable failover to the next offer of a 402 when a payment fails
+    /// without moving money (`--no-failover`).
+    pub fn with_failover(mut self, on: bool) -> Self {
+        self.failover = on;
+        self
     }
 
     /// Use `policy` (preference order, limits, budgets, domain lists).
@@ -294,6 +311,7 @@ impl Client {
                 response: first,
                 payment: None,
                 reused_credential: auth.is_some(),
+                attempts: Vec::new(),
             });
         }
         if cached.is_some() {
@@ -306,19 +324,35 @@ impl Client {
         self.emit(Event::Challenged(
             offers.iter().map(Offer::protocol_id).collect(),
         ));
-        let chosen = match self.choose(&mut offers, &target.host, req.max_cost, now) {
-            Some(i) => offers.swap_remove(i),
-            None => {
-                let e = choose::refusal(&offers, &rejected, &self.policy);
-                self.emit(Event::Failed(e.to_string()));
-                return Err(e);
+        let mut attempts: Vec<Attempt> = Vec::new();
+        loop {
+            let chosen = match self.choose(&mut offers, &target.host, req.max_cost, now) {
+                Some(i) => offers.swap_remove(i),
+                None => {
+                    let e = choose::refusal(&offers, &rejected, &self.policy);
+                    self.emit(Event::Failed(e.to_string()));
+                    return Err(e);
+                }
+            };
+            let (protocol, rail) = (chosen.protocol_id(), chosen.rail.clone());
+            match self.pay_and_retry(req, &target, chosen, now).await {
+                Ok(mut paid) => {
+                    paid.attempts = attempts;
+                    return Ok(paid);
+                }
+                Err(e) => {
+                    self.emit(Event::Failed(e.to_string()));
+                    let next = self.failover && failover::may_fail_over(&e) && !offers.is_empty();
+                    if !next {
+                        return Err(e);
+                    }
+                    tracing::warn!(protocol = protocol.as_str(), %rail, error = %e, "payment failed, nothing moved: trying the next offer");
+                    let attempt = Attempt::new(protocol, rail, &e);
+                    self.emit(Event::FailedOver(attempt.clone()));
+                    attempts.push(attempt);
+                }
             }
-        };
-        let result = self.pay_and_retry(req, &target, chosen, now).await;
-        if let Err(e) = &result {
-            self.emit(Event::Failed(e.to_string()));
         }
-        result
     }
 
     fn offers(

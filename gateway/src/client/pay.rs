@@ -139,6 +139,7 @@ impl Client {
             response,
             payment: Some(info),
             reused_credential: false,
+            attempts: Vec::new(),
         };
         Ok((paid, header))
     }
@@ -232,6 +233,7 @@ impl Client {
             response,
             payment: Some(info),
             reused_credential: false,
+            attempts: Vec::new(),
         };
         Ok((paid, header))
     }

@@ -13,6 +13,7 @@
 //! lists, wallets, cache directory. stdout carries only protocol messages; logs go to
 //! stderr. Secrets (macaroons, preimages, keys) never appear in tool output.
 
+pub mod node_tools;
 pub mod protocol;
 pub mod schema;
 pub mod server;
@@ -35,6 +36,17 @@ pub struct McpArgs {
     /// Bodies longer than this many bytes are cut in tool results (`body_truncated: true`).
     #[arg(long = "max-body-bytes", default_value_t = 65_536)]
     pub max_body_bytes: usize,
+    /// Also serve read-only Lightning node tools (`node_info`, `channel_balance`,
+    /// `decode_invoice`) on the `--lnd-*` node.
+    #[arg(long = "node-tools")]
+    pub node_tools: bool,
+    /// Read-only macaroon for the node tools (default: the wallet's, which is refused when
+    /// it can pay unless `--allow-spending-macaroon`).
+    #[arg(long = "node-macaroon", env = "GATE402_NODE_MACAROON")]
+    pub node_macaroon: Option<std::path::PathBuf>,
+    /// Let the node tools run with a macaroon that can pay.
+    #[arg(long = "allow-spending-macaroon")]
+    pub allow_spending_macaroon: bool,
 }
 
 /// Build the tools from `args`: a bad policy, or a configured wallet that cannot be reached,
@@ -46,8 +58,22 @@ pub async fn build_tools(args: McpArgs) -> Result<BuyerTools, String> {
             "no Lightning wallet configured (--lnd-dir): Lightning offers cannot be paid"
         );
     }
+    // The wallet first: its connection warns about an admin macaroon.
     let client = args.buyer.client(true).await?;
-    Ok(BuyerTools::new(client, args.max_body_bytes))
+    let node = if args.node_tools {
+        let mut cfg = args.buyer.wallet.lnd_config()?;
+        if let Some(p) = &args.node_macaroon {
+            cfg.macaroon = gate402_rails::lnd::MacaroonSource::Path(p.clone());
+        }
+        Some(node_tools::NodeTools::connect(cfg, args.allow_spending_macaroon).await?)
+    } else {
+        None
+    };
+    let tools = BuyerTools::new(client, args.max_body_bytes);
+    Ok(match node {
+        Some(n) => tools.with_node_tools(n),
+        None => tools,
+    })
 }
 
 /// Run `gate402 mcp` until stdin closes.

@@ -40,7 +40,8 @@ fn result(ok: Value) -> Value {
                 "message": { "type": "string" },
                 "paid": { "type": "boolean", "description": "Whether money was (or may have been) spent before the failure." },
                 "max_cost_msat": { "type": INT },
-                "payment_hash": { "type": "string" }
+                "payment_hash": { "type": "string" },
+                "attempts": { "type": "array", "description": "Offers tried before (failover), each {protocol, rail, error, message}." }
             },
             "required": ["error", "message", "paid"]
         }]
@@ -107,6 +108,14 @@ pub fn fetch_output() -> Value {
         "payment_hash": { "type": ["string", "null"], "description": "Payment hash or transaction." },
         "receipt": { "description": "The decoded receipt (MPP Payment-Receipt, x402 PAYMENT-RESPONSE, L402 token id)." },
         "reused_credential": { "type": "boolean" },
+        "attempts": {
+            "type": "array",
+            "description": "Offers tried before the one paid, whose payment failed without moving money (failover).",
+            "items": { "type": "object", "properties": {
+                "protocol": { "type": "string" }, "rail": { "type": "string" },
+                "error": { "type": "string" }, "message": { "type": "string" }
+            }, "required": ["protocol", "rail", "error", "message"] }
+        },
         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
         "body": { "type": "string" },
         "body_encoding": { "type": "string", "enum": ["utf-8", "base64"] },

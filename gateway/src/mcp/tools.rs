@@ -38,6 +38,8 @@ const SHOWN_HEADERS: [&str; 7] = [
 pub struct BuyerTools {
     client: Client,
     max_body_bytes: usize,
+    /// `--node-tools` (listed after the buyer tools).
+    node: Option<super::node_tools::NodeTools>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,7 +151,14 @@ impl BuyerTools {
         BuyerTools {
             client: client.on_event(trace::record),
             max_body_bytes,
+            node: None,
         }
+    }
+
+    /// Also serve the read-only node tools (`--node-tools`).
+    pub fn with_node_tools(mut self, node: super::node_tools::NodeTools) -> Self {
+        self.node = Some(node);
+        self
     }
 
     /// The Lightning maximum of a call: the policy's, lowered by the call's.
@@ -183,6 +192,10 @@ impl BuyerTools {
                 out.value["max_cost_msat"] = json!(max_cost_msat);
                 if let Some(p) = &trace.paid {
                     out.value["payment_hash"] = json!(p.payment_hash);
+                }
+                if !trace.attempts.is_empty() {
+                    let tried: Vec<Value> = trace.attempts.iter().map(|a| a.to_json()).collect();
+                    out.value["attempts"] = json!(tried);
                 }
                 out
             }
@@ -255,7 +268,7 @@ impl BuyerTools {
 #[async_trait]
 impl ToolSet for BuyerTools {
     fn tools(&self) -> Vec<ToolSpec> {
-        vec![
+        let mut specs = vec![
             ToolSpec {
                 name: "fetch_paid_url",
                 title: "Fetch a URL, paying its 402 price",
@@ -284,10 +297,19 @@ impl ToolSet for BuyerTools {
                 input_schema: schema::budget_input(),
                 output_schema: schema::budget_output(),
             },
-        ]
+        ];
+        if self.node.is_some() {
+            specs.extend(super::node_tools::NodeTools::specs());
+        }
+        specs
     }
 
     async fn call(&self, name: &str, arguments: Value) -> Result<ToolOutcome, CallError> {
+        if let Some(node) = &self.node {
+            if super::node_tools::NAMES.contains(&name) {
+                return node.call(name, arguments).await;
+            }
+        }
         match name {
             "fetch_paid_url" => Ok(self.fetch(args(arguments)?).await),
             "quote_url" => Ok(self.quote(args(arguments)?).await),

@@ -6,7 +6,7 @@
 
 use std::{cell::RefCell, future::Future};
 
-use crate::client::{ClientError, Event, PaymentInfo};
+use crate::client::{Attempt, ClientError, Event, PaymentInfo};
 
 tokio::task_local! {
     static TRACE: RefCell<Trace>;
@@ -19,6 +19,8 @@ pub struct Trace {
     pub started: bool,
     /// The payment the client completed, if any.
     pub paid: Option<PaymentInfo>,
+    /// Offers whose payment failed without moving money before the next was tried.
+    pub attempts: Vec<Attempt>,
 }
 
 impl Trace {
@@ -35,6 +37,9 @@ pub fn record(e: &Event) {
         Event::Signing(a) => tracing::info!(amount = %a.value, unit = %a.unit, "signing"),
         Event::Paid(p) => tracing::info!(protocol = p.protocol.as_str(), "paid"),
         Event::Failed(why) => tracing::info!(%why, "not paid"),
+        Event::FailedOver(a) => {
+            tracing::info!(protocol = a.protocol.as_str(), error = %a.error, "trying the next offer")
+        }
         Event::Challenged(_) => {}
     }
     let _ = TRACE.try_with(|t| {
@@ -42,6 +47,7 @@ pub fn record(e: &Event) {
         match e {
             Event::Paying(_) | Event::Signing(_) => t.started = true,
             Event::Paid(p) => t.paid = Some(p.clone()),
+            Event::FailedOver(a) => t.attempts.push(a.clone()),
             Event::Challenged(_) | Event::Failed(_) => {}
         }
     });

@@ -111,6 +111,8 @@ mod tests {
     }
 
     #[test]
+    // The literal is the ECMAScript round-half-even vector written exactly as in RFC 8785.
+    #[allow(clippy::excessive_precision)]
     fn numbers_follow_ecmascript() {
         let cases = [
             (1e21, "1e+21"),

@@ -16,6 +16,7 @@
 mod cache;
 mod config;
 mod errors;
+pub mod permissions;
 pub mod proto;
 mod rpc;
 mod transport;

@@ -1,18 +1,22 @@
 //! Macaroon authentication of the simulator's RPCs, with LND's error texts.
 //!
 //! Every call must carry exactly one hex macaroon in the `macaroon` metadata, signed with the
-//! server's root key. The identifier names a [`Role`]; each role may call a fixed set of RPCs.
-//! The simulator's `invoice` role may call `GetInfo` and `DecodePayReq` in addition to the
-//! invoice RPCs (real LND's `invoice.macaroon` has no `info:read`/`offchain:read`), but never
-//! `SendPaymentV2`, `TrackPaymentV2` or `ChannelBalance`. First-party caveats are not
-//! supported: a macaroon carrying any is refused.
+//! server's root key. Identifiers are LND's (byte 3 + protobuf `MacaroonId`), so the
+//! `entity:action` operations a macaroon grants are read as LND reads them, and each RPC
+//! needs LND's permission for it (a missing one fails with LND's `permission denied`).
+//! `BakeMacaroon` (`macaroon:generate`) mints macaroons with any subset of permissions.
+//! Deviations from LND: the simulator's `invoice.macaroon` also grants `info:read`, and
+//! `DecodePayReq` accepts `invoices:read` as well as `offchain:read`. First-party caveats
+//! are not supported: a macaroon carrying any is refused.
 
 use gate402_protocols::l402::Macaroon;
 use tonic::metadata::MetadataMap;
 use tonic::Status;
 
-/// Identifier prefix of the simulator's macaroons.
-const ID_PREFIX: &str = "gate402-simnet-lnd/v1/";
+use crate::lnd::permissions::{encode_identifier, identifier_perms, perms, Perm, Perms};
+
+/// Storage id written into the identifiers (LND's default root key id is `0`).
+const STORAGE_ID: &[u8] = b"0";
 
 /// The RPCs the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,16 +30,41 @@ pub(crate) enum Rpc {
     ChannelBalance,
     SendPaymentV2,
     TrackPaymentV2,
+    BakeMacaroon,
+    CheckMacaroonPermissions,
 }
 
-/// What a macaroon allows.
+impl Rpc {
+    /// The permissions that each allow the call (LND's, plus the simulator's deviations).
+    fn allowed_by(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Rpc::GetInfo => &[("info", "read")],
+            Rpc::AddInvoice => &[("invoices", "write")],
+            Rpc::LookupInvoice | Rpc::SubscribeInvoices | Rpc::SubscribeSingleInvoice => {
+                &[("invoices", "read")]
+            }
+            Rpc::DecodePayReq => &[("offchain", "read"), ("invoices", "read")],
+            Rpc::ChannelBalance | Rpc::TrackPaymentV2 => &[("offchain", "read")],
+            Rpc::SendPaymentV2 => &[("offchain", "write")],
+            Rpc::BakeMacaroon => &[("macaroon", "generate")],
+            Rpc::CheckMacaroonPermissions => &[("macaroon", "read")],
+        }
+    }
+}
+
+/// The macaroons the simulator writes into its data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Every RPC (`admin.macaroon`).
+    /// Every permission (`admin.macaroon`).
     Admin,
-    /// Invoice RPCs plus `GetInfo` and `DecodePayReq` (`invoice.macaroon`).
+    /// Invoices and addresses read/write plus `info:read` (`invoice.macaroon`).
     Invoice,
 }
+
+/// Entities of LND's `admin.macaroon` (each with `read` and `write`).
+const ADMIN_ENTITIES: [&str; 9] = [
+    "onchain", "offchain", "address", "message", "peers", "info", "invoices", "signer", "macaroon",
+];
 
 impl Role {
     fn name(self) -> &'static str {
@@ -45,26 +74,30 @@ impl Role {
         }
     }
 
-    /// The macaroon identifier of this role.
-    pub(crate) fn identifier(self) -> Vec<u8> {
-        format!("{ID_PREFIX}{}", self.name()).into_bytes()
-    }
-
-    fn from_identifier(id: &[u8]) -> Option<Role> {
-        let name = std::str::from_utf8(id).ok()?.strip_prefix(ID_PREFIX)?;
-        [Role::Admin, Role::Invoice]
-            .into_iter()
-            .find(|r| r.name() == name)
-    }
-
-    fn allows(self, rpc: Rpc) -> bool {
+    /// The permissions of this role.
+    pub(crate) fn perms(self) -> Perms {
         match self {
-            Role::Admin => true,
-            Role::Invoice => !matches!(
-                rpc,
-                Rpc::SendPaymentV2 | Rpc::TrackPaymentV2 | Rpc::ChannelBalance
-            ),
+            Role::Admin => {
+                let mut p: Perms = ADMIN_ENTITIES
+                    .iter()
+                    .flat_map(|e| [Perm::new(e, "read"), Perm::new(e, "write")])
+                    .collect();
+                p.insert(Perm::new("macaroon", "generate"));
+                p
+            }
+            Role::Invoice => perms(&[
+                ("invoices", "read"),
+                ("invoices", "write"),
+                ("address", "read"),
+                ("address", "write"),
+                ("info", "read"),
+            ]),
         }
+    }
+
+    /// The macaroon identifier of this role (deterministic: the nonce is the role's name).
+    pub(crate) fn identifier(self) -> Vec<u8> {
+        encode_identifier(self.name().as_bytes(), STORAGE_ID, &self.perms())
     }
 }
 
@@ -102,7 +135,20 @@ impl Auth {
             .ok_or_else(|| {
                 Status::unauthenticated("cannot get macaroon: encoding/hex: invalid byte")
             })?;
-        let mac = Macaroon::decode(&bytes)
+        let granted = self.verify(&bytes)?;
+        let allowed = rpc
+            .allowed_by()
+            .iter()
+            .any(|(e, a)| granted.contains(&Perm::new(e, a)));
+        if !allowed {
+            return Err(Status::permission_denied("permission denied"));
+        }
+        Ok(())
+    }
+
+    /// Verify a binary macaroon and return the permissions it grants.
+    pub(crate) fn verify(&self, bytes: &[u8]) -> Result<Perms, Status> {
+        let mac = Macaroon::decode(bytes)
             .map_err(|_| Status::unauthenticated("cannot get macaroon: unmarshal failed"))?;
         if !mac.verify_signature(&self.root_key) {
             return Err(Status::permission_denied(
@@ -114,13 +160,19 @@ impl Auth {
                 "verification failed: caveat not satisfied (unsupported by the simulator)",
             ));
         }
-        let role = Role::from_identifier(mac.identifier()).ok_or_else(|| {
+        identifier_perms(mac.identifier()).map_err(|_| {
             Status::permission_denied("verification failed: unknown macaroon identifier")
-        })?;
-        if !role.allows(rpc) {
-            return Err(Status::permission_denied("permission denied"));
-        }
-        Ok(())
+        })
+    }
+
+    /// A new macaroon granting `granted`, with a random nonce.
+    pub(crate) fn bake(&self, granted: &Perms) -> Macaroon {
+        let nonce: [u8; 16] = rand::random();
+        Macaroon::new(
+            &self.root_key,
+            encode_identifier(&nonce, STORAGE_ID, granted),
+            Some(b"lnd".to_vec()),
+        )
     }
 }
 
@@ -148,6 +200,14 @@ mod tests {
         for rpc in [Rpc::SendPaymentV2, Rpc::TrackPaymentV2, Rpc::ChannelBalance] {
             let e = auth.check(&md(&invoice), rpc).unwrap_err();
             assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        }
+        assert!(auth.check(&md(&invoice), Rpc::BakeMacaroon).is_err());
+        assert!(auth.check(&md(&admin), Rpc::BakeMacaroon).is_ok());
+        let ro = auth.bake(&perms(&[("info", "read"), ("offchain", "read")]));
+        assert!(auth.check(&md(&ro), Rpc::ChannelBalance).is_ok());
+        for rpc in [Rpc::SendPaymentV2, Rpc::AddInvoice, Rpc::BakeMacaroon] {
+            let e = auth.check(&md(&ro), rpc).unwrap_err();
+            assert_eq!(e.message(), "permission denied");
         }
         let e = auth.check(&MetadataMap::new(), Rpc::GetInfo).unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);

@@ -1,5 +1,6 @@
 //! `lnrpc.Lightning` over a simulated node: `GetInfo`, `AddInvoice`, `LookupInvoice`,
-//! `SubscribeInvoices`, `DecodePayReq`, `ChannelBalance`.
+//! `SubscribeInvoices`, `DecodePayReq`, `ChannelBalance`, `BakeMacaroon`,
+//! `CheckMacaroonPermissions`.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::convert::{
     ensure_online, hash32, invoice_pb, status, stopping, stream_channel, PbStream,
 };
 use super::Shared;
+use crate::lnd::permissions::{Perm, Perms};
 use crate::lnd::proto::lnrpc::{self, lightning_server::Lightning};
 use crate::{decode_bolt11, InvoiceRequest, LightningRail};
 
@@ -203,4 +205,67 @@ impl Lightning for LightningSvc {
             ..Default::default()
         }))
     }
+
+    async fn bake_macaroon(
+        &self,
+        req: Request<lnrpc::BakeMacaroonRequest>,
+    ) -> Result<Response<lnrpc::BakeMacaroonResponse>, Status> {
+        self.0.auth.check(req.metadata(), Rpc::BakeMacaroon)?;
+        let req = req.into_inner();
+        let granted = permission_set(&req.permissions)?;
+        if granted.is_empty() {
+            return Err(Status::invalid_argument(
+                "permission list cannot be empty. specify at least one action/entity pair",
+            ));
+        }
+        let mac = self.0.auth.bake(&granted);
+        Ok(Response::new(lnrpc::BakeMacaroonResponse {
+            macaroon: hex::encode(mac.encode_v2()),
+        }))
+    }
+
+    async fn check_macaroon_permissions(
+        &self,
+        req: Request<lnrpc::CheckMacPermRequest>,
+    ) -> Result<Response<lnrpc::CheckMacPermResponse>, Status> {
+        self.0
+            .auth
+            .check(req.metadata(), Rpc::CheckMacaroonPermissions)?;
+        let req = req.into_inner();
+        let wanted = permission_set(&req.permissions)?;
+        let granted = self.0.auth.verify(&req.macaroon)?;
+        Ok(Response::new(lnrpc::CheckMacPermResponse {
+            valid: wanted.is_subset(&granted),
+        }))
+    }
+}
+
+/// Most permissions accepted in one request.
+const MAX_PERMISSIONS: usize = 64;
+/// Entities LND knows (its `listpermissions`, subset).
+const ENTITIES: [&str; 10] = [
+    "onchain", "offchain", "address", "message", "peers", "info", "invoices", "signer", "macaroon",
+    "uri",
+];
+
+/// Validate requested permissions like LND does (known entity, known action).
+fn permission_set(list: &[lnrpc::MacaroonPermission]) -> Result<Perms, Status> {
+    if list.len() > MAX_PERMISSIONS {
+        return Err(Status::invalid_argument("too many permissions"));
+    }
+    let mut out = Perms::new();
+    for p in list {
+        if !ENTITIES.contains(&p.entity.as_str()) {
+            return Err(Status::invalid_argument(format!(
+                "invalid permission entity. allowed entities are {ENTITIES:?}"
+            )));
+        }
+        if !matches!(p.action.as_str(), "read" | "write" | "generate") {
+            return Err(Status::invalid_argument(
+                "invalid permission action. allowed actions are [read write generate]",
+            ));
+        }
+        out.insert(Perm::new(&p.entity, &p.action));
+    }
+    Ok(out)
 }

@@ -138,6 +138,7 @@ fn paid_responses_are_cut_and_carry_no_secrets() {
             payment_hash: "ab".repeat(32),
         }),
         reused_credential: false,
+        attempts: Vec::new(),
     };
     let out = t.paid_response(&paid, 50_000);
     assert!(!out.is_error);
@@ -167,6 +168,7 @@ fn paid_responses_are_cut_and_carry_no_secrets() {
             response: response(StatusCode::OK, "abcdé".as_bytes()),
             payment: None,
             reused_credential: true,
+            attempts: Vec::new(),
         },
         1,
     );
@@ -181,6 +183,7 @@ fn paid_responses_are_cut_and_carry_no_secrets() {
             response: response(StatusCode::INTERNAL_SERVER_ERROR, &[0xff, 0xfe, 0x00]),
             payment: None,
             reused_credential: false,
+            attempts: Vec::new(),
         },
         1,
     );
