@@ -56,7 +56,7 @@ struct Run {
 
 fn config(dir: &Path, sim: &Path, chain: &Chain, upstream: std::net::SocketAddr) -> PathBuf {
     let key = dir.join("settler.key");
-    std::fs::write(&key, &chain.keys[0]).unwrap();
+    super::support::write_secret(&key, &chain.keys[0]);
     let path = dir.join("gateway.toml");
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\

@@ -258,7 +258,7 @@ async fn soak_two_gateways_on_postgres_mixed_traffic() {
     let mut configs = Vec::new();
     for (name, account) in [("a", 0), ("b", 3)] {
         let key = dir.path().join(format!("settler-{name}.key"));
-        std::fs::write(&key, &chain.keys[account]).unwrap();
+        super::support::write_secret(&key, &chain.keys[account]);
         let config = dir.path().join(format!("gateway-{name}.toml"));
         std::fs::write(
             &config,

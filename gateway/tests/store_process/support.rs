@@ -306,3 +306,10 @@ pub async fn lnd_wallet(node: &Path) -> gate402_rails::lnd::LndRail {
     .await
     .unwrap()
 }
+
+/// Write a secret file readable by its owner only (the gateway refuses world-readable ones).
+pub fn write_secret(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
