@@ -1,5 +1,6 @@
 //! Build script: generates the test gRPC service (`proto/ticker.proto`, client and server)
-//! with the vendored `protoc`, as `rails` does for LND's protos.
+//! and the server side of Aperture's pricing service (`../proto/prices.proto`, the test
+//! pricer) with the vendored `protoc`, as `rails` does for LND's protos.
 
 fn main() {
     let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -15,4 +16,13 @@ fn main() {
         .build_transport(false)
         .compile_protos(&[file], &[proto_dir])
         .expect("compile the test proto");
+    let shared = manifest.join("..").join("proto");
+    let prices = shared.join("prices.proto");
+    println!("cargo:rerun-if-changed={}", prices.display());
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .build_transport(false)
+        .compile_protos(&[prices], &[shared])
+        .expect("compile proto/prices.proto");
 }

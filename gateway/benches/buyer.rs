@@ -41,6 +41,7 @@ async fn main() {
         price_msat: 10_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     let mac = gate402_protocols::l402::L402::new(&[1u8; 32])
         .unwrap()

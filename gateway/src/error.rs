@@ -25,6 +25,8 @@ pub enum ErrorSource {
     Config,
     /// The gateway's database (ledger, consumed credentials).
     Store,
+    /// The pricing service of a dynamically priced route.
+    Pricer,
 }
 
 /// An error on the paid request path.
@@ -81,6 +83,10 @@ pub enum GateError {
     /// A challenge could not be built from the route's offer.
     #[error("challenge: {0}")]
     Challenge(#[from] ChallengeError),
+    /// The pricer of a dynamically priced route is down, slow or answered no usable price:
+    /// 503 + `Retry-After` (never a free or zero-priced request).
+    #[error("pricer: {0}")]
+    Pricing(#[from] crate::pricing::PricingError),
 }
 
 impl GateError {
@@ -97,6 +103,7 @@ impl GateError {
             | GateError::UpstreamTimeout
             | GateError::UpstreamTooLarge { .. } => ErrorSource::Upstream,
             GateError::Challenge(_) => ErrorSource::Config,
+            GateError::Pricing(_) => ErrorSource::Pricer,
         }
     }
 
@@ -107,6 +114,7 @@ impl GateError {
             GateError::Store(e) => e.retryable(),
             GateError::Upstream(_) | GateError::UpstreamTimeout => true,
             GateError::UpstreamTooLarge { .. } => false,
+            GateError::Pricing(_) => true,
             GateError::PaymentRequired { .. }
             | GateError::BadRequest { .. }
             | GateError::BodyTooLarge { .. }
@@ -127,6 +135,7 @@ impl GateError {
             GateError::Upstream(_) | GateError::UpstreamTooLarge { .. } => StatusCode::BAD_GATEWAY,
             GateError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GateError::Challenge(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GateError::Pricing(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -143,6 +152,7 @@ impl GateError {
             GateError::UpstreamTimeout => "upstream_timeout",
             GateError::UpstreamTooLarge { .. } => "upstream_response_too_large",
             GateError::Challenge(_) => "challenge_failed",
+            GateError::Pricing(e) => e.kind.as_str(),
         }
     }
 }

@@ -46,6 +46,8 @@ pub mod lnd_conn;
 pub mod mcp;
 #[cfg(feature = "server")]
 pub mod paywall;
+#[cfg(feature = "server")]
+pub mod pricing;
 #[cfg(feature = "client")]
 pub mod probe;
 #[cfg(feature = "server")]

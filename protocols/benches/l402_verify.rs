@@ -21,6 +21,7 @@ fn offer() -> Offer {
         price_msat: 10_000,
         capabilities: vec!["read".into(), "write".into()],
         valid_for_secs: Some(3600),
+        bind_price: false,
     }
 }
 

@@ -25,6 +25,7 @@ fn offer() -> Offer {
         price_msat: 10_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     }
 }
 

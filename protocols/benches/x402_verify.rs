@@ -43,6 +43,7 @@ fn setup() -> (X402, Offer, HeaderMap) {
         price_msat: 10_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     let mut challenge_headers = HeaderMap::new();
     for (k, v) in proto.challenge(&offer, None, NOW).unwrap() {

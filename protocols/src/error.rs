@@ -106,6 +106,15 @@ pub enum VerifyError {
     /// A single-use proof was already consumed.
     #[error("credential already used")]
     Replayed,
+    /// The credential was bought at a lower price than this request costs (dynamic pricing: an
+    /// L402 token whose `<service>_max_price_msat` is below the request's price, or none).
+    #[error("the credential paid {paid_msat} msat, this request costs {price_msat} msat")]
+    PriceNotCovered {
+        /// What the credential paid for (0: no price bound in it).
+        paid_msat: u64,
+        /// The price of this request.
+        price_msat: u64,
+    },
     /// A token sold for a number of uses (`uses = N`) has used them all: pay again.
     #[error("the token's quota of uses is spent; pay again")]
     QuotaSpent,
@@ -151,6 +160,7 @@ impl VerifyError {
             VerifyError::OfferMismatch(_) => "offer_mismatch",
             VerifyError::Replayed => "replayed",
             VerifyError::QuotaSpent => "quota_spent",
+            VerifyError::PriceNotCovered { .. } => "price_not_covered",
             VerifyError::SessionNotFound => "session_not_found",
             VerifyError::SessionClosed => "session_closed",
             VerifyError::InsufficientBalance => "insufficient_balance",

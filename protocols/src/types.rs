@@ -54,6 +54,24 @@ pub struct Offer {
     pub capabilities: Vec<String>,
     /// Lifetime of a paid credential in seconds (L402 `<service>_valid_until`); `None` = no expiry.
     pub valid_for_secs: Option<u64>,
+    /// `price_msat` was set for this request by a pricer (dynamic pricing). The price is then
+    /// bound into every credential (L402 `<service>_max_price_msat` caveat; MPP and x402 carry
+    /// the amount anyway) and a credential is accepted when what it paid is **at least**
+    /// `price_msat` (a token bought for a cheaper request is refused on a dearer one). With
+    /// `false` (static price) the amount must equal `price_msat` and no caveat is minted.
+    pub bind_price: bool,
+}
+
+impl Offer {
+    /// Whether a credential that paid `paid_msat` pays for this offer: exactly the price, or
+    /// at least the price when it is [bound](Offer::bind_price).
+    pub fn accepts_paid(&self, paid_msat: u64) -> bool {
+        if self.bind_price {
+            paid_msat >= self.price_msat
+        } else {
+            paid_msat == self.price_msat
+        }
+    }
 }
 
 /// A fresh invoice supplied by a Lightning rail for a challenge.

@@ -62,6 +62,7 @@ fn the_documented_key_derivation_is_what_the_verifier_does() {
             .map(|c| c.as_str().unwrap().to_owned())
             .collect(),
         valid_for_secs: o["valid_for_secs"].as_u64(),
+        bind_price: false,
     };
     let minted = l402.mint(&offer, payment_hash, v["now_unix"].as_u64().unwrap());
     assert_eq!(minted.to_base64(), v["macaroon_base64"].as_str().unwrap());

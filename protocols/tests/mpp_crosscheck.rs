@@ -21,6 +21,7 @@ fn offer() -> Offer {
         price_msat: 21_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     }
 }
 

@@ -38,6 +38,7 @@ fn setup() -> (Mpp, Offer, HeaderValue, HeaderValue) {
         price_msat: 5_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     let inv = InvoiceFacts {
         bolt11: "lnbcrt50n1pexample".into(),

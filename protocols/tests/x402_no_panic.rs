@@ -42,6 +42,7 @@ fn setup() -> (X402, Offer, HeaderMap, HeaderMap) {
         price_msat: 1,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     let mut ch_headers = HeaderMap::new();
     for (k, v) in p.challenge(&offer, None, NOW).unwrap() {

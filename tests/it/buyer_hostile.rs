@@ -214,6 +214,7 @@ async fn hostile_402s_are_refused_and_nothing_is_paid() {
         price_msat: 1_000_000_000_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     let mac = L402::new(&[1u8; 32])
         .unwrap()

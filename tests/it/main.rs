@@ -22,6 +22,7 @@ mod mpp_session;
 mod mpp_session_bound;
 mod mpp_wire;
 mod policy;
+mod pricing;
 mod probe;
 mod quota;
 mod rate_limits;

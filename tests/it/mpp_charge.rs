@@ -223,6 +223,7 @@ async fn bad_credentials_get_their_problem_type_and_a_fresh_challenge() {
         price_msat: 10_000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     for (realm, issued_at, ptype, reason) in [
         (

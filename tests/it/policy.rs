@@ -57,6 +57,7 @@ async fn refuses_an_invoice_that_is_not_bound_to_the_token() {
         price_msat: 1000,
         capabilities: vec![],
         valid_for_secs: None,
+        bind_price: false,
     };
     let mac = L402::new(&[1u8; 32])
         .unwrap()

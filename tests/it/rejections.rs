@@ -16,6 +16,7 @@ fn offer(service: &str, valid_for: Option<u64>) -> Offer {
         price_msat: 10_000,
         capabilities: vec!["read".into()],
         valid_for_secs: valid_for,
+        bind_price: false,
     }
 }
 

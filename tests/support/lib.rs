@@ -9,6 +9,7 @@ pub mod relay;
 pub mod tls_relay;
 
 pub mod grpc;
+pub mod pricer;
 pub mod transport;
 
 pub mod chain;

@@ -3,6 +3,7 @@
 
 mod limits;
 mod minting;
+mod pricing;
 mod rate;
 mod secret;
 mod secret_file;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 pub use limits::{Http2Config, LimitsConfig};
 pub use minting::MintingConfig;
+pub use pricing::PricerConfig;
 pub use rate::{parse_trusted_proxies, RateLimitConfig};
 pub use secret::{load_mpp_secret, load_secret};
 pub use secret_file::read_secret_file;
@@ -298,6 +300,10 @@ pub struct RouteConfig {
     /// Rate limits of this route (`[route.rate_limit]`).
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
+    /// Price each request with a pricing service instead of `price_sat`/`price_msat`
+    /// (`[route.pricer]`, Aperture's `pricesrpc` or an HTTP JSON pricer).
+    #[serde(default)]
+    pub pricer: Option<PricerConfig>,
 }
 
 impl RouteConfig {

@@ -170,14 +170,35 @@ impl Config {
             if !r.path_prefix.starts_with('/') {
                 return Err(invalid(field("path_prefix"), "must start with '/'"));
             }
-            match (r.price_sat, r.price_msat) {
-                (Some(_), Some(_)) => {
+            match (r.price_sat, r.price_msat, &r.pricer) {
+                (Some(_), Some(_), _) => {
                     return Err(invalid(
                         field("price"),
                         "set price_sat or price_msat, not both",
                     ))
                 }
-                (None, None) => return Err(invalid(field("price"), "a price is required")),
+                (None, None, None) => {
+                    return Err(invalid(
+                        field("price"),
+                        "a price is required (price_sat, price_msat or [route.pricer])",
+                    ))
+                }
+                (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+                    return Err(invalid(
+                        field("pricer"),
+                        "a route priced by a pricer has no price_sat/price_msat",
+                    ))
+                }
+                (_, _, Some(p)) => {
+                    p.validate(&field("pricer"))?;
+                    if r.x402.as_ref().is_some_and(|x| x.amount.is_some()) {
+                        return Err(invalid(
+                            field("x402"),
+                            "a route priced by a pricer offers x402 over Lightning only \
+                             (EVM prices are static token amounts)",
+                        ));
+                    }
+                }
                 _ => {}
             }
             if r.price_msat() > 21_000_000 * 100_000_000 * 1000 {

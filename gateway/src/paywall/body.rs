@@ -22,14 +22,14 @@ use hyper::body::{Frame, SizeHint};
 
 use crate::{error::GateError, server::limits::Throttle};
 
-/// Read `req`'s body (at most `limit` bytes) and return the request with the buffered body
-/// and the body's digest (`None` for an empty body).
+/// Read `req`'s body (at most `limit` bytes) and return the request with the buffered body,
+/// the body's digest and its bytes (`None` for an empty body).
 pub(super) async fn buffer(
     req: Request<Body>,
     limit: usize,
-) -> Result<(Request<Body>, Option<BodyDigest>), GateError> {
+) -> Result<(Request<Body>, Option<BodyDigest>, Option<Bytes>), GateError> {
     if req.body().size_hint().exact() == Some(0) {
-        return Ok((req, None));
+        return Ok((req, None, None));
     }
     let declared = req
         .headers()
@@ -46,7 +46,8 @@ pub(super) async fn buffer(
         Err(e) => return Err(GateError::Body(e.to_string())),
     };
     let digest = (!bytes.is_empty()).then(|| BodyDigest::of(&bytes));
-    Ok((Request::from_parts(parts, Body::from(bytes)), digest))
+    let kept = (!bytes.is_empty()).then(|| bytes.clone());
+    Ok((Request::from_parts(parts, Body::from(bytes)), digest, kept))
 }
 
 /// One log line per second at most for bodies refused over the limit (strangers can send

@@ -372,7 +372,7 @@ impl Paywall {
         let Some(route) = self.routes.find(&req) else {
             return Ok((req, None));
         };
-        if route.offer.price_msat == 0 {
+        if !route.is_priced() {
             return Ok((req, None));
         }
         self.authorize_priced(route, req).await.map_err(|mut resp| {
@@ -390,17 +390,39 @@ impl Paywall {
             Ok(r) => r,
             Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
         };
-        let (mut req, digest) = if self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp)
-        {
+        let mpp = self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp);
+        let (mut req, digest, bytes) = if mpp || route.pricer.is_some() {
             let buffered = self.max_body_bytes.min(self.max_request_body);
             match body::buffer(req, buffered).await {
                 Ok(r) => r,
                 Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
             }
         } else {
-            (req, None)
+            (req, None, None)
         };
-        let digest = digest.as_ref();
+        let digest = digest.as_ref().filter(|_| mpp);
+        // A dynamically priced route: the price of this request, fixed before its credential
+        // is checked or a challenge issued (and bound into both).
+        let priced;
+        let route = match &route.pricer {
+            None => route,
+            Some(pricer) => {
+                let query = pricer.query(&route.name, &req, bytes.as_ref());
+                match pricer.price(query).await {
+                    Ok(msat) => {
+                        priced = route.priced_at(msat);
+                        &priced
+                    }
+                    Err(e) => {
+                        if let Some(n) = PRICER_LOG.hit() {
+                            tracing::warn!(route = %route.name, error = %e, failures = n, "no price: answering 503");
+                        }
+                        let e = GateError::Pricing(e);
+                        return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs));
+                    }
+                }
+            }
+        };
         let client = rate::client_ip(&req, &self.trusted_proxies).map(rate::client_key);
         let refused = match self.check(route, req.headers(), digest, client).await {
             Check::Paid(receipt) => {
@@ -505,7 +527,7 @@ impl Paywall {
     /// worth exactly one access grant). Invoices for the route's price come from the pool;
     /// other amounts (session deposits) are minted on the spot.
     async fn invoice(&self, route: &Route, amount_msat: u64) -> Result<InvoiceFacts, GateError> {
-        let key = if amount_msat == route.offer.price_msat {
+        let key = if amount_msat == route.offer.price_msat && !route.offer.bind_price {
             route.name.as_str()
         } else {
             ""
@@ -523,6 +545,9 @@ impl Paywall {
         })
     }
 }
+
+/// One warning per second at most for pricer failures (a stranger can cause many).
+static PRICER_LOG: crate::server::limits::Throttle = crate::server::limits::Throttle::new();
 
 /// The route a paywall answer (402, 429, 503…) was made for, in its response extensions
 /// (for the access log and metrics).

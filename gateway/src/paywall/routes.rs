@@ -20,9 +20,25 @@ pub struct Route {
     pub uses: Option<u64>,
     /// Rate limits (unpaid per client address, paid per token).
     pub limits: std::sync::Arc<super::rate::RouteLimits>,
+    /// Prices each request (dynamic pricing; `offer.price_msat` is then unused, 0).
+    pub pricer: Option<std::sync::Arc<crate::pricing::Pricer>>,
 }
 
 impl Route {
+    /// Whether requests on this route are paid for (a static price above zero, or a pricer).
+    pub fn is_priced(&self) -> bool {
+        self.offer.price_msat > 0 || self.pricer.is_some()
+    }
+
+    /// This route at `price_msat`, set for one request by its pricer: the price is bound
+    /// into challenges and required of credentials ([`Offer::bind_price`]).
+    pub fn priced_at(&self, price_msat: u64) -> Route {
+        let mut r = self.clone();
+        r.offer.price_msat = price_msat;
+        r.offer.bind_price = true;
+        r
+    }
+
     fn matches(&self, host: Option<&str>, path: &str) -> bool {
         if let Some(want) = &self.host {
             match host {
@@ -92,10 +108,12 @@ mod tests {
                 price_msat: 1000,
                 capabilities: vec![],
                 valid_for_secs: None,
+                bind_price: false,
             },
             protocols: vec![ProtocolId::L402],
             uses: None,
             limits: Default::default(),
+            pricer: None,
         }
     }
 

@@ -142,7 +142,7 @@ pub fn check(url: &str, ca_file: Option<&Path>) -> Result<(), UpstreamError> {
 }
 
 /// rustls client config on `ring`: webpki roots plus the certificates of `ca_file`.
-fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, UpstreamError> {
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, UpstreamError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {

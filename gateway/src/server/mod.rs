@@ -33,37 +33,41 @@ pub use listener::{serve, spawn, spawn_with, Https, ListenerOptions, Running};
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
 pub const ADMIN_PREFIX: &str = "/_gate402";
 
-/// Build the route table from config.
-pub fn route_table(config: &Config) -> RouteTable {
-    RouteTable::new(
-        config
-            .routes
-            .iter()
-            .map(|r| Route {
-                name: r.name.clone(),
-                host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
-                path_prefix: r.path_prefix.clone(),
-                offer: Offer {
-                    service: r.name.clone(),
-                    price_msat: r.price_msat(),
-                    capabilities: r.capabilities.clone(),
-                    valid_for_secs: r.valid_for_secs,
-                },
-                protocols: r
-                    .protocols
-                    .iter()
-                    .filter_map(|p| ProtocolId::parse(p))
-                    .collect(),
-                uses: r.uses,
-                limits: Arc::new(
-                    r.rate_limit
-                        .as_ref()
-                        .map(|l| l.limits())
-                        .unwrap_or_default(),
-                ),
-            })
-            .collect(),
-    )
+/// Build the route table from config (pricers connect lazily, on their first call).
+pub fn route_table(config: &Config) -> Result<RouteTable, ConfigError> {
+    let mut routes = Vec::with_capacity(config.routes.len());
+    for r in &config.routes {
+        let pricer = match &r.pricer {
+            Some(p) => Some(Arc::new(p.pricer()?)),
+            None => None,
+        };
+        routes.push(Route {
+            name: r.name.clone(),
+            host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
+            path_prefix: r.path_prefix.clone(),
+            offer: Offer {
+                service: r.name.clone(),
+                price_msat: r.price_msat(),
+                capabilities: r.capabilities.clone(),
+                valid_for_secs: r.valid_for_secs,
+                bind_price: false,
+            },
+            protocols: r
+                .protocols
+                .iter()
+                .filter_map(|p| ProtocolId::parse(p))
+                .collect(),
+            uses: r.uses,
+            limits: Arc::new(
+                r.rate_limit
+                    .as_ref()
+                    .map(|l| l.limits())
+                    .unwrap_or_default(),
+            ),
+            pricer,
+        });
+    }
+    Ok(RouteTable::new(routes))
 }
 
 /// Build the paywall from a validated config and a Lightning rail.
@@ -82,7 +86,7 @@ pub fn paywall_with_secret(
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
     let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
     let pool = &config.invoice_pool;
-    let mut builder = Paywall::builder(route_table(config), protocols, lightning)
+    let mut builder = Paywall::builder(route_table(config)?, protocols, lightning)
         .invoice_expiry(config.l402.invoice_expiry_secs)
         .retry_after(config.server.retry_after_secs)
         .trusted_proxies(

@@ -147,6 +147,7 @@ pub fn mint_token() -> (String, String) {
         price_msat: 10_000,
         capabilities: vec!["read".into()],
         valid_for_secs: Some(3600),
+        bind_price: false,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

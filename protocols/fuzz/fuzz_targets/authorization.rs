@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
         price_msat: 1_000,
         capabilities: vec!["read".into()],
         valid_for_secs: Some(3600),
+        bind_price: false,
     };
     if let Some(Ok(credential)) = l402.parse_credential(&headers) {
         let _ = l402.verify(&credential, &offer, &NoRailFacts, 1_700_000_000);

@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
                 price_msat: 1_000,
                 capabilities: vec![],
                 valid_for_secs: Some(3600),
+                bind_price: false,
             };
             if let Some(Ok(credential)) = m.parse_credential(&headers) {
                 let _ = m.verify(&credential, &offer, &NoRailFacts, 1_750_000_000);

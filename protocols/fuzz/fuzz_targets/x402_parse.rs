@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
                         price_msat: 1_000,
                         capabilities: vec![],
                         valid_for_secs: None,
+                        bind_price: false,
                     };
                     let _ = x402.verify(&credential, &offer, &NoRailFacts, 1_750_000_000);
                 }

@@ -7,6 +7,7 @@
 //! | `services` | `name:tier[,name:tier…]` | each later one ⊆ the earlier one; the last lists `svc` |
 //! | `svc_capabilities` | comma list (may be empty) | each later one ⊆ the earlier one |
 //! | `svc_valid_until` | Unix seconds | each later one ≤ the earlier one; the last one > now |
+//! | `svc_max_price_msat` | msat | each later one ≤ the earlier one; the last one ≥ the price of the request (dynamically priced routes) |
 //!
 //! Anything else (lnget's `preimage=<hex>`, other services' caveats, constraints) is skipped.
 //! Unlike Aperture a token without any `services` caveat is refused: gate402 always mints one,
@@ -20,6 +21,18 @@ pub const SERVICES: &str = "services";
 pub const CAPABILITIES_SUFFIX: &str = "_capabilities";
 /// Suffix of the expiry condition (`<service>_valid_until`).
 pub const VALID_UNTIL_SUFFIX: &str = "_valid_until";
+/// Suffix of the price bound (`<service>_max_price_msat`): minted on dynamically priced routes
+/// with the price the challenge was issued at; the token pays for requests priced at most that.
+pub const MAX_PRICE_SUFFIX: &str = "_max_price_msat";
+
+/// What the caveats of a verified token say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Satisfied {
+    /// The effective expiry (the last `<service>_valid_until`), if any.
+    pub valid_until: Option<u64>,
+    /// The effective price bound (the last `<service>_max_price_msat`), if any.
+    pub max_price_msat: Option<u64>,
+}
 
 /// Whether `s` is usable as a service name in caveats (non-empty; no `:`, `,`, `=`, whitespace
 /// or control characters).
@@ -71,7 +84,7 @@ fn capabilities_valid(value: &str) -> bool {
     capabilities(value).all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_graphic()))
 }
 
-fn parse_unix(value: &str) -> Option<u64> {
+fn parse_decimal(value: &str) -> Option<u64> {
     if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -79,15 +92,27 @@ fn parse_unix(value: &str) -> Option<u64> {
 }
 
 /// Run the satisfiers over first-party caveat ids, in order. Returns the effective expiry
-/// (the last `<service>_valid_until`), if any.
+/// (the last `<service>_valid_until`), if any. A `<service>_max_price_msat` caveat is checked
+/// for narrowing only; [`check_all`] reports its value.
+#[cfg(test)]
 pub(crate) fn check<'a>(
     caveats: impl Iterator<Item = &'a [u8]>,
     service: &str,
     now: u64,
 ) -> Result<Option<u64>, VerifyError> {
+    check_all(caveats, service, now).map(|s| s.valid_until)
+}
+
+/// Run the satisfiers over first-party caveat ids, in order (see the module docs).
+pub(crate) fn check_all<'a>(
+    caveats: impl Iterator<Item = &'a [u8]>,
+    service: &str,
+    now: u64,
+) -> Result<Satisfied, VerifyError> {
     let mut prev_services: Option<&str> = None;
     let mut prev_caps: Option<&str> = None;
     let mut valid_until: Option<u64> = None;
+    let mut max_price: Option<u64> = None;
     for caveat in caveats {
         let Some(eq) = caveat.iter().position(|&b| b == b'=') else {
             continue;
@@ -118,7 +143,7 @@ pub(crate) fn check<'a>(
         } else if is_service_cond(cond, service, VALID_UNTIL_SUFFIX) {
             let t = std::str::from_utf8(value)
                 .ok()
-                .and_then(parse_unix)
+                .and_then(parse_decimal)
                 .ok_or_else(|| bad(caveat))?;
             if valid_until.is_some_and(|p| t > p) {
                 return Err(VerifyError::CaveatWidened(format!(
@@ -126,6 +151,17 @@ pub(crate) fn check<'a>(
                 )));
             }
             valid_until = Some(t);
+        } else if is_service_cond(cond, service, MAX_PRICE_SUFFIX) {
+            let p = std::str::from_utf8(value)
+                .ok()
+                .and_then(parse_decimal)
+                .ok_or_else(|| bad(caveat))?;
+            if max_price.is_some_and(|prev| p > prev) {
+                return Err(VerifyError::CaveatWidened(format!(
+                    "{service}{MAX_PRICE_SUFFIX}"
+                )));
+            }
+            max_price = Some(p);
         }
     }
     match prev_services {
@@ -135,7 +171,10 @@ pub(crate) fn check<'a>(
     if valid_until.is_some_and(|t| t <= now) {
         return Err(VerifyError::Expired);
     }
-    Ok(valid_until)
+    Ok(Satisfied {
+        valid_until,
+        max_price_msat: max_price,
+    })
 }
 
 #[cfg(test)]

@@ -58,8 +58,9 @@ impl L402 {
 
     /// Mint the macaroon for `offer` and an invoice's `payment_hash`, with Aperture's caveats in
     /// Aperture's order: `services=<service>:0`, `<service>_capabilities=<list>` (always), and
-    /// `<service>_valid_until=<now + valid_for>` when the offer expires. The offer is not
-    /// validated here; [`challenge`](PaymentProtocol::challenge) does that.
+    /// `<service>_valid_until=<now + valid_for>` when the offer expires, and
+    /// `<service>_max_price_msat=<price>` when the price is [bound](Offer::bind_price). The
+    /// offer is not validated here; [`challenge`](PaymentProtocol::challenge) does that.
     pub fn mint(&self, offer: &Offer, payment_hash: [u8; 32], now: u64) -> Macaroon {
         let token_id = self.keys.token_id(&payment_hash);
         let k0 = self.keys.chain_key(&self.keys.root_key(&token_id));
@@ -73,6 +74,12 @@ impl L402 {
             let until = now.saturating_add(valid_for);
             m.add_first_party_caveat(
                 format!("{svc}{}={until}", caveat::VALID_UNTIL_SUFFIX).as_bytes(),
+            );
+        }
+        if offer.bind_price {
+            let price = offer.price_msat;
+            m.add_first_party_caveat(
+                format!("{svc}{}={price}", caveat::MAX_PRICE_SUFFIX).as_bytes(),
             );
         }
         m
@@ -108,7 +115,18 @@ impl L402 {
         if !mac.verify_with_chain_key(&k0) {
             return Err(VerifyError::BadSignature.into());
         }
-        let expires_at = caveat::check(mac.caveats(), &offer.service, now)?;
+        let satisfied = caveat::check_all(mac.caveats(), &offer.service, now)?;
+        if offer.bind_price {
+            let paid = satisfied.max_price_msat.unwrap_or(0);
+            if paid < offer.price_msat {
+                return Err(VerifyError::PriceNotCovered {
+                    paid_msat: paid,
+                    price_msat: offer.price_msat,
+                }
+                .into());
+            }
+        }
+        let expires_at = satisfied.valid_until;
         Ok(Verified {
             protocol: ProtocolId::L402,
             reference: Reference::PaymentHash(id.payment_hash),

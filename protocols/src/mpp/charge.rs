@@ -116,10 +116,23 @@ pub(crate) fn preimage_matches(preimage: &[u8; 32], hash: &[u8; 32]) -> bool {
     bool::from(h.ct_eq(hash))
 }
 
+/// Whether a request's decimal `amount` in satoshis pays `offer` ([`Offer::accepts_paid`]).
+fn sat_pays(amount: &str, offer: &Offer) -> bool {
+    let canonical = !amount.is_empty() && (!amount.starts_with('0') || amount == "0");
+    canonical
+        && amount.len() <= 20
+        && amount.bytes().all(|b| b.is_ascii_digit())
+        && amount
+            .parse::<u64>()
+            .ok()
+            .and_then(|s| s.checked_mul(1000))
+            .is_some_and(|m| offer.accepts_paid(m))
+}
+
 /// Check that `request` was issued for `offer`: amount, currency and route.
 pub(crate) fn pin_offer(request: &Value, offer: &Offer) -> Result<(), VerifyError> {
     let amount = request.get("amount").and_then(Value::as_str);
-    if amount != Some((offer.price_msat / 1000).to_string().as_str()) {
+    if !amount.is_some_and(|a| sat_pays(a, offer)) {
         return Err(VerifyError::OfferMismatch("amount"));
     }
     match request.get("currency").and_then(Value::as_str) {
@@ -189,7 +202,7 @@ impl Mpp {
         let (id, bytes, expires_at) = self.check_bound_raw(&cred.challenge, CHARGE, now, body)?;
         let request: ChargeView<'_> = serde_json::from_slice(&bytes)
             .map_err(|_| ParseError::Syntax("invalid charge request"))?;
-        if request.amount.parse::<u64>().ok() != Some(offer.price_msat / 1000) {
+        if !sat_pays(&request.amount, offer) {
             return Err(VerifyError::OfferMismatch("amount").into());
         }
         if !matches!(&*request.currency, "sat" | "BTC") {
@@ -237,6 +250,7 @@ mod tests {
                     price_msat,
                     capabilities: vec![],
                     valid_for_secs: None,
+                    bind_price: false,
                 };
                 assert_eq!(
                     charge_request_jcs(&offer, &invoice),

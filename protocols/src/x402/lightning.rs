@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::wire::PaymentRequirements;
 use super::SCHEME_EXACT;
-use crate::{InvoiceFacts, ParseError, VerifyError};
+use crate::{InvoiceFacts, Offer, ParseError, VerifyError};
 
 /// CAIP-2 id of Bitcoin mainnet (`bip122:<genesis hash prefix>`), as in `xf#1311` and Alby.
 pub const LIGHTNING_NETWORK: &str = "bip122:000000000019d6689c085ae165831e93";
@@ -55,11 +55,12 @@ pub fn payload_invoice(payload: &Value) -> Result<String, ParseError> {
     Ok(inv.to_ascii_lowercase())
 }
 
-/// Check the echoed entry and the paid invoice against the route's price (msat).
+/// Check the echoed entry and the paid invoice against the offer's price (msat; at least the
+/// price when it is bound, see [`Offer::accepts_paid`]).
 pub fn check(
     accepted: &PaymentRequirements,
     invoice: &str,
-    price_msat: u64,
+    offer: &Offer,
 ) -> Result<(), VerifyError> {
     if accepted.scheme != SCHEME_EXACT {
         return Err(VerifyError::Mismatch("scheme_mismatch"));
@@ -70,7 +71,12 @@ pub fn check(
     if accepted.asset != ASSET {
         return Err(VerifyError::Mismatch("asset_mismatch"));
     }
-    if accepted.amount != price_msat.to_string() {
+    let amount = &accepted.amount;
+    let canonical = !amount.is_empty()
+        && amount.len() <= 20
+        && amount.bytes().all(|b| b.is_ascii_digit())
+        && (!amount.starts_with('0') || amount == "0");
+    if !canonical || !amount.parse().is_ok_and(|m| offer.accepts_paid(m)) {
         return Err(VerifyError::Mismatch("amount_mismatch"));
     }
     match accepted.extra_str("invoice") {

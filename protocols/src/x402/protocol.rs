@@ -229,7 +229,7 @@ impl X402 {
                 if !e.route.lightning {
                     return Err(VerifyError::Mismatch("not_offered"));
                 }
-                lightning::check(&c.accepted, invoice, offer.price_msat)?;
+                lightning::check(&c.accepted, invoice, offer)?;
                 Ok(Verified {
                     protocol: ProtocolId::X402,
                     reference: Reference::Text(invoice.clone()),

@@ -88,6 +88,7 @@ fn offer() -> Offer {
         price_msat: PRICE_SAT * 1000,
         capabilities: Vec::new(),
         valid_for_secs: Some(3600),
+        bind_price: false,
     }
 }
 

@@ -122,7 +122,12 @@ impl Fleet {
             let rail = Arc::new(seller.clone());
             let paywall = if single_use {
                 let l402 = SingleUseL402(L402::new(&SECRET).unwrap());
-                Paywall::builder(server::route_table(&config), vec![Arc::new(l402)], rail).build()
+                Paywall::builder(
+                    server::route_table(&config).unwrap(),
+                    vec![Arc::new(l402)],
+                    rail,
+                )
+                .build()
             } else {
                 server::paywall_with_secret(&config, rail, &SECRET).unwrap()
             };
