@@ -18,6 +18,10 @@ mkdir -p "$CARGO_TARGET_DIR"
 echo "== npm interop peers (tests/interop, pinned lockfile)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
+echo "== Python prometheus_client (the metrics test parses the exposition with it)"
+python3 -c 'import prometheus_client' 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check prometheus_client==0.26.0
+
 echo "== PostgreSQL on 127.0.0.1:5432 (store tests; started or installed if absent)"
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 pg_wait() { for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done; return 1; }

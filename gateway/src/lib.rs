@@ -45,6 +45,8 @@ pub mod lnd_conn;
 #[cfg(feature = "client")]
 pub mod mcp;
 #[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
 pub mod paywall;
 #[cfg(feature = "server")]
 pub mod pricing;

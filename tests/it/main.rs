@@ -15,6 +15,7 @@ mod layer;
 mod limits;
 mod lnd_backend;
 mod macaroons;
+mod metrics;
 mod minting;
 mod mpp_charge;
 mod mpp_interop;

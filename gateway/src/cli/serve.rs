@@ -102,6 +102,21 @@ pub async fn run(path: &Path, json_logs: bool) -> ExitCode {
     spawn_purge(store.clone());
     paywall.spawn_session_sweeper(SWEEP_EVERY);
     paywall.spawn_x402_reconciler(RECONCILE_EVERY);
+    if let Some(admin) = &config.admin {
+        let listener = match TcpListener::bind(admin.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot listen on {} ([admin] listen): {e}", admin.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        if !admin.listen.ip().is_loopback() {
+            tracing::warn!(addr = %admin.listen, "the admin listener is not on loopback: its metrics endpoint has no authentication");
+        }
+        let app = server::admin_router(paywall.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        tracing::info!(addr = %admin.listen, "admin listener (metrics at /_gate402/metrics)");
+    }
     let router = match server::router(&config, paywall) {
         Ok(r) => r,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! Gateway configuration: serde structs with `deny_unknown_fields`, an explicit
 //! [`Config::validate`], and secrets read from the environment or files, never from the TOML.
 
+mod admin;
 mod limits;
 mod minting;
 mod pricing;
@@ -15,6 +16,7 @@ use std::{net::SocketAddr, path::Path};
 
 use serde::Deserialize;
 
+pub use admin::AdminConfig;
 pub use limits::{Http2Config, LimitsConfig};
 pub use minting::MintingConfig;
 pub use pricing::PricerConfig;
@@ -59,6 +61,9 @@ pub struct Config {
     /// Priced routes; first match wins. Requests matching no route pass through free.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// The admin listener (metrics); off unless configured.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
 }
 
 /// `[server]`.

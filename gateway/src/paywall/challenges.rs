@@ -45,9 +45,11 @@ impl Paywall {
             let Some(proto) = self.protocol(*id) else {
                 continue;
             };
+            let before = out.len();
             if *id == ProtocolId::Mpp {
                 self.mpp_challenges(route, accept_payment, body, now, &mut out)
                     .await?;
+                self.count_challenges(route, *id, out.len() - before);
                 continue;
             }
             let invoice = if proto.needs_invoice_for(&route.offer) {
@@ -64,8 +66,17 @@ impl Paywall {
                 )?),
                 _ => out.extend(proto.challenge(&route.offer, invoice.as_ref(), now)?),
             }
+            self.count_challenges(route, *id, out.len() - before);
         }
         Ok(out)
+    }
+
+    fn count_challenges(&self, route: &Route, id: ProtocolId, n: usize) {
+        if let Some(m) = &self.metrics {
+            for _ in 0..n {
+                m.challenge(&route.name, id.as_str());
+            }
+        }
     }
 
     async fn mpp_challenges(

@@ -140,7 +140,22 @@ impl Paywall {
                 pending: None,
                 ledger: None,
             };
-            match self.settle(&receipt, now).await {
+            let settled_at = self.metrics.as_ref().map(|_| std::time::Instant::now());
+            let settled = self.settle(&receipt, now).await;
+            if let (Some(m), Some(t)) = (&self.metrics, settled_at) {
+                m.store_seconds.observe(t.elapsed().as_secs_f64());
+                if let Ok(Some(l)) = &settled {
+                    if l.fresh {
+                        m.payment(
+                            &route.name,
+                            &l.protocol,
+                            self.lightning.rail_id(),
+                            route.offer.price_msat,
+                        );
+                    }
+                }
+            }
+            match settled {
                 Ok(ledger) => {
                     receipt.ledger = ledger;
                     // A reusable token over its rate: 429, and the token stays valid (nothing

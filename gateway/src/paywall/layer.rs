@@ -101,7 +101,7 @@ pin_project! {
     enum State<S: Service<Request<Body>>> {
         Authorize { fut: AuthorizeFuture, inner: Option<S> },
         Ready { inner: S, req: Option<Request<Body>>, receipt: Option<Receipt> },
-        Inner { #[pin] fut: S::Future, receipt: Option<Receipt> },
+        Inner { #[pin] fut: S::Future, receipt: Option<Receipt>, started: Option<std::time::Instant> },
         Settle { fut: SettleFuture },
     }
 }
@@ -136,11 +136,23 @@ where
                     let (Some(req), receipt) = (req.take(), receipt.take()) else {
                         return Poll::Ready(Ok(polled_after_completion()));
                     };
+                    let started = this.paywall.metrics().map(|_| std::time::Instant::now());
                     let fut = inner.call(req);
-                    this.state.set(State::Inner { fut, receipt });
+                    this.state.set(State::Inner {
+                        fut,
+                        receipt,
+                        started,
+                    });
                 }
-                StateProj::Inner { fut, receipt } => {
+                StateProj::Inner {
+                    fut,
+                    receipt,
+                    started,
+                } => {
                     let mut resp = ready!(fut.poll(cx))?;
+                    if let (Some(m), Some(t)) = (this.paywall.metrics(), started) {
+                        m.upstream_seconds.observe(t.elapsed().as_secs_f64());
+                    }
                     let Some(mut receipt) = receipt.take() else {
                         return Poll::Ready(Ok(resp));
                     };

@@ -102,6 +102,7 @@ pub struct Paywall {
     x402_max_response_bytes: usize,
     upstream_timeout: Duration,
     reservations: Arc<dyn Reservations>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Drop for Paywall {
@@ -141,6 +142,7 @@ pub struct PaywallBuilder {
     upstream_timeout: Duration,
     trusted_proxies: Vec<ipnet::IpNet>,
     max_sessions_per_payer: u64,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// Default of [`PaywallBuilder::x402_max_response_bytes`]: 8 MiB.
@@ -192,6 +194,12 @@ impl PaywallBuilder {
     /// Peers whose `X-Forwarded-For` is believed when rate-limiting by client address.
     pub fn trusted_proxies(mut self, nets: Vec<ipnet::IpNet>) -> Self {
         self.trusted_proxies = nets;
+        self
+    }
+
+    /// Count requests, challenges, payments and latencies in `metrics`.
+    pub fn metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -251,6 +259,7 @@ impl PaywallBuilder {
             x402_max_response_bytes: self.x402_max_response_bytes,
             upstream_timeout: self.upstream_timeout,
             reservations: Arc::new(MemoryReservations::default()),
+            metrics: self.metrics,
         };
         for route in paywall.routes.routes() {
             let needs = route.protocols.iter().any(|id| {
@@ -298,6 +307,7 @@ impl Paywall {
             upstream_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
             max_sessions_per_payer: 16,
+            metrics: None,
         }
     }
 
@@ -334,6 +344,40 @@ impl Paywall {
     /// The revocation set, if a store is attached.
     pub fn revocations(&self) -> Option<&Arc<Revocations>> {
         self.settlement.as_ref().map(|s| &s.revocations)
+    }
+
+    /// The metrics, if counted ([`PaywallBuilder::metrics`]).
+    pub fn metrics(&self) -> Option<&Arc<crate::metrics::Metrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// Refresh the scrape-time gauges (pool levels and counters, rail and store health) and
+    /// render the metrics; `None` when none are counted.
+    pub async fn render_metrics(&self) -> Option<String> {
+        let m = self.metrics.as_ref()?;
+        let pools: Vec<(String, usize)> = self
+            .routes
+            .routes()
+            .iter()
+            .map(|r| (r.name.clone(), self.pool.stock(&r.name)))
+            .collect();
+        let stats = self.pool.stats();
+        let store_up = match self.store() {
+            Some(s) => Some(
+                tokio::time::timeout(Duration::from_secs(2), s.is_revoked(&[0u8; 32]))
+                    .await
+                    .is_ok_and(|r| r.is_ok()),
+            ),
+            None => None,
+        };
+        m.set_state(
+            &pools,
+            stats.hits,
+            stats.misses,
+            self.health.is_up(),
+            store_up,
+        );
+        Some(m.render())
     }
 
     /// The invoice pool (stock levels and counters).
@@ -424,7 +468,12 @@ impl Paywall {
             }
         };
         let client = rate::client_ip(&req, &self.trusted_proxies).map(rate::client_key);
-        let refused = match self.check(route, req.headers(), digest, client).await {
+        let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
+        let checked = self.check(route, req.headers(), digest, client).await;
+        if let (Some(m), Some(t), Check::Paid(_)) = (&self.metrics, started, &checked) {
+            m.verify_seconds.observe(t.elapsed().as_secs_f64());
+        }
+        let refused = match checked {
             Check::Paid(receipt) => {
                 let headers = req.headers_mut();
                 for name in CREDENTIAL_HEADERS {

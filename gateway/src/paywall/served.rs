@@ -41,6 +41,9 @@ pub struct LedgerEntry {
     pub reference: String,
     /// The L402 token id (a reusable token recorded on its first use).
     pub token_id: Option<[u8; 32]>,
+    /// This request wrote the row (a new payment; `false`: an unserved row served again, or
+    /// a row another gateway wrote first) — what the payment metrics count.
+    pub fresh: bool,
 }
 
 /// Marks rows served in the background (see the module docs).

@@ -120,6 +120,7 @@ impl Settlement {
             protocol: record.protocol.clone(),
             reference: record.reference.clone(),
             token_id: v.token_id,
+            fresh: true,
         };
         if let Some(key) = &v.single_use_key {
             let expires_at = v.expires_at.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
@@ -136,6 +137,7 @@ impl Settlement {
                             protocol: row.protocol,
                             reference: row.reference,
                             token_id: None,
+                            fresh: false,
                         }))
                     }
                     Ok(None) => Err(Unsettled::Refused(VerifyError::Replayed)),
@@ -145,11 +147,14 @@ impl Settlement {
             };
         }
         match self.store.record_payment(&record).await {
-            Ok(_) => {
+            Ok(inserted) => {
                 if let Some(id) = v.token_id {
                     self.mark_recorded(id);
                 }
-                Ok(Some(entry))
+                Ok(Some(LedgerEntry {
+                    fresh: inserted,
+                    ..entry
+                }))
             }
             Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
         }

@@ -227,11 +227,36 @@ impl Paywall {
             None => store.record_payment(&record).await,
         };
         match written {
-            Ok(_) => Some(LedgerEntry {
-                protocol: record.protocol,
-                reference: record.reference,
-                token_id: None,
-            }),
+            Ok(fresh) => {
+                if let (Some(m), true) = (&self.metrics, fresh) {
+                    m.payment(
+                        &record.route,
+                        &record.protocol,
+                        &record.rail,
+                        record.amount_msat,
+                    );
+                    let evm_price = self
+                        .x402
+                        .as_ref()
+                        .and_then(|x| x.protocol.route(&record.route))
+                        .and_then(|r| r.evm.as_ref())
+                        .filter(|_| record.rail.starts_with("evm:"));
+                    if let Some(p) = evm_price {
+                        let asset = gate402_protocols::x402::evm::checksum(&p.asset);
+                        m.revenue_atomic(
+                            &record.route,
+                            &asset,
+                            u64::try_from(p.amount).unwrap_or(u64::MAX),
+                        );
+                    }
+                }
+                Some(LedgerEntry {
+                    protocol: record.protocol,
+                    reference: record.reference,
+                    token_id: None,
+                    fresh,
+                })
+            }
             Err(e) => {
                 tracing::error!(error = %e, reference = %record.reference,
                     "x402 payment settled but NOT recorded in the ledger");

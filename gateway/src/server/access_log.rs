@@ -1,18 +1,70 @@
 //! One log event per request (`[server] access_log`, on with `gate402 serve --log-format
-//! json`): route, protocol, outcome, status, latency — target `gate402::access`. Fields come
+//! json`): route, protocol, outcome, status, latency — target `gate402::access` — and the
+//! request counter of the metrics (`gate402_requests_total`, when `[admin]` counts them), from
+//! the same fields. Fields come
 //! from what the paywall attached to the response (its [`Receipt`], the route of its own
 //! answers, the `gate402-reason` header), never from credentials: no macaroon, preimage,
 //! cookie, JWT or key is ever a field, and the path is logged without its query.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
-use axum::{body::Body, extract::Request, middleware::Next, response::Response};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
 use http::StatusCode;
 
+use crate::metrics::Metrics;
 use crate::paywall::{edge::REASON_HEADER, Receipt, RouteTag};
 
-/// The middleware (`axum::middleware::from_fn(access_log)`).
-pub async fn access_log(req: Request, next: Next) -> Response<Body> {
+/// What [`observe`] does.
+#[derive(Debug)]
+pub struct Observe {
+    /// Log the access event.
+    pub log: bool,
+    /// Count the request.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// The middleware (`axum::middleware::from_fn_with_state(Arc<Observe>, observe)`).
+pub async fn observe(State(o): State<Arc<Observe>>, req: Request, next: Next) -> Response<Body> {
+    if !o.log {
+        let resp = next.run(req).await;
+        if let Some(m) = &o.metrics {
+            let (route, protocol, outcome, reason) = fields(&resp);
+            m.request(route, protocol, outcome, reason);
+        }
+        return resp;
+    }
+    let resp = access_log(req, next).await;
+    if let Some(m) = &o.metrics {
+        let (route, protocol, outcome, reason) = fields(&resp);
+        m.request(route, protocol, outcome, reason);
+    }
+    resp
+}
+
+/// `(route, protocol, outcome, reason)` of a response, all bounded: the reason only from the
+/// paywall's own answers (an upstream cannot set a label through `gate402-reason`).
+fn fields(resp: &Response<Body>) -> (&str, &'static str, &'static str, &str) {
+    let receipt = resp.extensions().get::<Receipt>();
+    let tag = resp.extensions().get::<RouteTag>();
+    let route = receipt
+        .map(|r| r.route.as_str())
+        .or_else(|| tag.map(|t| t.0.as_str()))
+        .unwrap_or("-");
+    let protocol = receipt.map_or("-", |r| r.verified.protocol.as_str());
+    let reason = tag
+        .and_then(|_| resp.headers().get(REASON_HEADER))
+        .and_then(|v| v.to_str().ok());
+    let outcome = outcome(resp.status(), receipt.is_some(), reason);
+    (route, protocol, outcome, reason.unwrap_or("-"))
+}
+
+/// Log one access event around `next`.
+async fn access_log(req: Request, next: Next) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();

@@ -86,7 +86,11 @@ pub fn paywall_with_secret(
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
     let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
     let pool = &config.invoice_pool;
-    let mut builder = Paywall::builder(route_table(config)?, protocols, lightning)
+    let mut builder = Paywall::builder(route_table(config)?, protocols, lightning);
+    if config.admin.as_ref().is_some_and(|a| a.metrics) {
+        builder = builder.metrics(Arc::new(crate::metrics::Metrics::new()));
+    }
+    let mut builder = builder
         .invoice_expiry(config.l402.invoice_expiry_secs)
         .retry_after(config.server.retry_after_secs)
         .trusted_proxies(
@@ -277,6 +281,7 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
         .layer(PaywallLayer::new(paywall.clone()))
         .service(proxy);
     let facilitator = facilitator_router(config, &paywall)?;
+    let paywall_metrics = paywall.metrics().cloned();
     let router = Router::new()
         .route(&format!("{ADMIN_PREFIX}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PREFIX}/ready"), get(ready))
@@ -286,11 +291,41 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
         None => router,
     };
     let router = router.fallback_service(gated);
-    Ok(if config.server.access_log {
-        router.layer(axum::middleware::from_fn(access_log::access_log))
+    let observe = access_log::Observe {
+        log: config.server.access_log,
+        metrics: paywall_metrics,
+    };
+    Ok(if observe.log || observe.metrics.is_some() {
+        router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(observe),
+            access_log::observe,
+        ))
     } else {
         router
     })
+}
+
+/// The admin listener's router (`[admin] listen`): `/_gate402/metrics` (Prometheus text).
+pub fn admin_router(paywall: Arc<Paywall>) -> Router {
+    Router::new()
+        .route(&format!("{ADMIN_PREFIX}/metrics"), get(metrics))
+        .with_state(paywall)
+}
+
+async fn metrics(State(paywall): State<Arc<Paywall>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match paywall.render_metrics().await {
+        Some(text) => (
+            [(http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are off ([admin] metrics = false)\n",
+        )
+            .into_response(),
+    }
 }
 
 /// The built-in facilitator's routes when `[facilitator] enabled`, sharing the paywall's EVM
