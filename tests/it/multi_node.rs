@@ -200,10 +200,16 @@ async fn one_node_stopped_mid_run_402s_keep_flowing_and_no_payment_is_lost() {
         .pay_invoice(&bob_invoice, Default::default())
         .await
         .unwrap();
+    let mut slowest = std::time::Duration::ZERO;
     for i in 0..12 {
+        let t = std::time::Instant::now();
         let (_, inv) = unpaid(&gw).await;
+        slowest = slowest.max(t.elapsed());
         assert_eq!(n.payee(&inv), "carol", "request {i} while bob is down");
     }
+    // A refused connection fails over at once (a hung node would take `call_timeout`, 2 s).
+    eprintln!("slowest 402 while bob is down: {slowest:?}");
+    assert!(slowest < std::time::Duration::from_secs(2), "{slowest:?}");
     let (s, body) = ready_body(&gw).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(
@@ -276,4 +282,34 @@ async fn a_restarted_gateway_asks_every_node_for_an_invoice_it_did_not_mint() {
     .await;
     assert_eq!(ok, StatusCode::OK);
     assert_eq!(n.net.settled_invoices("bob"), 1);
+}
+
+#[tokio::test]
+async fn a_hung_node_costs_at_most_one_call_timeout_then_is_skipped() {
+    let n = Nodes::start().await;
+    let up = serve(upstream_app()).await;
+    let cfg = config(up, n.dir.path());
+    let gw = gateway(&cfg, n.dir.path()).await;
+    let hang = gate402_rails::simnet::Faults {
+        hang: true,
+        ..Default::default()
+    };
+    n.net.set_faults("bob", hang);
+    let mut times = Vec::new();
+    for i in 0..10 {
+        let t = std::time::Instant::now();
+        let (_, inv) = unpaid(&gw).await;
+        times.push(t.elapsed());
+        assert_eq!(n.payee(&inv), "carol", "request {i} while bob hangs");
+    }
+    eprintln!("402 latencies while bob hangs: {times:?}");
+    let limit = std::time::Duration::from_millis(2_500);
+    assert!(times.iter().all(|t| *t < limit), "{times:?}");
+    let slow = times.iter().filter(|t| t.as_millis() > 500).count();
+    assert!(slow <= 1, "only the first mint may wait for bob: {times:?}");
+    n.net.set_faults("bob", Default::default());
+    eventually(10, "an invoice minted on bob again", || async {
+        (n.payee(&unpaid(&gw).await.1) == "bob").then_some(())
+    })
+    .await;
 }
