@@ -4,17 +4,20 @@
 //! invalid certificate or macaroon, a certificate that does not match the node (TLS failure),
 //! a macaroon the node rejects. An unreachable node does not: the gateway starts, logs it,
 //! reports not-ready on `/_gate402/ready` and answers 503 + `Retry-After` until the node is
-//! back (the channel reconnects by itself).
+//! back (the channel reconnects by itself). Several `[[lightning.node]]` entries are connected
+//! one by one (the same checks, messages naming the node) behind one
+//! [`MultiNode`] rail.
 
 use std::sync::Arc;
 
 use gate402_rails::{
     lnd::{CertSource, LndRail, MacaroonSource},
+    multi::{MultiNode, MultiOptions},
     simnet::SimNetwork,
     LightningRail, RailErrorKind,
 };
 
-use crate::config::LightningConfig;
+use crate::config::{LightningConfig, LndSection};
 pub use crate::lnd_conn::{lnd_config, BUYER_MACAROON, SELLER_MACAROON};
 
 fn describe_macaroon(src: &MacaroonSource) -> String {
@@ -54,41 +57,68 @@ pub async fn connect_with(
 ) -> Result<Arc<dyn LightningRail>, String> {
     match config {
         LightningConfig::Simnet { node } => Ok(Arc::new(SimNetwork::new().add_node(node, 0))),
-        LightningConfig::Lnd(section) => {
-            let cfg = lnd_config(section, default_macaroon)?;
-            // Least privilege (issue #16 "L"): refunds pay, so they need `offchain:write`.
-            let refunds = default_macaroon == BUYER_MACAROON;
-            match crate::least_privilege::seller(&cfg, refunds, section.require_least_privilege)? {
-                crate::least_privilege::SellerCheck::Ok => {}
-                crate::least_privilege::SellerCheck::Warn(w) => tracing::warn!("{w}"),
+        LightningConfig::Lnd(section) if section.is_multi() => {
+            let mut nodes: Vec<(String, Arc<dyn LightningRail>)> = Vec::new();
+            for node in &section.node {
+                let rail = connect_lnd(&node.as_section(section), default_macaroon, &node.name)
+                    .await
+                    .map_err(|e| format!("lightning node {}: {e}", node.name))?;
+                nodes.push((node.name.clone(), Arc::new(rail)));
             }
-            let (cert, mac) = (
-                describe_cert(&cfg.tls_cert),
-                describe_macaroon(&cfg.macaroon),
-            );
-            let address = cfg.address.clone();
-            let rail = LndRail::connect_lazy(cfg).await.map_err(|e| e.message)?;
-            match rail.ready().await {
-                Ok(()) => tracing::info!(%address, "connected to LND"),
-                Err(e) if e.kind == RailErrorKind::Certificate => {
-                    return Err(format!(
-                        "LND at {address} does not present the certificate in {cert}: {}",
-                        e.message
-                    ))
-                }
-                Err(e) if e.kind == RailErrorKind::PermissionDenied => {
-                    return Err(format!(
-                        "LND at {address} rejects the macaroon {mac}: {}",
-                        e.message
-                    ))
-                }
-                Err(e) => tracing::warn!(
-                    %address,
-                    error = %e,
-                    "LND is unreachable; starting anyway (not ready, answering 503 until it is back)"
-                ),
+            let multi = MultiNode::new(nodes, MultiOptions::default());
+            // Record each node's health before the first request (unreachable ones are
+            // skipped by mints until a probe finds them back).
+            if let Err(e) = multi.ready().await {
+                tracing::warn!(error = %e, "no LND node is reachable; starting anyway");
             }
-            Ok(Arc::new(rail))
+            Ok(Arc::new(multi))
         }
+        LightningConfig::Lnd(section) => Ok(Arc::new(
+            connect_lnd(section, default_macaroon, "lnd").await?,
+        )),
     }
+}
+
+/// Connect one LND node (`name` labels it in messages): configuration mistakes are errors,
+/// an unreachable node only a warning.
+async fn connect_lnd(
+    section: &LndSection,
+    default_macaroon: &str,
+    name: &str,
+) -> Result<LndRail, String> {
+    let cfg = lnd_config(section, default_macaroon).map_err(|e| format!("node {name}: {e}"))?;
+    // Least privilege (issue #16 "L"): refunds pay, so they need `offchain:write`.
+    let refunds = default_macaroon == BUYER_MACAROON;
+    match crate::least_privilege::seller(&cfg, refunds, section.require_least_privilege)? {
+        crate::least_privilege::SellerCheck::Ok => {}
+        crate::least_privilege::SellerCheck::Warn(w) => tracing::warn!(node = %name, "{w}"),
+    }
+    let (cert, mac) = (
+        describe_cert(&cfg.tls_cert),
+        describe_macaroon(&cfg.macaroon),
+    );
+    let address = cfg.address.clone();
+    let rail = LndRail::connect_lazy(cfg).await.map_err(|e| e.message)?;
+    match rail.ready().await {
+        Ok(()) => tracing::info!(node = %name, %address, "connected to LND"),
+        Err(e) if e.kind == RailErrorKind::Certificate => {
+            return Err(format!(
+                "LND at {address} does not present the certificate in {cert}: {}",
+                e.message
+            ))
+        }
+        Err(e) if e.kind == RailErrorKind::PermissionDenied => {
+            return Err(format!(
+                "LND at {address} rejects the macaroon {mac}: {}",
+                e.message
+            ))
+        }
+        Err(e) => tracing::warn!(
+            node = %name,
+            %address,
+            error = %e,
+            "LND is unreachable; starting anyway (not ready, answering 503 until it is back)"
+        ),
+    }
+    Ok(rail)
 }

@@ -39,6 +39,70 @@ pub struct LndSection {
     /// `least_privilege`); otherwise that is only a warning.
     #[serde(default)]
     pub require_least_privilege: bool,
+    /// Several nodes (`[[lightning.node]]`), instead of the single node described by the
+    /// keys above (seller only): invoices are minted round-robin on the nodes that are up.
+    #[serde(default)]
+    pub node: Vec<LndNodeSection>,
+}
+
+/// `[[lightning.node]]`: one of several seller nodes; the same keys as the single form, plus
+/// a `name` for logs and `/_gate402/ready`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LndNodeSection {
+    /// Name of the node (letters, digits, `-`, `_`), unique among the nodes.
+    pub name: String,
+    /// gRPC address `host:port`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// LND-style directory.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Path of `tls.cert`.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// Environment variable holding the certificate.
+    #[serde(default)]
+    pub tls_cert_env: Option<String>,
+    /// Path of the macaroon.
+    #[serde(default)]
+    pub macaroon: Option<PathBuf>,
+    /// Environment variable holding the macaroon as hex or base64.
+    #[serde(default)]
+    pub macaroon_env: Option<String>,
+}
+
+impl LndSection {
+    /// Whether the section lists `[[lightning.node]]` entries.
+    pub fn is_multi(&self) -> bool {
+        !self.node.is_empty()
+    }
+
+    /// Whether any single-node connection key is set at the top level.
+    pub fn has_single_keys(&self) -> bool {
+        self.address.is_some()
+            || self.dir.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_cert_env.is_some()
+            || self.macaroon.is_some()
+            || self.macaroon_env.is_some()
+    }
+}
+
+impl LndNodeSection {
+    /// This node as a single-node section inheriting the parent's policy.
+    pub fn as_section(&self, parent: &LndSection) -> LndSection {
+        LndSection {
+            address: self.address.clone(),
+            dir: self.dir.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_cert_env: self.tls_cert_env.clone(),
+            macaroon: self.macaroon.clone(),
+            macaroon_env: self.macaroon_env.clone(),
+            require_least_privilege: parent.require_least_privilege,
+            node: Vec::new(),
+        }
+    }
 }
 
 /// Macaroon a seller uses from an LND directory (least privilege: invoices only).

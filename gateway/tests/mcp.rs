@@ -473,6 +473,10 @@ async fn node_tools_run_read_only_for_the_reference_typescript_sdk_client() {
     assert!(err.contains("admin macaroon"), "buyer warning: {err}");
     assert!(refused.stdout.is_empty());
 
+    // Activity on alice's node: an invoice she was paid and a payment she made (both carry
+    // preimages in LND's listings; neither may reach the agent).
+    let (received, sent) = alice_activity(&world).await;
+
     let cache = world.tmp.path().join("cache");
     let args = json!([
         "mcp",
@@ -500,7 +504,16 @@ async fn node_tools_run_read_only_for_the_reference_typescript_sdk_client() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "agent failed: {stdout}");
     let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
-    let node_tools = json!(["node_info", "channel_balance", "decode_invoice"]);
+    let node_tools = json!([
+        "node_info",
+        "channel_balance",
+        "decode_invoice",
+        "wallet_balance",
+        "list_channels",
+        "list_invoices",
+        "list_payments",
+        "estimate_route_fee"
+    ]);
     for t in node_tools.as_array().unwrap() {
         assert!(seen["tools"].as_array().unwrap().contains(t), "{seen}");
         assert!(
@@ -533,14 +546,25 @@ async fn node_tools_run_read_only_for_the_reference_typescript_sdk_client() {
         "{seen}"
     );
 
-    // No secret in any result: neither macaroon (hex) nor a preimage field.
+    check_listings(&seen, &received, &sent);
+
+    // No secret in any result: no macaroon (hex), no preimage (field or value).
     let results = json!([
         seen["info"],
         seen["balance"],
         seen["decoded"],
-        seen["garbage"]
+        seen["garbage"],
+        seen["wallet"],
+        seen["channels"],
+        seen["invoices"],
+        seen["payments"],
+        seen["feeForInvoice"],
+        seen["feeToNode"]
     ])
     .to_string();
+    for p in [&received.preimage, &sent.preimage] {
+        assert!(!results.contains(&hex::encode(p)), "preimage leaked");
+    }
     for secret in [
         std::fs::read(&ro).unwrap(),
         std::fs::read(world.alice.join("admin.macaroon")).unwrap(),
@@ -548,4 +572,102 @@ async fn node_tools_run_read_only_for_the_reference_typescript_sdk_client() {
         assert!(!results.contains(&hex::encode(&secret)), "macaroon leaked");
     }
     assert!(!results.contains("preimage"), "{results}");
+}
+
+/// alice is paid 5 sat by bob and pays bob 7 sat (LND connections with admin macaroons).
+async fn alice_activity(world: &World) -> (gate402_rails::Payment, gate402_rails::Payment) {
+    use gate402_rails::{lnd::LndConfig, lnd::LndRail, InvoiceRequest, LightningRail};
+    let rail = |dir: std::path::PathBuf| async move {
+        let addr = std::fs::read_to_string(dir.join("rpc.addr")).unwrap();
+        let cfg = LndConfig::from_files(
+            addr.trim(),
+            dir.join("tls.cert"),
+            dir.join("admin.macaroon"),
+        );
+        LndRail::connect(cfg).await.unwrap()
+    };
+    let alice = rail(world.alice.clone()).await;
+    let bob = rail(world.alice.with_file_name("bob")).await;
+    let req = |sat: u64| InvoiceRequest {
+        amount_msat: sat * 1000,
+        memo: "node tools".into(),
+        expiry_secs: 600,
+    };
+    let inv = alice.create_invoice(req(5)).await.unwrap();
+    let received = bob
+        .pay_invoice(&inv.bolt11, Default::default())
+        .await
+        .unwrap();
+    let inv = bob.create_invoice(req(7)).await.unwrap();
+    let sent = alice
+        .pay_invoice(&inv.bolt11, Default::default())
+        .await
+        .unwrap();
+    (received, sent)
+}
+
+/// The five listing tools' results (already validated against their output schemas by the SDK).
+fn check_listings(seen: &Value, received: &gate402_rails::Payment, sent: &gate402_rails::Payment) {
+    for k in [
+        "wallet",
+        "channels",
+        "invoices",
+        "payments",
+        "feeForInvoice",
+        "feeToNode",
+    ] {
+        assert_eq!(seen[k]["isError"], false, "{k}: {seen}");
+    }
+    let w = &seen["wallet"]["value"];
+    for k in [
+        "total",
+        "confirmed",
+        "unconfirmed",
+        "locked",
+        "reserved_anchor",
+    ] {
+        assert_eq!(w[k]["msat"], w[k]["sat"].as_u64().unwrap() * 1000, "{w}");
+    }
+    let chans = seen["channels"]["value"]["channels"].as_array().unwrap();
+    let bob_key = seen["decoded"]["value"]["destination"].clone();
+    let to_bob = chans
+        .iter()
+        .find(|c| c["remote_pubkey"] == bob_key)
+        .expect("a channel to bob");
+    assert_eq!(to_bob["active"], true);
+    assert!(to_bob["capacity"]["sat"].as_u64().unwrap() > 0, "{to_bob}");
+    assert!(to_bob["chan_id"].as_str().unwrap().parse::<u64>().is_ok());
+
+    let invs = seen["invoices"]["value"]["invoices"].as_array().unwrap();
+    let hash = hex::encode(received.payment_hash);
+    let inv = invs
+        .iter()
+        .find(|i| i["payment_hash"] == hash.as_str())
+        .expect("alice's invoice");
+    assert_eq!(inv["state"], "SETTLED", "{inv}");
+    assert_eq!(
+        inv["amount_paid"],
+        json!({ "sat": 5, "msat": 5000 }),
+        "{inv}"
+    );
+    let pays = &seen["payments"]["value"];
+    let hash = hex::encode(sent.payment_hash);
+    let list = pays["payments"].as_array().unwrap();
+    let pay = list
+        .iter()
+        .find(|p| p["payment_hash"] == hash.as_str())
+        .expect("alice's payment");
+    assert_eq!(pay["status"], "SUCCEEDED", "{pay}");
+    assert_eq!(pay["amount"], json!({ "sat": 7, "msat": 7000 }), "{pay}");
+    assert!(pays["total_num_payments"].as_u64().unwrap() >= 1);
+
+    for k in ["feeForInvoice", "feeToNode"] {
+        let f = &seen[k]["value"];
+        assert_eq!(f["failure_reason"], "FAILURE_REASON_NONE", "{k}: {f}");
+        assert!(f["time_lock_delay"].as_u64().unwrap() > 0, "{k}: {f}");
+        assert_eq!(
+            f["routing_fee"]["sat"],
+            f["routing_fee"]["msat"].as_u64().unwrap() / 1000
+        );
+    }
 }

@@ -13,6 +13,7 @@ pub mod invoice;
 pub mod lnd;
 #[cfg(feature = "lnd-server")]
 pub mod lnd_server;
+pub mod multi;
 pub mod simnet;
 
 use std::time::Duration;
@@ -175,6 +176,12 @@ pub trait LightningRail: Send + Sync + 'static {
     /// Decode a BOLT11 invoice locally (signature checked).
     fn decode(&self, bolt11: &str) -> Result<DecodedInvoice, RailError> {
         decode_bolt11(bolt11)
+    }
+
+    /// Health of each node behind this rail when it spans several ([`multi::MultiNode`]);
+    /// empty for a single node.
+    fn nodes(&self) -> Vec<multi::NodeStatus> {
+        Vec::new()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod admin;
 mod limits;
+mod lnd_nodes;
 mod minting;
 mod pricing;
 mod rate;
@@ -27,7 +28,7 @@ pub use store::{StoreBackend, StoreConfig};
 pub use validate::ConfigError;
 pub use x402::{EvmConfig, FacilitatorConfig, RouteX402};
 
-pub use crate::lnd_conn::LndSection;
+pub use crate::lnd_conn::{LndNodeSection, LndSection};
 
 /// The whole gateway configuration (one TOML file).
 #[derive(Debug, Clone, Deserialize)]

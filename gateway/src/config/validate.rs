@@ -44,7 +44,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
         message: message.into(),
@@ -104,7 +104,7 @@ impl Config {
         self.minting.validate()?;
         super::parse_trusted_proxies(&self.server.trusted_proxies)?;
         if let super::LightningConfig::Lnd(lnd) = &self.lightning {
-            validate_lnd(lnd)?;
+            super::lnd_nodes::validate(lnd)?;
         }
         let mpp = &self.mpp;
         if mpp.realm.is_empty()
@@ -302,29 +302,4 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn validate_lnd(lnd: &super::LndSection) -> Result<(), ConfigError> {
-    if lnd.address.is_none() && lnd.dir.is_none() {
-        return Err(invalid("lightning.address", "set `address` or `dir`"));
-    }
-    if lnd.tls_cert.is_some() && lnd.tls_cert_env.is_some() {
-        return Err(invalid(
-            "lightning.tls_cert",
-            "set tls_cert or tls_cert_env, not both",
-        ));
-    }
-    if lnd.macaroon.is_some() && lnd.macaroon_env.is_some() {
-        return Err(invalid(
-            "lightning.macaroon",
-            "set macaroon or macaroon_env, not both",
-        ));
-    }
-    if lnd.dir.is_none() && lnd.tls_cert.is_none() && lnd.tls_cert_env.is_none() {
-        return Err(invalid("lightning.tls_cert", "a certificate is required"));
-    }
-    if lnd.dir.is_none() && lnd.macaroon.is_none() && lnd.macaroon_env.is_none() {
-        return Err(invalid("lightning.macaroon", "a macaroon is required"));
-    }
-    Ok(())
 }

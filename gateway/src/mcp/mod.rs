@@ -13,6 +13,7 @@
 //! lists, wallets, cache directory. stdout carries only protocol messages; logs go to
 //! stderr. Secrets (macaroons, preimages, keys) never appear in tool output.
 
+pub mod node_lists;
 pub mod node_tools;
 pub mod protocol;
 pub mod schema;

@@ -1,5 +1,7 @@
 //! `gate402 mcp --node-tools`: read-only Lightning node tools for agents (issue #16 "L"):
-//! `node_info`, `channel_balance`, `decode_invoice`, over LND's gRPC API.
+//! `node_info`, `channel_balance`, `decode_invoice` here, and the listings of `node_lists`
+//! (`wallet_balance`, `list_channels`, `list_invoices`, `list_payments`,
+//! `estimate_route_fee`), over LND's gRPC API.
 //!
 //! They run with a read-only macaroon (`--node-macaroon`, e.g. from
 //! `gate402 macaroon bake --role read-only`); without one they would use the wallet's,
@@ -15,7 +17,16 @@ use serde_json::{json, Value};
 use super::server::{CallError, ToolOutcome, ToolSpec};
 
 /// Names of the node tools.
-pub const NAMES: [&str; 3] = ["node_info", "channel_balance", "decode_invoice"];
+pub const NAMES: [&str; 8] = [
+    "node_info",
+    "channel_balance",
+    "decode_invoice",
+    "wallet_balance",
+    "list_channels",
+    "list_invoices",
+    "list_payments",
+    "estimate_route_fee",
+];
 
 /// Longest payment request `decode_invoice` accepts (characters).
 const MAX_BOLT11: usize = 4_096;
@@ -33,9 +44,9 @@ struct DecodeArgs {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoArgs {}
+pub(super) struct NoArgs {}
 
-fn closed(props: Value) -> Value {
+pub(super) fn closed(props: Value) -> Value {
     let required: Vec<String> = props
         .as_object()
         .map(|m| m.keys().cloned().collect())
@@ -44,7 +55,7 @@ fn closed(props: Value) -> Value {
 }
 
 /// Success shape or `{error, message}`.
-fn output(ok: Value) -> Value {
+pub(super) fn output(ok: Value) -> Value {
     json!({
         "type": "object",
         "anyOf": [ok, closed(json!({
@@ -54,19 +65,19 @@ fn output(ok: Value) -> Value {
     })
 }
 
-fn no_input() -> Value {
+pub(super) fn no_input() -> Value {
     json!({ "type": "object", "properties": {}, "additionalProperties": false })
 }
 
-fn sat_msat(msat: u64) -> Value {
+pub(super) fn sat_msat(msat: u64) -> Value {
     json!({ "sat": msat / 1000, "msat": msat })
 }
 
-fn amount_schema() -> Value {
+pub(super) fn amount_schema() -> Value {
     closed(json!({ "sat": { "type": "integer" }, "msat": { "type": "integer" } }))
 }
 
-fn failure(e: &RailError) -> ToolOutcome {
+pub(super) fn failure(e: &RailError) -> ToolOutcome {
     use gate402_rails::RailErrorKind as K;
     let kind = match e.kind {
         K::Unavailable | K::Timeout => "node_unavailable",
@@ -80,7 +91,7 @@ fn failure(e: &RailError) -> ToolOutcome {
     }
 }
 
-fn args<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, CallError> {
+pub(super) fn args<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, CallError> {
     serde_json::from_value(v).map_err(|e| CallError::InvalidArguments(e.to_string()))
 }
 
@@ -149,6 +160,9 @@ impl NodeTools {
                 }))),
             },
         ]
+        .into_iter()
+        .chain(super::node_lists::specs())
+        .collect()
     }
 
     /// Run node tool `name`.
@@ -195,7 +209,7 @@ impl NodeTools {
                     Err(e) => failure(&e),
                 })
             }
-            other => Err(CallError::UnknownTool(other.to_owned())),
+            other => super::node_lists::call(&self.rail, other, arguments).await,
         }
     }
 }

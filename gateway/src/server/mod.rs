@@ -361,14 +361,24 @@ async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {
         ))
     });
     paywall.rail_health().observe(&result);
+    // Several nodes: one line each (`node bob: up`, `node carol: down: <error>`).
+    let nodes: String = rail
+        .nodes()
+        .iter()
+        .map(|n| match &n.last_error {
+            _ if n.up => format!("\nnode {}: up", n.name),
+            Some(e) => format!("\nnode {}: down: {e}", n.name),
+            None => format!("\nnode {}: down", n.name),
+        })
+        .collect();
     match result {
         Ok(()) => (
             StatusCode::OK,
-            format!("ready: lightning ({})", rail.rail_id()),
+            format!("ready: lightning ({}){nodes}", rail.rail_id()),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: lightning ({}): {e}", rail.rail_id()),
+            format!("not ready: lightning ({}): {e}{nodes}", rail.rail_id()),
         ),
     }
 }

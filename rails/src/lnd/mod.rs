@@ -16,6 +16,7 @@
 mod cache;
 mod config;
 mod errors;
+mod node_rpc;
 pub mod permissions;
 pub mod proto;
 mod rpc;

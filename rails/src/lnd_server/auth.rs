@@ -32,6 +32,11 @@ pub(crate) enum Rpc {
     TrackPaymentV2,
     BakeMacaroon,
     CheckMacaroonPermissions,
+    WalletBalance,
+    ListChannels,
+    ListInvoices,
+    ListPayments,
+    EstimateRouteFee,
 }
 
 impl Rpc {
@@ -40,11 +45,17 @@ impl Rpc {
         match self {
             Rpc::GetInfo => &[("info", "read")],
             Rpc::AddInvoice => &[("invoices", "write")],
-            Rpc::LookupInvoice | Rpc::SubscribeInvoices | Rpc::SubscribeSingleInvoice => {
-                &[("invoices", "read")]
-            }
+            Rpc::LookupInvoice
+            | Rpc::SubscribeInvoices
+            | Rpc::SubscribeSingleInvoice
+            | Rpc::ListInvoices => &[("invoices", "read")],
             Rpc::DecodePayReq => &[("offchain", "read"), ("invoices", "read")],
-            Rpc::ChannelBalance | Rpc::TrackPaymentV2 => &[("offchain", "read")],
+            Rpc::ChannelBalance
+            | Rpc::TrackPaymentV2
+            | Rpc::ListChannels
+            | Rpc::ListPayments
+            | Rpc::EstimateRouteFee => &[("offchain", "read")],
+            Rpc::WalletBalance => &[("onchain", "read")],
             Rpc::SendPaymentV2 => &[("offchain", "write")],
             Rpc::BakeMacaroon => &[("macaroon", "generate")],
             Rpc::CheckMacaroonPermissions => &[("macaroon", "read")],

@@ -1,6 +1,7 @@
 //! `lnrpc.Lightning` over a simulated node: `GetInfo`, `AddInvoice`, `LookupInvoice`,
 //! `SubscribeInvoices`, `DecodePayReq`, `ChannelBalance`, `BakeMacaroon`,
-//! `CheckMacaroonPermissions`.
+//! `CheckMacaroonPermissions`, and the listings of module `lists` (`WalletBalance`,
+//! `ListChannels`, `ListInvoices`, `ListPayments`).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::auth::Rpc;
 use super::convert::{
     ensure_online, hash32, invoice_pb, status, stopping, stream_channel, PbStream,
 };
+use super::lists;
 use super::Shared;
 use crate::lnd::permissions::{Perm, Perms};
 use crate::lnd::proto::lnrpc::{self, lightning_server::Lightning};
@@ -237,6 +239,46 @@ impl Lightning for LightningSvc {
         Ok(Response::new(lnrpc::CheckMacPermResponse {
             valid: wanted.is_subset(&granted),
         }))
+    }
+
+    async fn wallet_balance(
+        &self,
+        req: Request<lnrpc::WalletBalanceRequest>,
+    ) -> Result<Response<lnrpc::WalletBalanceResponse>, Status> {
+        self.0.auth.check(req.metadata(), Rpc::WalletBalance)?;
+        ensure_online(&self.0.node)?;
+        Ok(Response::new(lists::wallet_balance()))
+    }
+
+    async fn list_channels(
+        &self,
+        req: Request<lnrpc::ListChannelsRequest>,
+    ) -> Result<Response<lnrpc::ListChannelsResponse>, Status> {
+        self.0.auth.check(req.metadata(), Rpc::ListChannels)?;
+        ensure_online(&self.0.node)?;
+        let channels = lists::list_channels(&self.0.node, req.get_ref());
+        Ok(Response::new(lnrpc::ListChannelsResponse { channels }))
+    }
+
+    async fn list_invoices(
+        &self,
+        req: Request<lnrpc::ListInvoiceRequest>,
+    ) -> Result<Response<lnrpc::ListInvoiceResponse>, Status> {
+        self.0.auth.check(req.metadata(), Rpc::ListInvoices)?;
+        Ok(Response::new(lists::list_invoices(
+            &self.0.node,
+            req.get_ref(),
+        )?))
+    }
+
+    async fn list_payments(
+        &self,
+        req: Request<lnrpc::ListPaymentsRequest>,
+    ) -> Result<Response<lnrpc::ListPaymentsResponse>, Status> {
+        self.0.auth.check(req.metadata(), Rpc::ListPayments)?;
+        ensure_online(&self.0.node)?;
+        let all = self.0.payments.all();
+        Ok(Response::new(lists::list_payments(all, req.get_ref())))
     }
 }
 

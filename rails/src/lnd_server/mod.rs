@@ -17,6 +17,7 @@ mod convert;
 pub mod files;
 mod invoices;
 mod lightning;
+mod lists;
 mod router;
 
 use std::io;

@@ -1,4 +1,5 @@
-//! `routerrpc.Router` over a simulated node: `SendPaymentV2` and `TrackPaymentV2`.
+//! `routerrpc.Router` over a simulated node: `SendPaymentV2`, `TrackPaymentV2` and
+//! `EstimateRouteFee` (module `lists`).
 //!
 //! A payment streams `IN_FLIGHT` (unless `no_inflight_updates`), then `SUCCEEDED` with the
 //! preimage or `FAILED` with LND's failure reason. The payment itself runs in its own task, so
@@ -17,7 +18,8 @@ use super::convert::{ensure_online, hash32, now_ns, stopping, stream_channel, Pb
 use super::Shared;
 use crate::lnd::proto::lnrpc::{self, payment::PaymentStatus, PaymentFailureReason};
 use crate::lnd::proto::routerrpc::{
-    router_server::Router, SendPaymentRequest, TrackPaymentRequest,
+    router_server::Router, RouteFeeRequest, RouteFeeResponse, SendPaymentRequest,
+    TrackPaymentRequest,
 };
 use crate::simnet::amount_to_pay;
 use crate::{decode_bolt11, LightningRail, PayLimits, PaymentHash, RailError, RailErrorKind};
@@ -38,6 +40,14 @@ impl Payments {
             by_hash: Mutex::new(HashMap::new()),
             updates: broadcast::channel(256).0,
         }
+    }
+
+    /// Every payment, by `payment_index` (for `ListPayments`).
+    pub(crate) fn all(&self) -> Vec<lnrpc::Payment> {
+        let map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<lnrpc::Payment> = map.values().cloned().collect();
+        all.sort_by_key(|p| p.payment_index);
+        all
     }
 
     fn get(&self, hash: &PaymentHash) -> Option<lnrpc::Payment> {
@@ -268,5 +278,15 @@ impl Router for RouterSvc {
             }
         });
         Ok(Response::new(stream))
+    }
+
+    async fn estimate_route_fee(
+        &self,
+        req: Request<RouteFeeRequest>,
+    ) -> Result<Response<RouteFeeResponse>, Status> {
+        self.0.auth.check(req.metadata(), Rpc::EstimateRouteFee)?;
+        ensure_online(&self.0.node)?;
+        let resp = super::lists::estimate_route_fee(&self.0.node, req.get_ref())?;
+        Ok(Response::new(resp))
     }
 }

@@ -118,6 +118,11 @@ impl SimNetwork {
         self.lock().routing_fee_msat = fee_msat;
     }
 
+    /// Routing fee charged to the payer of every payment.
+    pub fn routing_fee_msat(&self) -> u64 {
+        self.lock().routing_fee_msat
+    }
+
     /// Move the network's clock forward (affects invoice timestamps and expiry checks).
     pub fn advance_clock(&self, by: Duration) {
         let mut st = self.lock();

@@ -122,6 +122,18 @@ impl SimNode {
         })
     }
 
+    /// Every invoice of this node, by `add_index` (LND `ListInvoices`), states as of now.
+    pub fn invoices(&self) -> Result<Vec<InvoiceRecord>, RailError> {
+        self.with_online_node(|n, now| {
+            let mut all: Vec<InvoiceRecord> = n.invoices.values().cloned().collect();
+            for r in &mut all {
+                r.state = r.state_at(now);
+            }
+            all.sort_by_key(|r| r.add_index);
+            Ok(all)
+        })
+    }
+
     /// Cancel an unpaid invoice (LND `invoicesrpc.CancelInvoice`): further payments fail with
     /// "incorrect payment details". Settled → `AlreadyPaid`; unknown → `NotFound`.
     pub fn cancel_invoice(&self, payment_hash: &PaymentHash) -> Result<(), RailError> {

@@ -1,6 +1,6 @@
 // The reference MCP TypeScript SDK client (@modelcontextprotocol/sdk, pinned) against
 // `gate402 mcp --node-tools` (issue #16 "L"): lists the tools and calls the read-only node
-// tools; the SDK validates every structuredContent against the tool's outputSchema.
+// tools (all eight); the SDK validates every structuredContent against the tool's outputSchema.
 // Env: GATE402_BIN, GATE402_MCP_ARGS (JSON array), MCP_URL (answers 402 with an L402
 // invoice to decode). Prints one JSON line with what it saw; exits non-zero on SDK errors.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -25,6 +25,15 @@ const info = await call("node_info", {});
 const balance = await call("channel_balance", {});
 const decoded = await call("decode_invoice", { invoice });
 const garbage = await call("decode_invoice", { invoice: "lnbc1notaninvoice" });
+const wallet = await call("wallet_balance", {});
+const channels = await call("list_channels", {});
+const invoices = await call("list_invoices", { max: 10 });
+const payments = await call("list_payments", { include_incomplete: true });
+const feeForInvoice = await call("estimate_route_fee", { invoice });
+const feeToNode = await call("estimate_route_fee", {
+  destination: decoded.value?.destination ?? "",
+  amount_sat: 1000,
+});
 await client.close();
 console.log(
   JSON.stringify({
@@ -35,5 +44,11 @@ console.log(
     balance,
     decoded,
     garbage,
+    wallet,
+    channels,
+    invoices,
+    payments,
+    feeForInvoice,
+    feeToNode,
   }),
 );
