@@ -22,6 +22,7 @@ mod mpp_interop;
 mod mpp_session;
 mod mpp_session_bound;
 mod mpp_wire;
+mod paywall_browser;
 mod policy;
 mod pricing;
 mod probe;
