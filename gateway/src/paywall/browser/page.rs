@@ -78,7 +78,7 @@ pub fn qr_svg(invoice: &str) -> Option<String> {
 
 /// Price as text: sats (with the millisatoshis when not whole).
 fn price_text(msat: u64) -> String {
-    if msat % 1000 == 0 {
+    if msat.is_multiple_of(1000) {
         format!("{} <small>sat</small>", msat / 1000)
     } else {
         format!("{}.{:03} <small>sat</small>", msat / 1000, msat % 1000)
@@ -87,9 +87,13 @@ fn price_text(msat: u64) -> String {
 
 fn duration_text(secs: u64) -> String {
     match secs {
-        s if s % 86_400 == 0 => format!("{} day{}", s / 86_400, if s == 86_400 { "" } else { "s" }),
-        s if s % 3600 == 0 => format!("{} hour{}", s / 3600, if s == 3600 { "" } else { "s" }),
-        s if s % 60 == 0 => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
+        s if s.is_multiple_of(86_400) => {
+            format!("{} day{}", s / 86_400, if s == 86_400 { "" } else { "s" })
+        }
+        s if s.is_multiple_of(3600) => {
+            format!("{} hour{}", s / 3600, if s == 3600 { "" } else { "s" })
+        }
+        s if s.is_multiple_of(60) => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
         s => format!("{s} seconds"),
     }
 }

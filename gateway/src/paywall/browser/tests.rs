@@ -269,7 +269,7 @@ async fn agents_get_the_same_402_with_or_without_accept_html() {
     let paywall = crate::server::paywall_with_secret(&config, Arc::new(rail), &SECRET).unwrap();
     let json = answer(&paywall, &[("accept", "*/*")]).await;
     let html = answer(&paywall, &[("accept", "text/html,*/*;q=0.8")]).await;
-    assert_eq!((json.status(), html.status()), (402, 402));
+    assert_eq!((json.status().as_u16(), html.status().as_u16()), (402, 402));
     assert_eq!(json.headers()["content-type"], "application/problem+json");
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let (a, b) = (
