@@ -312,3 +312,64 @@ async fn agents_get_the_same_402_with_or_without_accept_html() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn watchers_are_bounded_and_see_a_payment() {
+    use gate402_rails::{InvoiceRequest, LightningRail, PayLimits};
+    use std::time::Duration;
+    let net = SimNetwork::new();
+    let seller = net.add_node("seller", 0);
+    let buyer = net.add_node("buyer", 1_000_000);
+    let req = || InvoiceRequest {
+        amount_msat: 1000,
+        memo: "t".into(),
+        expiry_secs: 600,
+    };
+    let (a, b) = (
+        seller.create_invoice(req()).await.unwrap(),
+        seller.create_invoice(req()).await.unwrap(),
+    );
+    let w = Arc::new(watch::Watchers::new(
+        Arc::new(seller.clone()),
+        1,
+        2,
+        Duration::from_millis(20),
+    ));
+    // Waiting on A holds the one watched slot: B is refused while A is watched.
+    let wa = {
+        let w = w.clone();
+        let hash = a.payment_hash;
+        tokio::spawn(async move { w.wait(hash, Duration::from_secs(10)).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while w.watched() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "A never watched");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        w.wait(b.payment_hash, Duration::from_millis(10)).await,
+        Err(watch::Busy)
+    );
+    // A second waiter on A shares the watcher (no new slot needed).
+    let short = w.wait(a.payment_hash, Duration::from_millis(30)).await;
+    assert_eq!(short, Ok(PayState::Pending));
+    buyer
+        .pay_invoice(&a.bolt11, PayLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(wa.await.unwrap(), Ok(PayState::Settled));
+    // Final states are remembered; the slot is free again.
+    assert_eq!(
+        w.wait(a.payment_hash, Duration::ZERO).await,
+        Ok(PayState::Settled)
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while w.watched() != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "A still watched");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        w.wait(b.payment_hash, Duration::from_millis(30)).await,
+        Ok(PayState::Pending)
+    );
+}
