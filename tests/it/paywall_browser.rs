@@ -19,6 +19,8 @@ const CONFIG: &str = r#"
 listen = "127.0.0.1:0"
 upstream = "{UPSTREAM}"
 
+access_log = true
+
 [server.paywall]
 poll_interval_ms = 100
 wait_secs = 5
@@ -161,4 +163,101 @@ async fn a_browser_pays_on_the_page_and_keeps_access_through_its_cookie() {
     assert_ne!(fresh, invoice, "a fresh invoice");
     assert_eq!(browser_ledger(&h).await.len(), 1);
     c.clone().close().await.unwrap();
+}
+
+/// A `MakeWriter` appending to a shared buffer.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let i = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {text}"))
+        + start.len();
+    text[i..].split(end).next().unwrap()
+}
+
+/// The same flow over plain HTTP (no browser), every tracing event captured at TRACE with the
+/// access log on: neither the ticket nor the session cookie ever reaches the logs; a forged
+/// cookie gets the page again.
+#[tokio::test(flavor = "current_thread")]
+async fn the_ticket_and_the_cookie_never_reach_the_logs() {
+    let logs = Capture::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let upstream = serve(Router::new().fallback(get(|| async { Html(ARTICLE) }))).await;
+    let h = Harness::start_with(&CONFIG.replace("{UPSTREAM}", &format!("http://{upstream}"))).await;
+    let html = [("accept", "text/html,*/*;q=0.8")];
+    let (status, headers, body) = raw(&h.url("/articles/a"), &html).await;
+    assert_eq!(status, 402);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let page = String::from_utf8(body.to_vec()).unwrap();
+    let wait = between(&page, "data-wait=\"", "\"").to_string();
+    let invoice = between(&page, "id=\"invoice\" readonly value=\"", "\"").to_string();
+    let ticket = wait.rsplit('/').next().unwrap().to_string();
+
+    // A forged ticket is not watched.
+    let forged = format!("{}x", &wait);
+    let (status, _, _) = raw(&h.url(&forged), &[]).await;
+    assert_eq!(status, 404);
+
+    h.buyer
+        .pay_invoice(&invoice, PayLimits::default())
+        .await
+        .unwrap();
+    let (status, headers, body) = raw(&h.url(&wait), &[]).await;
+    assert_eq!(
+        (status.as_u16(), &body[..]),
+        (200, &br#"{"state":"settled"}"#[..])
+    );
+    let set = headers["set-cookie"].to_str().unwrap().to_string();
+    let jwt = between(&set, "gate402_paid=", ";").to_string();
+    let cookie = format!("gate402_paid={jwt}");
+    let (status, _, body) = raw(&h.url("/articles/b"), &[("cookie", &cookie)]).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("paid-content"));
+
+    // A forged cookie (signature changed) → the page again.
+    let mut bad = jwt.clone();
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'A' { 'B' } else { 'A' });
+    let forged_cookie = format!("gate402_paid={bad}");
+    let (status, headers, _) = raw(
+        &h.url("/articles/b"),
+        &[html[0], ("cookie", &forged_cookie)],
+    )
+    .await;
+    assert_eq!(status, 402);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(headers.contains_key("www-authenticate"));
+
+    let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        all.contains("gate402::access"),
+        "the access log ran:\n{all}"
+    );
+    for (what, secret) in [
+        ("ticket", &ticket),
+        ("cookie", &jwt),
+        ("forged cookie", &bad),
+    ] {
+        let sig = secret.rsplit('.').next().unwrap();
+        assert!(!all.contains(sig), "{what} leaked into the logs");
+    }
 }
