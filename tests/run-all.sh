@@ -22,6 +22,12 @@ echo "== Python prometheus_client (the metrics test parses the exposition with i
 python3 -c 'import prometheus_client' 2>/dev/null ||
     python3 -m pip install --quiet --disable-pip-version-check prometheus_client==0.26.0
 
+echo "== Headless Chromium + chromedriver (browser paywall test; installed if absent)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 echo "== PostgreSQL on 127.0.0.1:5432 (store tests; started or installed if absent)"
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 pg_wait() { for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done; return 1; }

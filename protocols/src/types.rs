@@ -14,6 +14,10 @@ pub enum ProtocolId {
     Mpp,
     /// x402 (v1/v2): signed EIP-3009 authorizations, and its Lightning variant.
     X402,
+    /// gate402's browser paywall: a session cookie (JWT) given to a browser once the L402
+    /// challenge's invoice was paid from its page. Not a wire protocol: never parsed from a
+    /// route's `protocols`, used for ledger rows, receipts, logs and metrics.
+    Browser,
 }
 
 impl ProtocolId {
@@ -23,6 +27,7 @@ impl ProtocolId {
             ProtocolId::L402 => "l402",
             ProtocolId::Mpp => "mpp",
             ProtocolId::X402 => "x402",
+            ProtocolId::Browser => "browser",
         }
     }
 

@@ -23,6 +23,7 @@ mod mpp_session;
 mod mpp_session_bound;
 mod mpp_wire;
 mod multi_node;
+mod paywall_browser;
 mod policy;
 mod pricing;
 mod probe;

@@ -13,6 +13,8 @@ pub mod pricer;
 pub mod transport;
 
 pub mod chain;
+// Headless Chromium over WebDriver (browser paywall).
+pub mod chrome;
 pub mod matrix;
 pub mod peers;
 

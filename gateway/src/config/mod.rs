@@ -5,6 +5,7 @@ mod admin;
 mod limits;
 mod lnd_nodes;
 mod minting;
+mod paywall;
 mod pricing;
 mod rate;
 mod secret;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 pub use admin::AdminConfig;
 pub use limits::{Http2Config, LimitsConfig};
 pub use minting::MintingConfig;
+pub use paywall::PaywallPageConfig;
 pub use pricing::PricerConfig;
 pub use rate::{parse_trusted_proxies, RateLimitConfig};
 pub use secret::{load_mpp_secret, load_secret};
@@ -115,6 +117,9 @@ pub struct ServerConfig {
     /// Downstream HTTP/2 (`[server.http2]`).
     #[serde(default)]
     pub http2: Http2Config,
+    /// The browser paywall (`[server.paywall]`).
+    #[serde(default)]
+    pub paywall: PaywallPageConfig,
 }
 
 /// `[invoice_pool]`.

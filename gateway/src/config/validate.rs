@@ -73,6 +73,7 @@ impl Config {
         }
         self.server.limits.validate()?;
         self.server.http2.validate()?;
+        self.server.paywall.validate()?;
         if self.server.upstream_timeout_secs == 0 || self.server.header_read_timeout_secs == 0 {
             return Err(invalid("server", "timeouts must be at least 1 second"));
         }

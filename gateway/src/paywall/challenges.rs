@@ -3,7 +3,7 @@
 
 use gate402_protocols::{
     mpp::{self, BodyDigest},
-    HeaderPair, ProtocolId,
+    HeaderPair, InvoiceFacts, ProtocolId,
 };
 use http::{header::WWW_AUTHENTICATE, HeaderValue};
 
@@ -39,6 +39,20 @@ impl Paywall {
         body: Option<&BodyDigest>,
         resource_url: Option<&str>,
     ) -> Result<Vec<HeaderPair>, GateError> {
+        self.issue(route, accept_payment, body, resource_url, None)
+            .await
+    }
+
+    /// [`challenges_at`](Self::challenges_at), handing the L402 challenge's invoice to
+    /// `l402_invoice` when asked (the browser paywall shows it).
+    pub(super) async fn issue(
+        &self,
+        route: &Route,
+        accept_payment: Option<&str>,
+        body: Option<&BodyDigest>,
+        resource_url: Option<&str>,
+        mut l402_invoice: Option<&mut Option<InvoiceFacts>>,
+    ) -> Result<Vec<HeaderPair>, GateError> {
         let now = now_unix();
         let mut out = Vec::new();
         for id in &route.protocols {
@@ -57,6 +71,11 @@ impl Paywall {
             } else {
                 None
             };
+            if let (ProtocolId::L402, Some(slot), Some(inv)) =
+                (*id, l402_invoice.as_deref_mut(), invoice.as_ref())
+            {
+                *slot = Some(inv.clone());
+            }
             match (&self.x402, *id) {
                 (Some(x), ProtocolId::X402) => out.extend(x.protocol.challenge_at(
                     &route.offer,

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use gate402_protocols::{
     mpp::{self, BodyDigest},
-    Credential, CredentialError, NoRailFacts, ProtocolId, VerifyError,
+    Credential, CredentialError, NoRailFacts, ProtocolId, Reference, Verified, VerifyError,
 };
 use http::{HeaderMap, Response};
 
@@ -132,7 +132,7 @@ impl Paywall {
                     Err(super::x402::Refusal::Outage(e)) => return Check::Failed(e),
                 }
             }
-            let mut receipt = Receipt {
+            let receipt = Receipt {
                 route: route.name.clone(),
                 price_msat: route.offer.price_msat,
                 headers: proto.receipt_at(&verified, now),
@@ -140,43 +140,113 @@ impl Paywall {
                 pending: None,
                 ledger: None,
             };
-            let settled_at = self.metrics.as_ref().map(|_| std::time::Instant::now());
-            let settled = self.settle(&receipt, now).await;
-            if let (Some(m), Some(t)) = (&self.metrics, settled_at) {
-                m.store_seconds.observe(t.elapsed().as_secs_f64());
-                if let Ok(Some(l)) = &settled {
-                    if l.fresh {
-                        m.payment(
-                            &route.name,
-                            &l.protocol,
-                            self.lightning.rail_id(),
-                            route.offer.price_msat,
-                        );
-                    }
+            match self.admit(route, receipt, now).await {
+                Ok(done) => return done,
+                Err(e) => refused = Some((e, *id)),
+            }
+        }
+        if refused.is_none() {
+            if let Some(b) = &self.browser {
+                return self.check_cookies(route, b, headers, now).await;
+            }
+        }
+        Check::Refused(refused)
+    }
+
+    /// The gateway's half for a credential that verified: settle (revocation, ledger),
+    /// then the paid rate limit and the quota. `Err`: refused after all (402).
+    async fn admit(
+        &self,
+        route: &Route,
+        mut receipt: Receipt,
+        now: u64,
+    ) -> Result<Check, CredentialError> {
+        let settled_at = self.metrics.as_ref().map(|_| std::time::Instant::now());
+        let settled = self.settle(&receipt, now).await;
+        if let (Some(m), Some(t)) = (&self.metrics, settled_at) {
+            m.store_seconds.observe(t.elapsed().as_secs_f64());
+            if let Ok(Some(l)) = &settled {
+                if l.fresh {
+                    m.payment(
+                        &route.name,
+                        &l.protocol,
+                        self.lightning.rail_id(),
+                        route.offer.price_msat,
+                    );
                 }
             }
-            match settled {
-                Ok(ledger) => {
-                    receipt.ledger = ledger;
-                    // A reusable token over its rate: 429, and the token stays valid (nothing
-                    // single-use was consumed, no quota use counted).
-                    if let (Some(limit), Some(tid), None) = (
-                        &route.limits.paid,
-                        receipt.verified.token_id,
-                        &receipt.verified.single_use_key,
-                    ) {
-                        if let Some(resp) = limit.check(&tid) {
-                            return Check::Respond(resp);
-                        }
-                    }
-                    match self.count_use(route, &receipt, now).await {
-                        Ok(true) => return Check::Paid(receipt),
-                        Ok(false) => refused = Some((VerifyError::QuotaSpent.into(), *id)),
-                        Err(e) => return Check::Failed(e),
+        }
+        match settled {
+            Ok(ledger) => {
+                receipt.ledger = ledger;
+                // A reusable token over its rate: 429, and the token stays valid (nothing
+                // single-use was consumed, no quota use counted).
+                if let (Some(limit), Some(tid), None) = (
+                    &route.limits.paid,
+                    receipt.verified.token_id,
+                    &receipt.verified.single_use_key,
+                ) {
+                    if let Some(resp) = limit.check(&tid) {
+                        return Ok(Check::Respond(resp));
                     }
                 }
-                Err(Unsettled::Refused(e)) => refused = Some((e.into(), *id)),
-                Err(Unsettled::Failed(e)) => return Check::Failed(e),
+                match self.count_use(route, &receipt, now).await {
+                    Ok(true) => Ok(Check::Paid(receipt)),
+                    Ok(false) => Err(VerifyError::QuotaSpent.into()),
+                    Err(e) => Ok(Check::Failed(e)),
+                }
+            }
+            Err(Unsettled::Refused(e)) => Err(e.into()),
+            Err(Unsettled::Failed(e)) => Ok(Check::Failed(e)),
+        }
+    }
+
+    /// No protocol credential: a browser's session cookie, if any (the first that verifies
+    /// for this route). Refused cookies → 402 with reason, the page again.
+    async fn check_cookies(
+        &self,
+        route: &Route,
+        browser: &super::browser::Browser,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Check {
+        let cookies = super::browser::cookie::session_cookies(headers);
+        if cookies.is_empty() || route.pricer.is_some() {
+            return Check::Refused(None);
+        }
+        let mut refused = None;
+        for token in cookies {
+            let session = match browser.verify_session(token, &route.name, now) {
+                Ok(s) => s,
+                Err(e) => {
+                    let e = if e.is_expired() {
+                        VerifyError::Expired
+                    } else if matches!(e, super::browser::BrowserError::OtherRoute) {
+                        VerifyError::WrongService(route.name.clone())
+                    } else {
+                        VerifyError::BadSignature
+                    };
+                    refused = Some((e.into(), ProtocolId::Browser));
+                    continue;
+                }
+            };
+            let receipt = Receipt {
+                route: route.name.clone(),
+                price_msat: route.offer.price_msat,
+                headers: Vec::new(),
+                verified: Verified {
+                    protocol: ProtocolId::Browser,
+                    reference: Reference::PaymentHash(session.payment_hash),
+                    token_id: Some(session.token_id),
+                    single_use_key: None,
+                    expires_at: Some(session.expires_at),
+                },
+                pending: None,
+                ledger: None,
+            };
+            match self.admit(route, receipt, now).await {
+                Ok(done) => return done,
+                Err(e) => refused = Some((e, ProtocolId::Browser)),
             }
         }
         Check::Refused(refused)

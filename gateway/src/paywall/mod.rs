@@ -5,6 +5,7 @@
 //! (the reverse proxy, or an axum app) with it.
 
 mod body;
+pub mod browser;
 mod challenges;
 mod check;
 pub mod edge;
@@ -103,6 +104,7 @@ pub struct Paywall {
     upstream_timeout: Duration,
     reservations: Arc<dyn Reservations>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    browser: Option<Arc<browser::Browser>>,
 }
 
 impl Drop for Paywall {
@@ -143,6 +145,7 @@ pub struct PaywallBuilder {
     trusted_proxies: Vec<ipnet::IpNet>,
     max_sessions_per_payer: u64,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    browser: Option<Arc<browser::Browser>>,
 }
 
 /// Default of [`PaywallBuilder::x402_max_response_bytes`]: 8 MiB.
@@ -203,6 +206,12 @@ impl PaywallBuilder {
         self
     }
 
+    /// Serve browsers the paywall page and accept its session cookie ([`browser`]).
+    pub fn browser(mut self, browser: browser::Browser) -> Self {
+        self.browser = Some(Arc::new(browser));
+        self
+    }
+
     /// Invoice pool settings.
     pub fn pool(mut self, cfg: PoolConfig) -> Self {
         self.pool = cfg;
@@ -260,6 +269,7 @@ impl PaywallBuilder {
             upstream_timeout: self.upstream_timeout,
             reservations: Arc::new(MemoryReservations::default()),
             metrics: self.metrics,
+            browser: self.browser,
         };
         for route in paywall.routes.routes() {
             let needs = route.protocols.iter().any(|id| {
@@ -308,6 +318,7 @@ impl Paywall {
             trusted_proxies: Vec::new(),
             max_sessions_per_payer: 16,
             metrics: None,
+            browser: None,
         }
     }
 
@@ -378,6 +389,11 @@ impl Paywall {
             store_up,
         );
         Some(m.render())
+    }
+
+    /// The browser paywall, if on.
+    pub fn browser(&self) -> Option<&Arc<browser::Browser>> {
+        self.browser.as_ref()
     }
 
     /// The invoice pool (stock levels and counters).
@@ -545,8 +561,25 @@ impl Paywall {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let resource = resource_url(&req);
+        // A browser navigation without a protocol credential gets the same 402 with the
+        // paywall page as its body (the L402 challenge's invoice in it).
+        let page = self.browser.as_ref().filter(|_| {
+            route.pricer.is_none()
+                && route.protocols.contains(&ProtocolId::L402)
+                && refused
+                    .as_ref()
+                    .is_none_or(|(_, id)| *id == ProtocolId::Browser)
+                && browser::wants_html(req.headers())
+        });
+        let mut l402_invoice = None;
         let issued = self
-            .challenges_at(route, accept.as_deref(), digest, Some(&resource))
+            .issue(
+                route,
+                accept.as_deref(),
+                digest,
+                Some(&resource),
+                page.map(|_| &mut l402_invoice),
+            )
             .await;
         Err(match issued {
             Ok(challenges) => {
@@ -555,7 +588,20 @@ impl Paywall {
                     .x402
                     .as_ref()
                     .and_then(|x| x.protocol.v1_body_at(&route.offer, Some(&resource)));
-                edge::problem_response(&err, challenges, self.retry_after_secs, problem_type, v1)
+                let resp = edge::problem_response(
+                    &err,
+                    challenges,
+                    self.retry_after_secs,
+                    problem_type,
+                    v1,
+                );
+                match (page, &l402_invoice) {
+                    (Some(b), Some(inv)) => match b.page(route, req.uri().path(), inv) {
+                        Some(html) => browser::endpoint::html_402(resp, html),
+                        None => resp,
+                    },
+                    _ => resp,
+                }
             }
             Err(e) => {
                 tracing::warn!(route = %route.name, error = %e, "cannot issue a challenge");

@@ -67,7 +67,7 @@ fn fields(resp: &Response<Body>) -> (&str, &'static str, &'static str, &str) {
 async fn access_log(req: Request, next: Next) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = redact(req.uri().path());
     let resp = next.run(req).await;
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     let status = resp.status();
@@ -97,6 +97,17 @@ async fn access_log(req: Request, next: Next) -> Response<Body> {
     resp
 }
 
+/// The path to log: the browser paywall's settlement tickets (which collect a session cookie
+/// once paid) are cut off.
+fn redact(path: &str) -> String {
+    use crate::paywall::browser::endpoint::WAIT_PREFIX;
+    if path.starts_with(WAIT_PREFIX) {
+        format!("{WAIT_PREFIX}…")
+    } else {
+        path.to_owned()
+    }
+}
+
 /// The request's outcome, one of a fixed set (bounded, for logs and metrics).
 fn outcome(status: StatusCode, paid: bool, reason: Option<&str>) -> &'static str {
     match (status.as_u16(), paid, reason) {
@@ -116,6 +127,12 @@ fn outcome(status: StatusCode, paid: bool, reason: Option<&str>) -> &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paywall_tickets_are_not_logged() {
+        assert_eq!(redact("/_gate402/paywall/eyJ.a.b"), "/_gate402/paywall/…");
+        assert_eq!(redact("/api/x"), "/api/x");
+    }
 
     #[test]
     fn outcomes() {

@@ -86,6 +86,7 @@ pub fn paywall_with_secret(
     let l402 = L402::new(secret).map_err(|e| ConfigError::Secret(e.to_string()))?;
     let protocols: Vec<Arc<dyn PaymentProtocol>> = vec![Arc::new(l402)];
     let pool = &config.invoice_pool;
+    let lightning_for_page = lightning.clone();
     let mut builder = Paywall::builder(route_table(config)?, protocols, lightning);
     if config.admin.as_ref().is_some_and(|a| a.metrics) {
         builder = builder.metrics(Arc::new(crate::metrics::Metrics::new()));
@@ -131,6 +132,13 @@ pub fn paywall_with_secret(
     }
     if let Some(x402) = x402_support(config)? {
         builder = builder.x402(x402);
+    }
+    let page = &config.server.paywall;
+    if page.enabled {
+        let settings = page.settings(config.server.tls_cert.is_some());
+        let browser = crate::paywall::browser::Browser::new(secret, lightning_for_page, settings)
+            .map_err(|e| ConfigError::Secret(e.to_string()))?;
+        builder = builder.browser(browser);
     }
     if let Some(e) = &config.evm {
         let timeout = Duration::from_secs(config.server.upstream_timeout_secs);
@@ -285,6 +293,10 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
     let router = Router::new()
         .route(&format!("{ADMIN_PREFIX}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PREFIX}/ready"), get(ready))
+        .route(
+            &format!("{ADMIN_PREFIX}/paywall/{{ticket}}"),
+            get(paywall_wait),
+        )
         .with_state(paywall);
     let router = match facilitator {
         Some(f) => router.merge(f),
@@ -349,6 +361,15 @@ fn facilitator_router(config: &Config, paywall: &Paywall) -> Result<Option<Route
         .map(|k| gate402_protocols::x402::evm::checksum(&k.address()));
     let fac = Arc::new(Facilitator::new(backend, evm.chain_id, signer));
     Ok(Some(fac.router(&f.prefix)))
+}
+
+/// The browser paywall's settlement endpoint (`GET /_gate402/paywall/<ticket>`).
+async fn paywall_wait(
+    State(paywall): State<Arc<Paywall>>,
+    axum::extract::Path(ticket): axum::extract::Path<String>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    paywall.browser_wait(&ticket, &headers).await
 }
 
 async fn ready(State(paywall): State<Arc<Paywall>>) -> (StatusCode, String) {
