@@ -5,30 +5,14 @@
 //! MPP key, each L402 root key, each invoice preimage and the buyer's LND admin macaroon, in
 //! hex (both cases) and base64 (standard and URL-safe, padded or not).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use gate402::cli::Exit;
 use gate402::config::{load_mpp_secret, load_secret, L402Config, MppConfig};
 use gate402_protocols::l402::L402;
+use gate402_tests::capture::Capture;
 use gate402_tests::SECRET;
 
 use crate::buyer_cli::{get_cli, start_mixed, LndWallet};
-
-/// A `MakeWriter` appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every printable form of `secret` we look for.
 fn forms(secret: &[u8]) -> Vec<String> {

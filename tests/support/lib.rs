@@ -4,6 +4,7 @@
 //! for `https://` node and facilitator URLs ([`tls_relay`]), the npm reference peers
 //! ([`peers`]) and the generated interop matrix ([`matrix`]).
 
+pub mod capture;
 pub mod pg;
 pub mod relay;
 pub mod tls_relay;
