@@ -28,6 +28,8 @@
 //! (`demo` needs both).
 
 #[cfg(feature = "server")]
+pub mod admin;
+#[cfg(feature = "server")]
 pub mod backend;
 #[cfg(any(feature = "server", feature = "client"))]
 pub mod cli;
@@ -40,6 +42,8 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod facilitator;
+#[cfg(feature = "server")]
+mod jwt;
 pub mod least_privilege;
 pub mod lnd_conn;
 #[cfg(feature = "client")]

@@ -1,6 +1,7 @@
 //! Integration tests: real sockets on 127.0.0.1:0, a simulated Lightning network, the real
 //! gateway and the real buyer client.
 
+mod admin_api;
 mod buyer_cli;
 mod buyer_hostile;
 mod buyer_https;

@@ -1,9 +1,11 @@
 //! The `gate402` command line: `demo`, `serve`, `check-config`, `get`, `budget`, `mcp`,
-//! `probe`, `simnet`, `ledger`, `revoke`. Seller commands need the `server` feature, buyer commands
+//! `probe`, `simnet`, `ledger`, `revoke`, `admin token`. Seller commands need the `server` feature, buyer commands
 //! `client`, `demo` both.
 
 #[cfg(feature = "server")]
 mod admin;
+#[cfg(feature = "server")]
+pub mod admin_token;
 #[cfg(feature = "client")]
 mod budget;
 #[cfg(feature = "client")]
@@ -110,6 +112,9 @@ enum Command {
     #[cfg(feature = "server")]
     /// Revoke an L402 token id on every gateway sharing the store.
     Revoke(RevokeArgs),
+    #[cfg(feature = "server")]
+    /// Admin API tools: `admin token --role read|admin --ttl 1h` mints a token.
+    Admin(admin_token::AdminArgs),
 }
 
 /// Parse the command line and run; returns the process exit code.
@@ -148,6 +153,8 @@ pub fn main() -> ExitCode {
             Command::Probe(args) => ExitCode::from(probe::run(*args).await),
             #[cfg(feature = "server")]
             Command::Simnet(args) => simnet::run(args).await,
+            #[cfg(feature = "server")]
+            Command::Admin(args) => admin_token::run(args),
             #[cfg(feature = "server")]
             Command::Ledger(args) => admin::ledger(args).await,
             #[cfg(feature = "server")]

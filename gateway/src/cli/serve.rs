@@ -65,6 +65,46 @@ fn spawn_purge(store: Arc<dyn Store>) {
     });
 }
 
+/// Start the admin listener: metrics, the admin API (with the configured key) and the
+/// dashboard.
+async fn spawn_admin(
+    admin: &crate::config::AdminConfig,
+    paywall: &Arc<crate::paywall::Paywall>,
+    reloader: &Arc<crate::admin::Reloader>,
+) -> Result<(), ExitCode> {
+    let auth = if admin.api {
+        match crate::admin::AdminAuth::from_config(admin) {
+            Ok(Some(a)) => Some(Arc::new(a)),
+            Ok(None) => {
+                tracing::warn!(env = %admin.secret_env, "admin API disabled until a key is configured (the variable is unset and no [admin] public_key_file)");
+                None
+            }
+            Err(e) => {
+                eprintln!("[admin]: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+    } else {
+        None
+    };
+    let listener = TcpListener::bind(admin.listen).await.map_err(|e| {
+        eprintln!("cannot listen on {} ([admin] listen): {e}", admin.listen);
+        ExitCode::FAILURE
+    })?;
+    if !admin.listen.ip().is_loopback() {
+        tracing::warn!(addr = %admin.listen, "the admin listener is not on loopback: its metrics endpoint has no authentication");
+    }
+    let app = crate::admin::router(crate::admin::AdminState {
+        paywall: paywall.clone(),
+        auth,
+        reloader: Some(reloader.clone()),
+        started_at: now_unix(),
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    tracing::info!(addr = %admin.listen, "admin listener: dashboard at /, API at /api/, metrics at /_gate402/metrics");
+    Ok(())
+}
+
 /// Run the gateway until Ctrl-C.
 pub async fn run(path: &Path, json_logs: bool) -> ExitCode {
     let mut config = match Config::load(path) {
@@ -102,20 +142,18 @@ pub async fn run(path: &Path, json_logs: bool) -> ExitCode {
     spawn_purge(store.clone());
     paywall.spawn_session_sweeper(SWEEP_EVERY);
     paywall.spawn_x402_reconciler(RECONCILE_EVERY);
+    let reloader = Arc::new(crate::admin::Reloader::new(
+        path.to_path_buf(),
+        paywall.clone(),
+    ));
+    if let Err(e) = reloader.spawn_on_sighup() {
+        eprintln!("cannot listen for SIGHUP: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Some(admin) = &config.admin {
-        let listener = match TcpListener::bind(admin.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("cannot listen on {} ([admin] listen): {e}", admin.listen);
-                return ExitCode::FAILURE;
-            }
-        };
-        if !admin.listen.ip().is_loopback() {
-            tracing::warn!(addr = %admin.listen, "the admin listener is not on loopback: its metrics endpoint has no authentication");
+        if let Err(code) = spawn_admin(admin, &paywall, &reloader).await {
+            return code;
         }
-        let app = server::admin_router(paywall.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        tracing::info!(addr = %admin.listen, "admin listener (metrics at /_gate402/metrics)");
     }
     let router = match server::router(&config, paywall) {
         Ok(r) => r,

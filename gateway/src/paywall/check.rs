@@ -95,14 +95,26 @@ impl Paywall {
                 }
                 Some(Ok(c)) => c,
             };
-            let result = match (&cred, &self.mpp) {
-                (Credential::Mpp(c), _) if c.challenge.intent == mpp::SESSION => {
+            if let Credential::Mpp(c) = &cred {
+                if c.challenge.intent == mpp::SESSION {
                     return self.session(route, c, now, body, client).await;
                 }
+            }
+            let verify = |offer: &gate402_protocols::Offer| match (&cred, &self.mpp) {
                 (Credential::Mpp(c), Some(m)) if c.challenge.intent == mpp::CHARGE => {
-                    m.verify_charge_with(c, &route.offer, now, body)
+                    m.verify_charge_with(c, offer, now, body)
                 }
-                _ => proto.verify(&cred, &route.offer, &NoRailFacts, now),
+                _ => proto.verify(&cred, offer, &NoRailFacts, now),
+            };
+            // After a run-time price change, a single-use credential for a challenge issued
+            // at an older price (at or above the floor) still pays for what it bought.
+            let floor;
+            let (route, result) = match (verify(&route.offer), route.at_floor()) {
+                (Err(e), Some(f)) if *id != ProtocolId::L402 => {
+                    floor = f;
+                    (&floor, verify(&floor.offer).map_err(|_| e))
+                }
+                (result, _) => (route, result),
             };
             let mut verified = match result {
                 Ok(v) => v,

@@ -4,6 +4,7 @@
 //! `request -> Result<(request, receipt), response>`. [`PaywallLayer`] wraps any tower service
 //! (the reverse proxy, or an axum app) with it.
 
+pub mod admin;
 mod body;
 pub mod browser;
 mod challenges;
@@ -83,7 +84,8 @@ pub const ACCEPT_PAYMENT: &str = "accept-payment";
 
 /// Seller-side payment logic shared by the proxy and the tower layer.
 pub struct Paywall {
-    routes: RouteTable,
+    routes: std::sync::RwLock<Arc<RouteTable>>,
+    prices: Arc<crate::store::Prices>,
     protocols: Vec<Arc<dyn PaymentProtocol>>,
     lightning: Arc<dyn LightningRail>,
     pool: InvoicePool,
@@ -248,7 +250,8 @@ impl PaywallBuilder {
         let health = Arc::new(RailHealth::default());
         let pool = InvoicePool::new(self.lightning.clone(), health.clone(), self.pool);
         let mut paywall = Paywall {
-            routes: self.routes,
+            routes: std::sync::RwLock::new(Arc::new(self.routes)),
+            prices: Arc::default(),
             protocols: self.protocols,
             lightning: self.lightning,
             pool,
@@ -271,17 +274,7 @@ impl PaywallBuilder {
             metrics: self.metrics,
             browser: self.browser,
         };
-        for route in paywall.routes.routes() {
-            let needs = route.protocols.iter().any(|id| {
-                paywall
-                    .protocol(*id)
-                    .is_some_and(|p| p.needs_invoice_for(&route.offer))
-            });
-            if route.offer.price_msat > 0 && needs {
-                let req = paywall.invoice_request(route, route.offer.price_msat);
-                paywall.pool.register(&route.name, req);
-            }
-        }
+        paywall.register_stocks(&paywall.routes());
         paywall.monitor = tokio::runtime::Handle::try_current().ok().map(|_| {
             health::spawn_monitor(
                 paywall.lightning.clone(),
@@ -367,7 +360,7 @@ impl Paywall {
     pub async fn render_metrics(&self) -> Option<String> {
         let m = self.metrics.as_ref()?;
         let pools: Vec<(String, usize)> = self
-            .routes
+            .routes()
             .routes()
             .iter()
             .map(|r| (r.name.clone(), self.pool.stock(&r.name)))
@@ -406,9 +399,12 @@ impl Paywall {
         &self.health
     }
 
-    /// The route table.
-    pub fn routes(&self) -> &RouteTable {
-        &self.routes
+    /// The route table in force (replaced by a config reload, [`Paywall::replace_routes`]).
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The Lightning rail used for invoices.
@@ -429,7 +425,8 @@ impl Paywall {
         &self,
         req: Request<Body>,
     ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
-        let Some(route) = self.routes.find(&req) else {
+        let table = self.routes();
+        let Some(route) = table.find(&req) else {
             return Ok((req, None));
         };
         if !route.is_priced() {
@@ -461,6 +458,15 @@ impl Paywall {
             (req, None, None)
         };
         let digest = digest.as_ref().filter(|_| mpp);
+        // A price set at run time (admin API) replaces the configured one.
+        let repriced;
+        let route = match self.run_time_price(route) {
+            Some(p) => {
+                repriced = route.repriced(&p, crate::clock::now_unix());
+                &repriced
+            }
+            None => route,
+        };
         // A dynamically priced route: the price of this request, fixed before its credential
         // is checked or a challenge issued (and bound into both).
         let priced;

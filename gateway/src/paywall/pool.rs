@@ -197,6 +197,11 @@ impl InvoicePool {
         }
     }
 
+    /// Whether a stock is kept under `key`.
+    pub fn is_registered(&self, key: &str) -> bool {
+        self.inner.stocks.lock().is_ok_and(|s| s.contains_key(key))
+    }
+
     /// Keep a stock of invoices like `req` under `key` and start its refill workers (needs a
     /// Tokio runtime; without one, or with `size == 0`, every take mints synchronously).
     pub fn register(&self, key: &str, req: InvoiceRequest) {
@@ -229,7 +234,7 @@ impl InvoicePool {
     /// An invoice for `key` that no other challenge (of any gateway sharing the store) has
     /// received: from the memory front, else claimed from the store's reserve, else minted.
     pub async fn take(&self, key: &str, req: &InvoiceRequest) -> Result<Invoice, RailError> {
-        if let Some(inv) = self.pop(key) {
+        if let Some(inv) = self.pop(key, req.amount_msat) {
             self.inner.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(inv);
         }
@@ -253,13 +258,19 @@ impl InvoicePool {
         result
     }
 
-    fn pop(&self, key: &str) -> Option<Invoice> {
+    /// A valid invoice of `amount_msat` from `key`'s front. A different amount than the
+    /// stock's re-prices it (a run-time price change): invoices of the old amount are
+    /// discarded as they come up and refills mint the new one.
+    fn pop(&self, key: &str, amount_msat: u64) -> Option<Invoice> {
         let deadline = self.inner.valid_until();
         let mut stocks = self.inner.stocks.lock().ok()?;
         let stock = stocks.get_mut(key)?;
+        if stock.req.amount_msat != amount_msat {
+            stock.req.amount_msat = amount_msat;
+        }
         let mut found = None;
         while let Some(inv) = stock.queue.pop_front() {
-            if inv.expires_at >= deadline {
+            if inv.expires_at >= deadline && inv.amount_msat == amount_msat {
                 found = Some(inv);
                 break;
             }

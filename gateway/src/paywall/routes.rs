@@ -22,6 +22,9 @@ pub struct Route {
     pub limits: std::sync::Arc<super::rate::RouteLimits>,
     /// Prices each request (dynamic pricing; `offer.price_msat` is then unused, 0).
     pub pricer: Option<std::sync::Arc<crate::pricing::Pricer>>,
+    /// While a run-time price change is recent: the lowest price an outstanding challenge
+    /// may carry ([`Route::repriced`], [`Route::at_floor`]).
+    pub floor_msat: Option<u64>,
 }
 
 impl Route {
@@ -37,6 +40,29 @@ impl Route {
         r.offer.price_msat = price_msat;
         r.offer.bind_price = true;
         r
+    }
+
+    /// This route at its run-time price (admin API): new challenges ask `p.price_msat`
+    /// (a static price: exact amounts, L402 tokens unbound as before), and while `p`'s floor
+    /// is in force credentials issued at an older price may pass ([`Route::at_floor`]).
+    pub fn repriced(&self, p: &crate::store::admin::RoutePrice, now: u64) -> Route {
+        let mut r = self.clone();
+        r.offer.price_msat = p.price_msat;
+        r.floor_msat = p.floor_at(now);
+        r
+    }
+
+    /// The route as a single-use credential issued before a recent price change sees it:
+    /// any amount at or above the floor is accepted (its challenge was ours, bound by HMAC or
+    /// by our invoice). `None` without a floor in force. Not for L402: a static route's token
+    /// carries no price and stays valid whatever the price becomes.
+    pub fn at_floor(&self) -> Option<Route> {
+        let floor = self.floor_msat?;
+        let mut r = self.clone();
+        r.offer.price_msat = floor;
+        r.offer.bind_price = true;
+        r.floor_msat = None;
+        Some(r)
     }
 
     fn matches(&self, host: Option<&str>, path: &str) -> bool {
@@ -114,6 +140,7 @@ mod tests {
             uses: None,
             limits: Default::default(),
             pricer: None,
+            floor_msat: None,
         }
     }
 

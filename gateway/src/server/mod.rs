@@ -65,6 +65,7 @@ pub fn route_table(config: &Config) -> Result<RouteTable, ConfigError> {
                     .unwrap_or_default(),
             ),
             pricer,
+            floor_msat: None,
         });
     }
     Ok(RouteTable::new(routes))
@@ -156,7 +157,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     store::open(&options).await
 }
 
-/// Attach `store` to `paywall`: load the revocations and keep them fresh every `refresh`.
+/// Attach `store` to `paywall`: load the revocations and the run-time route prices and keep
+/// them fresh every `refresh`.
 pub async fn attach_store(
     paywall: Paywall,
     store: Arc<dyn Store>,
@@ -164,6 +166,8 @@ pub async fn attach_store(
 ) -> Result<Paywall, StoreError> {
     let revocations = Revocations::load(&*store).await?;
     revocations.spawn_refresh(store.clone(), refresh);
+    paywall.prices().replace(store.route_prices().await?);
+    paywall.prices().spawn_refresh(store.clone(), refresh);
     Ok(paywall.with_store(store, revocations))
 }
 
@@ -190,6 +194,7 @@ pub async fn attach_store_or_retry(
             let lazy = store::LazyStore::connect_in_background(options, revocations.clone(), retry);
             let store: Arc<dyn Store> = lazy;
             revocations.spawn_refresh(store.clone(), refresh);
+            paywall.prices().spawn_refresh(store.clone(), refresh);
             Ok((paywall.with_store(store.clone(), revocations), store))
         }
         Err(e) => Err(e),
@@ -317,27 +322,15 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
     })
 }
 
-/// The admin listener's router (`[admin] listen`): `/_gate402/metrics` (Prometheus text).
+/// The admin listener's router (`[admin] listen`) without an API key or reloads: metrics and
+/// the dashboard page (its API answers 503). `gate402 serve` uses [`crate::admin::router`].
 pub fn admin_router(paywall: Arc<Paywall>) -> Router {
-    Router::new()
-        .route(&format!("{ADMIN_PREFIX}/metrics"), get(metrics))
-        .with_state(paywall)
-}
-
-async fn metrics(State(paywall): State<Arc<Paywall>>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match paywall.render_metrics().await {
-        Some(text) => (
-            [(http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-            text,
-        )
-            .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            "metrics are off ([admin] metrics = false)\n",
-        )
-            .into_response(),
-    }
+    crate::admin::router(crate::admin::AdminState {
+        paywall,
+        auth: None,
+        reloader: None,
+        started_at: crate::clock::now_unix(),
+    })
 }
 
 /// The built-in facilitator's routes when `[facilitator] enabled`, sharing the paywall's EVM

@@ -246,3 +246,34 @@ impl Store for LazyStore {
         self.inner()?.use_quota(token_id, max, expires_at).await
     }
 }
+
+#[async_trait]
+impl super::admin::AdminStore for LazyStore {
+    async fn route_prices(&self) -> StoreResult<Vec<super::admin::RoutePrice>> {
+        self.inner()?.route_prices().await
+    }
+    async fn set_route_price(
+        &self,
+        route: &str,
+        config_msat: u64,
+        new_msat: u64,
+        grace_secs: u64,
+        now: u64,
+    ) -> StoreResult<super::admin::RoutePrice> {
+        self.inner()?
+            .set_route_price(route, config_msat, new_msat, grace_secs, now)
+            .await
+    }
+    async fn ledger_page(
+        &self,
+        q: &super::admin::LedgerQuery,
+    ) -> StoreResult<Vec<super::admin::LedgerEntry>> {
+        self.inner()?.ledger_page(q).await
+    }
+    async fn daily_totals(
+        &self,
+        q: &super::admin::LedgerQuery,
+    ) -> StoreResult<Vec<super::admin::DailyTotal>> {
+        self.inner()?.daily_totals(q).await
+    }
+}

@@ -28,6 +28,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         "sessions_payer",
         include_str!("migrations/sqlite/0007_sessions_payer.sql"),
     ),
+    (
+        8,
+        "route_prices",
+        include_str!("migrations/sqlite/0008_route_prices.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -52,6 +57,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         7,
         "sessions_payer",
         include_str!("migrations/postgres/0007_sessions_payer.sql"),
+    ),
+    (
+        8,
+        "route_prices",
+        include_str!("migrations/postgres/0008_route_prices.sql"),
     ),
 ];
 

@@ -18,11 +18,13 @@
 //! states — admitted, served, unserved — and the x402 settlement journal). Single-use consumption goes through `paywall::Reservations`, backed by [`Store::consume`]
 //! when a store is attached.
 
+pub mod admin;
 mod error;
 mod journal;
 mod lazy;
 mod migrate;
 mod postgres;
+mod prices;
 mod revocations;
 mod sessions;
 mod settlements;
@@ -40,6 +42,7 @@ pub use error::StoreError;
 pub use journal::{StoreJournal, X402Tag};
 pub use lazy::LazyStore;
 pub use postgres::PgStore;
+pub use prices::Prices;
 pub use revocations::Revocations;
 pub use sessions::{RefundStatus, SessionRecord as MppSessionRecord, SessionStore};
 pub use settlements::{PendingRow, SettlementStore};
@@ -52,7 +55,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The gateway's persistent state. Every method is one short transaction; every write is
 /// durable when it returns `Ok`.
 #[async_trait]
-pub trait Store: SessionStore + SettlementStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    SessionStore + SettlementStore + admin::AdminStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

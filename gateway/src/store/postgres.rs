@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::{postgres::PgPoolOptions, PgPool, Row};
 
 use super::{
+    admin::impl_sql_admin,
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, POSTGRES},
     settlements::impl_sql_settlements,
@@ -86,3 +87,5 @@ impl_sql_settlements!(
                  ORDER BY broadcast_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
                  UPDATE x402_pending SET lease_until = $2 WHERE key IN (SELECT key FROM picked)"
 );
+
+impl_sql_admin!(PgStore, sqlx::Postgres);

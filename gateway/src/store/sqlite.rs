@@ -10,6 +10,7 @@ use sqlx::{
 };
 
 use super::{
+    admin::impl_sql_admin,
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, SQLITE},
     settlements::impl_sql_settlements,
@@ -100,3 +101,5 @@ impl_sql_settlements!(
                  (SELECT key FROM x402_pending WHERE lease_until < $1 ORDER BY broadcast_at \
                  LIMIT $3)"
 );
+
+impl_sql_admin!(SqliteStore, sqlx::Sqlite);

@@ -92,7 +92,8 @@ impl Paywall {
             Err(e) if e.is_expired() => return json(StatusCode::OK, "expired"),
             Err(_) => return json(StatusCode::NOT_FOUND, "unknown"),
         };
-        let Some(route) = self.routes.routes().iter().find(|r| r.name == t.route) else {
+        let routes = self.routes();
+        let Some(route) = routes.routes().iter().find(|r| r.name == t.route) else {
             return json(StatusCode::NOT_FOUND, "unknown");
         };
         let state = match b.watchers.wait(t.payment_hash, b.settings.wait).await {

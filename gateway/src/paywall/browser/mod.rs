@@ -21,7 +21,7 @@
 
 pub mod cookie;
 pub mod endpoint;
-mod jwt;
+use crate::jwt;
 pub mod page;
 pub mod ticket;
 pub mod watch;
