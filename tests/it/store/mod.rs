@@ -2,6 +2,7 @@
 //! ([`suite`], [`settlements`]), through real gateways sharing one database ([`fleet`]),
 //! and unpaid traffic writing nothing ([`unpaid`]). Database outages are in `faults`.
 
+mod admin;
 mod fleet;
 mod invoice_pool;
 mod mpp_sessions;
