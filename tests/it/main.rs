@@ -8,6 +8,7 @@ mod buyer_https;
 mod buyer_mixed;
 mod buyer_session;
 mod config_files;
+mod dashboard;
 mod failover;
 mod faults;
 mod grpc;

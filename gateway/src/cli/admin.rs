@@ -78,19 +78,13 @@ pub async fn ledger(args: LedgerArgs) -> ExitCode {
         limit: args.limit,
         unserved: args.unserved,
     };
-    let read = tokio::join!(
-        store.ledger(&filter),
-        store.totals(&filter),
-        store.pending_list()
-    );
-    let (payments, totals, pending) = match read {
-        (Ok(p), Ok(t), Ok(s)) => (p, t, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+    let (payments, totals, pending) = match ledger_rows(&*store, &filter).await {
+        Ok(v) => v,
+        Err(e) => {
             eprintln!("cannot read the ledger: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let pending: Vec<_> = pending.into_iter().map(pending_json).collect();
     if args.json {
         println!(
             "{}",
@@ -144,6 +138,38 @@ pub async fn ledger(args: LedgerArgs) -> ExitCode {
     }
     println!("{:<16} {:<8} {:>10} {:>16}", "total", "", n, sum);
     ExitCode::SUCCESS
+}
+
+type LedgerRows = (
+    Vec<crate::store::PaymentRecord>,
+    Vec<crate::store::Totals>,
+    Vec<serde_json::Value>,
+);
+
+async fn ledger_rows(
+    store: &dyn Store,
+    filter: &LedgerFilter,
+) -> Result<LedgerRows, crate::store::StoreError> {
+    let (payments, totals, pending) = tokio::try_join!(
+        store.ledger(filter),
+        store.totals(filter),
+        store.pending_list()
+    )?;
+    Ok((
+        payments,
+        totals,
+        pending.into_iter().map(pending_json).collect(),
+    ))
+}
+
+/// What `gate402 ledger --json` prints: `{"payments": [...], "totals": [...],
+/// "pending_settlements": [...]}` for `filter`.
+pub async fn ledger_json(
+    store: &dyn Store,
+    filter: &LedgerFilter,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    let (payments, totals, pending) = ledger_rows(store, filter).await?;
+    Ok(json!({ "payments": payments, "totals": totals, "pending_settlements": pending }))
 }
 
 /// A journal entry as printed: transaction, payer, route and price from its tag, times.

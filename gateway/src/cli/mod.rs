@@ -38,7 +38,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[cfg(feature = "server")]
-pub use admin::{LedgerArgs, RevokeArgs};
+pub use admin::{ledger_json, LedgerArgs, RevokeArgs};
 #[cfg(feature = "client")]
 pub use budget::{run_with_output as run_budget, BudgetAction, BudgetArgs};
 #[cfg(feature = "client")]

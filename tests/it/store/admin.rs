@@ -3,10 +3,7 @@
 //! `until`, route, protocol) and revenue per UTC day.
 
 use futures_util::future::join_all;
-use gate402::store::{
-    admin::{AdminStore, LedgerQuery},
-    PaymentRecord, PaymentState,
-};
+use gate402::store::{admin::LedgerQuery, PaymentRecord, PaymentState};
 
 use super::{both_backends, Backend, TestStore};
 
