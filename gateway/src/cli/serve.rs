@@ -31,6 +31,9 @@ pub fn check(path: &Path) -> ExitCode {
     });
     let loaded = loaded.map_err(|e| e.to_string()).and_then(|c| {
         server::ListenerOptions::check(&c.server)?;
+        if let Some(admin) = c.admin.as_ref().filter(|a| a.api) {
+            crate::admin::AdminAuth::from_config(admin).map_err(|e| format!("[admin]: {e}"))?;
+        }
         Ok(c)
     });
     match loaded {
