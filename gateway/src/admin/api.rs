@@ -22,12 +22,12 @@ use crate::{
 /// Largest ledger page.
 pub const MAX_PAGE: u32 = 1000;
 
-fn guard(s: &AdminState, headers: &HeaderMap, need: Role) -> Result<Claims, Response> {
+fn guard(s: &AdminState, headers: &HeaderMap, need: Role) -> Result<Claims, Box<Response>> {
     let Some(auth) = &s.auth else {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "admin API disabled: no key (set $GATE402_ADMIN_SECRET or [admin] public_key_file)",
-        ));
+        )));
     };
     auth.authorize(headers, need, now_unix()).map_err(|e| {
         let status = match e {
@@ -45,14 +45,17 @@ fn guard(s: &AdminState, headers: &HeaderMap, need: Role) -> Result<Claims, Resp
                 resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
             }
         }
-        resp
+        Box::new(resp)
     })
 }
 
-fn store_of(s: &AdminState) -> Result<&std::sync::Arc<dyn Store>, Response> {
-    s.paywall
-        .store()
-        .ok_or_else(|| problem(StatusCode::NOT_FOUND, "no store configured ([store])"))
+fn store_of(s: &AdminState) -> Result<&std::sync::Arc<dyn Store>, Box<Response>> {
+    s.paywall.store().ok_or_else(|| {
+        Box::new(problem(
+            StatusCode::NOT_FOUND,
+            "no store configured ([store])",
+        ))
+    })
 }
 
 fn store_error(e: crate::store::StoreError) -> Response {
@@ -67,7 +70,7 @@ macro_rules! try_resp {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         }
     };
 }
