@@ -94,6 +94,7 @@ async fn spawn_admin(
         eprintln!("cannot listen on {} ([admin] listen): {e}", admin.listen);
         ExitCode::FAILURE
     })?;
+    let addr = listener.local_addr().unwrap_or(admin.listen);
     if !admin.listen.ip().is_loopback() {
         tracing::warn!(addr = %admin.listen, "the admin listener is not on loopback: its metrics endpoint has no authentication");
     }
@@ -104,7 +105,8 @@ async fn spawn_admin(
         started_at: now_unix(),
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
-    tracing::info!(addr = %admin.listen, "admin listener: dashboard at /, API at /api/, metrics at /_gate402/metrics");
+    tracing::info!(addr = %addr, "admin listener: dashboard at /, API at /api/, metrics at /_gate402/metrics");
+    println!("gate402 admin on http://{addr}");
     Ok(())
 }
 
