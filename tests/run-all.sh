@@ -77,12 +77,10 @@ echo "== cargo test"
 cargo test --workspace --locked
 
 # Fuzzing (issue #12 H item 1): nightly + cargo-fuzz, installed once (skipped when present);
-# builds every target of protocols/fuzz (own target dir) and runs each for 15 s; fails on any
-# crash, leak, timeout or differential mismatch. GATE402_FUZZ_GATEWAY=1 adds the gateway's
-# targets (config, buyer 402 parsing; a long instrumented build). Longer local run:
-# FUZZ_CRATES="protocols gateway" bash tests/fuzz/run.sh 600.
+# builds every target of protocols/fuzz and gateway/fuzz (own target dirs) and runs each for
+# 15 s; fails on any crash, leak, timeout or differential mismatch. Longer local run:
+# bash tests/fuzz/run.sh 600.
 echo "== fuzz (tests/fuzz/run.sh 15)"
-if [ "${GATE402_FUZZ_GATEWAY:-0}" = 1 ]; then export FUZZ_CRATES="protocols gateway"; fi
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 bash tests/fuzz/run.sh "${GATE402_FUZZ_SECS:-15}"

@@ -4,12 +4,12 @@
 #   bash tests/fuzz/run.sh [SECONDS_PER_TARGET]      # default 15 (the CI budget)
 #   bash tests/fuzz/run.sh 600                       # the longer local run (10 min/target)
 #   FUZZ_TARGETS="mpp_diff jcs_diff" bash tests/fuzz/run.sh 60   # a subset
-#   FUZZ_CRATES="protocols gateway" bash tests/fuzz/run.sh 600     # + config and buyer 402
+#   FUZZ_CRATES=protocols bash tests/fuzz/run.sh 60                # one crate only
 #
-# FUZZ_CRATES defaults to `protocols` (protocols/fuzz: 8 targets, ~1.5 min cold build): the
-# gateway crate (gateway/fuzz: `config`, `buyer_offers`) instruments the whole gateway (sqlx,
-# alloy, tonic, …), a cold build alone is longer than the CI fuzz budget, so CI opts in with
-# GATE402_FUZZ_GATEWAY=1 (tests/run-all.sh) and the longer local run includes it.
+# FUZZ_CRATES defaults to both fuzz crates: protocols/fuzz (optimised, -O) and gateway/fuzz
+# (`config`, `buyer_offers`: the whole gateway instrumented — sqlx, alloy, tonic… — so it is
+# built as a dev build with line tables; an optimised one-codegen-unit build took 14.5 min on 2
+# cores, the dev build about 3–4 min cold, nothing when warm).
 #
 # Builds all cargo-fuzz targets of protocols/fuzz and gateway/fuzz once (nightly, ASan, debug
 # assertions, own target dirs $HOME/.cache/gate402/fuzz/<crate>, outside the clone), then runs each for
@@ -24,7 +24,7 @@ set -euo pipefail
 
 SECS="${1:-15}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CRATES="${FUZZ_CRATES:-protocols}"
+CRATES="${FUZZ_CRATES:-protocols gateway}"
 TRIPLE="$(rustc +nightly -vV | sed -n 's/^host: //p')"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gate402-fuzz.XXXXXX")"
 FAILED=()
@@ -43,10 +43,16 @@ for crate in $CRATES; do
     # Fuzz builds live outside the clone, one dir per fuzz crate (instrumented: never mixed
     # with the workspace's own artefacts); a fresh clone on a warm machine reuses them.
     export CARGO_TARGET_DIR="${GATE402_FUZZ_TARGET_DIR:-$HOME/.cache/gate402/fuzz}/$crate"
-    BIN_DIR="$CARGO_TARGET_DIR/$TRIPLE/release"
     cd "$CRATE"
     b=$(date +%s)
-    cargo +nightly fuzz build -O --debug-assertions
+    if [ "$crate" = gateway ]; then
+        # Dev profile of gateway/fuzz/Cargo.toml (line tables, many codegen units).
+        BIN_DIR="$CARGO_TARGET_DIR/$TRIPLE/debug"
+        cargo +nightly fuzz build --dev --debug-assertions
+    else
+        BIN_DIR="$CARGO_TARGET_DIR/$TRIPLE/release"
+        cargo +nightly fuzz build -O --debug-assertions
+    fi
     echo "fuzz build $crate: $(($(date +%s) - b)) s"
     all="$(cargo +nightly fuzz list)"
     targets="$all"

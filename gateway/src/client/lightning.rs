@@ -65,7 +65,8 @@ impl Client {
             .pay_invoice(bolt11, limits)
             .await
             .map_err(ClientError::Payment)?;
-        if Sha256::digest(payment.preimage).as_slice() != inv.payment_hash {
+        let hash: [u8; 32] = Sha256::digest(payment.preimage).into();
+        if hash != inv.payment_hash {
             return Err(ClientError::BadPreimage);
         }
         Ok(payment)
