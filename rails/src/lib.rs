@@ -99,6 +99,17 @@ pub struct Payment {
     pub fee_msat: u64,
 }
 
+/// The state of an outgoing payment ([`LightningRail::track_payment`]).
+#[derive(Debug, Clone)]
+pub enum PaymentStatus {
+    /// Settled: the preimage is the proof.
+    Succeeded(Payment),
+    /// Final failure: no money moved (LND `FAILED`, or never started: `NotFound`).
+    Failed(RailError),
+    /// Still in flight after the wait.
+    InFlight,
+}
+
 impl std::fmt::Debug for Payment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Payment")
@@ -170,6 +181,22 @@ pub trait LightningRail: Send + Sync + 'static {
         Err(RailError::new(
             RailErrorKind::Internal,
             format!("the {} rail cannot pay amountless invoices", self.rail_id()),
+        ))
+    }
+
+    /// Where one of our outgoing payments stands (buyer side, LND `TrackPaymentV2`): waits
+    /// at most `wait` for a final state. A payment the node never started is `Failed` with
+    /// [`NotFound`](RailErrorKind::NotFound) (nothing moved). Rails that cannot track answer
+    /// `Err` (the outcome stays unknown).
+    async fn track_payment(
+        &self,
+        payment_hash: &PaymentHash,
+        wait: std::time::Duration,
+    ) -> Result<PaymentStatus, RailError> {
+        let _ = (payment_hash, wait);
+        Err(RailError::new(
+            RailErrorKind::Internal,
+            format!("the {} rail cannot track payments", self.rail_id()),
         ))
     }
 

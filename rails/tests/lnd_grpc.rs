@@ -141,7 +141,7 @@ async fn invoice_paid_over_grpc_settles_via_subscription() {
         Some(InvoiceState::Settled)
     );
 
-    let tracked = alice.track_payment(&inv.payment_hash, WAIT).await.unwrap();
+    let tracked = alice.track_final(&inv.payment_hash, WAIT).await.unwrap();
     assert_eq!(tracked.preimage, paid.preimage);
     let again = alice.pay_invoice(&inv.bolt11, PayLimits::default()).await;
     assert_eq!(again.unwrap_err().kind, RailErrorKind::AlreadyPaid);
@@ -244,7 +244,7 @@ async fn macaroons_are_enforced() {
     let e = alice_invoice.channel_balance_msat().await.unwrap_err();
     assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
     let e = alice_invoice
-        .track_payment(&inv.payment_hash, WAIT)
+        .track_final(&inv.payment_hash, WAIT)
         .await
         .unwrap_err();
     assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
@@ -422,4 +422,69 @@ async fn baked_read_only_macaroon_cannot_pay_or_mint() {
         .await
         .unwrap_err();
     assert_eq!(e.kind, RailErrorKind::PermissionDenied, "{e}");
+}
+
+/// `TrackPaymentV2` through [`LightningRail::track_payment`]: a hash never paid is `Failed`
+/// (not initiated), a held payment is `InFlight` while held and `Succeeded` with its preimage
+/// once it settles — what the buyer uses after a payment timed out (issue #16).
+#[tokio::test]
+async fn tracking_a_payment_in_flight_until_it_settles() {
+    use gate402_rails::PaymentStatus;
+    let f = fixture().await;
+    let alice = LndRail::connect(admin(&f.alice)).await.unwrap();
+    let bob = LndRail::connect(admin(&f.bob)).await.unwrap();
+    let inv = bob
+        .create_invoice(InvoiceRequest {
+            amount_msat: 5_000,
+            memo: "held".into(),
+            expiry_secs: 600,
+        })
+        .await
+        .unwrap();
+    let never = alice
+        .track_payment(&[9u8; 32], Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&never, PaymentStatus::Failed(e) if e.kind == RailErrorKind::NotFound),
+        "{never:?}"
+    );
+    f.net.set_faults(
+        "alice",
+        Faults {
+            hold_payments: Some(Duration::from_millis(1500)),
+            ..Faults::default()
+        },
+    );
+    let payer = {
+        let alice = LndRail::connect(admin(&f.alice)).await.unwrap();
+        let bolt11 = inv.bolt11.clone();
+        tokio::spawn(async move { alice.pay_invoice(&bolt11, PayLimits::default()).await })
+    };
+    // Until the node has initiated it, the payment is unknown; then in flight while held.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let first = loop {
+        let s = alice
+            .track_payment(&inv.payment_hash, Duration::from_millis(100))
+            .await
+            .unwrap();
+        if !matches!(&s, PaymentStatus::Failed(e) if e.kind == RailErrorKind::NotFound) {
+            break s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "payment never initiated"
+        );
+    };
+    assert!(matches!(first, PaymentStatus::InFlight), "{first:?}");
+    let done = alice.track_payment(&inv.payment_hash, WAIT).await.unwrap();
+    let PaymentStatus::Succeeded(p) = done else {
+        panic!("{done:?}")
+    };
+    assert_eq!(
+        <[u8; 32]>::from(Sha256::digest(p.preimage)),
+        inv.payment_hash
+    );
+    assert_eq!(payer.await.unwrap().unwrap().preimage, p.preimage);
+    assert_eq!(f.net.payments_sent("alice"), 1);
 }

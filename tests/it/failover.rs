@@ -1,7 +1,9 @@
 //! Buyer failover (issue #16 "L"): simnet fault injection on the buyer's node. A payment that
 //! fails without moving money (no route) → the next acceptable offer of the same 402 is paid,
 //! 200, exactly one payment moved, budget charged once, the failed attempt reported; with
-//! failover off → the error; an outcome-unknown failure (timeout) → no second payment.
+//! failover off → the error; a payment whose outcome is unknown is tracked first: a late
+//! success is used (one payment), still in flight → no second payment, a tracked failure →
+//! failover. The x402-EVM failover on anvil is in `failover_evm`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,10 +74,65 @@ async fn no_route_fails_over_to_the_next_offer_and_pays_once() {
     assert_eq!(spent_msat(&c), (0, 0));
 }
 
+/// Payments held in flight for `hold` (an HTLC on a slow route), the buyer's timeout 1 s.
+fn held(h: &gate402_tests::Harness, hold: Duration) {
+    h.net.set_faults(
+        "buyer",
+        Faults {
+            hold_payments: Some(hold),
+            ..Faults::default()
+        },
+    );
+}
+
+#[tokio::test]
+async fn a_payment_that_times_out_then_succeeds_late_is_used_not_repeated() {
+    let h = start_mixed().await;
+    // In flight for 2.5 s: past the client's deadline (1 s timeout + 1 s grace), inside the
+    // tracking window (2 x 1 s).
+    held(&h, Duration::from_millis(2500));
+    let c = client(&h, "late", 1);
+    let paid = c
+        .send(&ClientRequest::get(h.url("/all/late")))
+        .await
+        .unwrap();
+    assert_eq!(paid.response.status(), 200);
+    assert_eq!(paid.payment.as_ref().unwrap().protocol, ProtocolId::L402);
+    assert!(paid.attempts.is_empty(), "{:?}", paid.attempts);
+    // One payment moved, the budget charged once.
+    assert_eq!(h.net.payments_sent("buyer"), 1);
+    assert_eq!(h.net.balance_msat("buyer"), Some(BUYER_MSAT - 100_000));
+    assert_eq!(spent_msat(&c), (100_000, 0));
+}
+
 #[tokio::test]
 async fn an_outcome_unknown_payment_is_not_followed_by_another() {
     let h = start_mixed().await;
-    // Slower than the 1 s payment timeout: the outcome is unknown to the buyer.
+    // Still in flight after the deadline and the tracking window: the outcome stays unknown.
+    held(&h, Duration::from_secs(30));
+    let c = client(&h, "c", 1);
+    let e = c
+        .send(&ClientRequest::get(h.url("/all/c")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ClientError::Payment(r) if r.kind == RailErrorKind::Timeout
+            && r.message.contains("still in flight")),
+        "{e}"
+    );
+    // No second offer was paid: nothing settled yet, the one payment still held.
+    assert_eq!(h.net.payments_sent("buyer"), 0);
+    assert_eq!(h.net.balance_msat("buyer"), Some(BUYER_MSAT));
+    // The uncertain attempt stays reserved (pending, with its fee allowance), not released.
+    assert_eq!(spent_msat(&c), (0, 100_000 + 10_000));
+}
+
+#[tokio::test]
+async fn a_timeout_tracked_to_failure_fails_over() {
+    let h = start_mixed().await;
+    // Slower than the 1 s timeout: the node gives up (LND `FAILURE_REASON_TIMEOUT`, nothing
+    // moved); the client's tracking sees FAILED and moves on — every offer here times out,
+    // so the last one's tracked failure is the answer, and nothing moved at all.
     h.net.set_faults(
         "buyer",
         Faults {
@@ -83,21 +140,18 @@ async fn an_outcome_unknown_payment_is_not_followed_by_another() {
             ..Faults::default()
         },
     );
-    let c = client(&h, "c", 1);
+    let c = client(&h, "t", 1);
     let e = c
-        .send(&ClientRequest::get(h.url("/all/c")))
+        .send(&ClientRequest::get(h.url("/all/t")))
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, ClientError::Payment(r) if r.kind == RailErrorKind::Timeout),
+        matches!(&e, ClientError::TrackedFailure(r) if r.kind == RailErrorKind::Timeout),
         "{e}"
     );
-    h.net.set_faults("buyer", Faults::default());
-    // No second offer was paid: at most the one uncertain payment, never two.
-    let moved = BUYER_MSAT - h.net.balance_msat("buyer").unwrap();
-    assert!(moved <= 100_000, "moved {moved}");
-    // The uncertain attempt stays reserved (pending), not released.
-    assert_eq!(spent_msat(&c).1 + spent_msat(&c).0, 100_000 + 10_000);
+    assert_eq!(h.net.payments_sent("buyer"), 0);
+    assert_eq!(h.net.balance_msat("buyer"), Some(BUYER_MSAT));
+    assert_eq!(spent_msat(&c), (0, 0), "every reservation released");
 }
 
 /// The MCP tool reports every attempt: on success (`attempts` of the result) and when every

@@ -10,6 +10,7 @@ mod buyer_session;
 mod config_files;
 mod dashboard;
 mod failover;
+mod failover_evm;
 mod faults;
 mod grpc;
 mod interop_matrix;

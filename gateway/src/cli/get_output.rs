@@ -22,7 +22,9 @@ pub fn exit_for(e: &ClientError) -> Exit {
         ClientError::Policy(_) | ClientError::NoPayableChallenge(_) | ClientError::Invoice(_) => {
             Exit::Policy
         }
-        ClientError::Payment(_) | ClientError::BadPreimage => Exit::PaymentFailed,
+        ClientError::Payment(_) | ClientError::TrackedFailure(_) | ClientError::BadPreimage => {
+            Exit::PaymentFailed
+        }
         ClientError::Http(_) | ClientError::Cache(_) => Exit::Error,
     }
 }

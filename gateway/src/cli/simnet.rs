@@ -204,6 +204,9 @@ struct FaultsBody {
     add_invoice_delay_ms: Option<u64>,
     #[serde(default)]
     pay_delay_ms: Option<u64>,
+    /// Outgoing payments stay in flight this long, then settle (whatever the payer's timeout).
+    #[serde(default)]
+    hold_payments_ms: Option<u64>,
 }
 
 async fn set_faults(
@@ -217,6 +220,7 @@ async fn set_faults(
         hang: body.hang,
         add_invoice_delay: body.add_invoice_delay_ms.map(Duration::from_millis),
         pay_delay: body.pay_delay_ms.map(Duration::from_millis),
+        hold_payments: body.hold_payments_ms.map(Duration::from_millis),
         ..Faults::default()
     };
     if sim.net.set_faults(&name, faults) {

@@ -110,6 +110,10 @@ pub enum ClientError {
     /// The wallet failed to pay.
     #[error("payment failed: {0}")]
     Payment(RailError),
+    /// A payment whose outcome was unknown (timeout, stream lost) and that tracking
+    /// (`TrackPaymentV2`) then found failed or never started: nothing moved.
+    #[error("payment failed (tracked to a final state, nothing moved): {0}")]
+    TrackedFailure(RailError),
     /// The wallet reported success without a valid preimage.
     #[error("wallet returned a preimage that does not match the invoice")]
     BadPreimage,
@@ -132,7 +136,8 @@ impl ClientError {
             | ClientError::Usage(_)
             | ClientError::Config(_)
             | ClientError::Invoice(_)
-            | ClientError::NoPayableChallenge(_) => true,
+            | ClientError::NoPayableChallenge(_)
+            | ClientError::TrackedFailure(_) => true,
             ClientError::Payment(rail) => matches!(
                 rail.kind,
                 RailErrorKind::NoRoute

@@ -2,8 +2,10 @@
 //! proves no money moved (no route, insufficient balance, fee limit, invoice refused by the
 //! wallet, ...), the client tries the next acceptable offer of the same 402, under the same
 //! policy, `--max-cost` and budgets (the failed attempt's reservation is released first, so
-//! the budget is charged once). A failure whose outcome is unknown (timeout, wallet lost
-//! mid-payment) never fails over: paying another offer could pay twice.
+//! the budget is charged once). A Lightning payment whose outcome is unknown (timeout, wallet
+//! lost mid-payment) is first tracked to a final state (`TrackPaymentV2`, at most twice the
+//! payment timeout, see `client::lightning`): a late success is used, a final failure fails
+//! over; still unknown, it never fails over (paying another offer could pay twice).
 //! `--no-failover` ([`Client::with_failover`](super::Client::with_failover)) disables it.
 
 use gate402_protocols::ProtocolId;
@@ -28,7 +30,7 @@ impl Attempt {
     /// Record a failed attempt.
     pub(super) fn new(protocol: ProtocolId, rail: String, e: &ClientError) -> Attempt {
         let error = match e {
-            ClientError::Payment(r) => r.kind.as_str().to_owned(),
+            ClientError::Payment(r) | ClientError::TrackedFailure(r) => r.kind.as_str().to_owned(),
             ClientError::Invoice(_) => "invalid_invoice".to_owned(),
             _ => "error".to_owned(),
         };
@@ -54,5 +56,8 @@ impl Attempt {
 /// Whether a failed attempt may be followed by the next offer: a payment failure that
 /// proves no money moved.
 pub(super) fn may_fail_over(e: &ClientError) -> bool {
-    matches!(e, ClientError::Payment(_) | ClientError::Invoice(_)) && e.nothing_moved()
+    matches!(
+        e,
+        ClientError::Payment(_) | ClientError::Invoice(_) | ClientError::TrackedFailure(_)
+    ) && e.nothing_moved()
 }

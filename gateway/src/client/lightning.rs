@@ -2,7 +2,7 @@
 //! the one place where an invoice is checked against the offer and the policy before money
 //! moves, and the preimage checked after.
 
-use gate402_rails::{PayLimits, Payment};
+use gate402_rails::{PayLimits, Payment, PaymentStatus, RailError, RailErrorKind};
 use sha2::{Digest, Sha256};
 
 use super::{Client, ClientError, Event, PolicyError};
@@ -18,7 +18,45 @@ pub(super) struct Expected {
     pub payment_hash: Option<Option<[u8; 32]>>,
 }
 
+/// Added to the payment timeout for the client's own deadline on the wallet call.
+const WALLET_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Client {
+    /// A payment whose outcome is unknown: track it (`TrackPaymentV2`) for at most twice the
+    /// payment timeout. Settled late → used (never paid twice); final failure → nothing moved
+    /// ([`ClientError::TrackedFailure`], failover may follow); still in flight or untrackable
+    /// → the outcome stays unknown (an error that never fails over).
+    async fn follow(
+        &self,
+        hash: &[u8; 32],
+        cause: Option<RailError>,
+    ) -> Result<Payment, ClientError> {
+        let wait = self.limits.payment_timeout.saturating_mul(2);
+        let cause = cause.unwrap_or_else(|| {
+            RailError::new(RailErrorKind::Timeout, "the wallet did not answer in time")
+        });
+        tracing::warn!(error = %cause, "payment outcome unknown: tracking it before anything else");
+        match self.wallet.track_payment(hash, wait).await {
+            Ok(PaymentStatus::Succeeded(p)) => {
+                tracing::info!("the tracked payment succeeded late: using it");
+                Ok(p)
+            }
+            Ok(PaymentStatus::Failed(e)) => Err(ClientError::TrackedFailure(e)),
+            Ok(PaymentStatus::InFlight) => Err(ClientError::Payment(RailError::new(
+                RailErrorKind::Timeout,
+                format!(
+                    "payment still in flight after tracking it for {} s: outcome unknown ({})",
+                    wait.as_secs(),
+                    cause.message
+                ),
+            ))),
+            Err(e) => Err(ClientError::Payment(RailError::new(
+                cause.kind,
+                format!("{}; tracking failed: {}", cause.message, e.message),
+            ))),
+        }
+    }
+
     /// Refuse before paying if the invoice is amountless, disagrees with the offer, is above
     /// the max cost or expired; then pay it and check that the preimage hashes to the
     /// invoice's payment hash.
@@ -60,11 +98,17 @@ impl Client {
             max_fee_msat: self.limits.max_fee_msat,
             timeout: self.limits.payment_timeout,
         };
-        let payment = self
-            .wallet
-            .pay_invoice(bolt11, limits)
-            .await
-            .map_err(ClientError::Payment)?;
+        // Our own deadline too (a wallet that never answers), a little after the wallet's.
+        let deadline = limits.timeout + WALLET_GRACE;
+        let payment =
+            match tokio::time::timeout(deadline, self.wallet.pay_invoice(bolt11, limits)).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) if ClientError::Payment(e.clone()).nothing_moved() => {
+                    return Err(ClientError::Payment(e))
+                }
+                Ok(Err(e)) => self.follow(&inv.payment_hash, Some(e)).await?,
+                Err(_) => self.follow(&inv.payment_hash, None).await?,
+            };
         let hash: [u8; 32] = Sha256::digest(payment.preimage).into();
         if hash != inv.payment_hash {
             return Err(ClientError::BadPreimage);

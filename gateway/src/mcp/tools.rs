@@ -111,7 +111,9 @@ fn error_kind(e: &ClientError) -> &'static str {
         ClientError::Policy(_) => "refused_by_policy",
         ClientError::NoPayableChallenge(_) => "no_payable_offer",
         ClientError::Invoice(_) => "invalid_invoice",
-        ClientError::Payment(_) | ClientError::BadPreimage => "payment_failed",
+        ClientError::Payment(_) | ClientError::TrackedFailure(_) | ClientError::BadPreimage => {
+            "payment_failed"
+        }
         ClientError::Cache(_) => "cache",
         ClientError::Config(_) => "invalid_config",
     }

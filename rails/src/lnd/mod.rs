@@ -256,6 +256,29 @@ impl LightningRail for LndRail {
             .map_err(|_| RailError::new(RailErrorKind::InvalidInvoice, "amount out of range"))?;
         self.send_payment(bolt11, amt_msat, limits).await
     }
+
+    async fn track_payment(
+        &self,
+        payment_hash: &PaymentHash,
+        wait: Duration,
+    ) -> Result<crate::PaymentStatus, RailError> {
+        // `track_final` bounds itself by `wait` + a grace; hitting our own `wait` first means
+        // still in flight. A node we cannot reach leaves the outcome unknown (`Err`).
+        match tokio::time::timeout(wait, self.track_final(payment_hash, wait + PAY_GRACE)).await {
+            Err(_) => Ok(crate::PaymentStatus::InFlight),
+            Ok(Ok(p)) => Ok(crate::PaymentStatus::Succeeded(p)),
+            Ok(Err(e)) => match e.kind {
+                RailErrorKind::Unavailable
+                | RailErrorKind::Internal
+                | RailErrorKind::PermissionDenied
+                | RailErrorKind::Certificate => Err(e),
+                RailErrorKind::Timeout if e.message.contains("not final in time") => {
+                    Ok(crate::PaymentStatus::InFlight)
+                }
+                _ => Ok(crate::PaymentStatus::Failed(e)),
+            },
+        }
+    }
 }
 
 impl LndRail {

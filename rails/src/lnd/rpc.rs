@@ -110,7 +110,7 @@ impl LndRail {
 
     /// `routerrpc.TrackPaymentV2`: the outcome of an earlier payment of `hash` (e.g. after a
     /// crash, before paying again). Waits up to `timeout` for a final status.
-    pub async fn track_payment(
+    pub async fn track_final(
         &self,
         hash: &PaymentHash,
         timeout: Duration,

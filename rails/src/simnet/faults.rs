@@ -12,6 +12,8 @@ use std::time::Duration;
 ///   it, fail with [`NoRoute`](crate::RailErrorKind::NoRoute).
 /// * `hang`: the node accepts calls and never answers them while the fault lasts (a hung lnd:
 ///   a deadlock, a stuck disk); calls resume when it is cleared.
+/// * `hold_payments`: outgoing payments stay in flight for the duration, then settle (a slow
+///   or stuck route); the caller's timeout does not cancel them.
 /// * `fail_next_payments`: the next N payments this node *sends* fail with
 ///   [`NoRoute`](crate::RailErrorKind::NoRoute) (LND reports exhausted retries on temporary
 ///   channel failures as `FAILURE_REASON_NO_ROUTE`); each failure decrements the counter.
@@ -27,6 +29,11 @@ pub struct Faults {
     /// up). A total delay longer than the payer's `PayLimits::timeout` fails with
     /// [`Timeout`](crate::RailErrorKind::Timeout) and moves no money.
     pub pay_delay: Option<Duration>,
+    /// Outgoing payments of this node stay in flight this long whatever the payer's timeout
+    /// (an HTLC already on the wire: LND's `timeout_seconds` only bounds new attempts), then
+    /// settle. The settlement runs in its own task: a caller that gives up does not cancel it
+    /// ([`LightningRail::track_payment`](crate::LightningRail::track_payment) sees the outcome).
+    pub hold_payments: Option<Duration>,
     /// Number of upcoming outgoing payments that fail with `NoRoute`.
     pub fail_next_payments: u32,
     /// Every call waits without answering while this is set.

@@ -280,6 +280,15 @@ impl LightningRail for SimNode {
     ) -> Result<Payment, RailError> {
         self.count_failure(super::pay::pay(self, bolt11, Some(amount_msat), limits).await)
     }
+
+    async fn track_payment(
+        &self,
+        payment_hash: &PaymentHash,
+        wait: std::time::Duration,
+    ) -> Result<crate::PaymentStatus, RailError> {
+        self.stall().await;
+        super::pay::track(self, payment_hash, wait).await
+    }
 }
 
 impl SimNode {

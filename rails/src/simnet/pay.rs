@@ -40,28 +40,98 @@ pub(super) async fn pay(
     }
     let amount_msat = amount_to_pay(invoice.amount_msat, amount_msat)?;
 
-    let delay = {
+    let hash = invoice.payment_hash;
+    let (delay, hold) = {
         let mut st = payer.net.lock();
         let payee = preflight(&mut st, payer.name(), &invoice, amount_msat, limits)?;
         let node_delay = |name: &str| {
             let n = st.nodes.get(name);
             n.and_then(|n| n.faults.pay_delay).unwrap_or_default()
         };
-        node_delay(payer.name()).saturating_add(node_delay(&payee))
+        let delay = node_delay(payer.name()).saturating_add(node_delay(&payee));
+        let payer_state = node_state(&mut st, payer.name())?;
+        let hold = payer_state.faults.hold_payments;
+        // Initiated: in flight until settled or failed (what `TrackPaymentV2` reads).
+        payer_state.outgoing.insert(hash, None);
+        (delay, hold)
     };
+    if let Some(hold) = hold {
+        // An HTLC on the wire: settles after `hold` whatever the caller does meanwhile.
+        let (node, invoice) = (payer.clone(), invoice.clone());
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            let mut st = node.net.lock();
+            let result = settle(&mut st, node.name(), &invoice, amount_msat, limits);
+            record(&mut st, node.name(), hash, &result);
+            result
+        });
+        return task
+            .await
+            .unwrap_or_else(|e| Err(err(RailErrorKind::Internal, &e.to_string())));
+    }
     if delay > limits.timeout {
         tokio::time::sleep(limits.timeout).await;
-        return Err(err(
+        let e = err(
             RailErrorKind::Timeout,
             "payment attempt not completed before timeout",
-        ));
+        );
+        let mut st = payer.net.lock();
+        record(&mut st, payer.name(), hash, &Err(e.clone()));
+        return Err(e);
     }
     if delay > Duration::ZERO {
         tokio::time::sleep(delay).await;
     }
 
     let mut st = payer.net.lock();
-    settle(&mut st, payer.name(), &invoice, amount_msat, limits)
+    let result = settle(&mut st, payer.name(), &invoice, amount_msat, limits);
+    record(&mut st, payer.name(), hash, &result);
+    result
+}
+
+/// Keep an outgoing payment's final outcome for tracking.
+fn record(
+    st: &mut NetState,
+    payer: &str,
+    hash: crate::PaymentHash,
+    r: &Result<Payment, RailError>,
+) {
+    if let Ok(n) = node_state(st, payer) {
+        n.outgoing.insert(hash, Some(r.clone()));
+    }
+}
+
+/// Where `payer`'s payment of `hash` stands, waiting at most `wait` for a final state
+/// (`TrackPaymentV2` with `no_inflight_updates`). Never initiated: `Failed(NotFound)`.
+pub(super) async fn track(
+    payer: &SimNode,
+    hash: &crate::PaymentHash,
+    wait: Duration,
+) -> Result<crate::PaymentStatus, RailError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let entry = {
+            let mut st = payer.net.lock();
+            let n = node_state(&mut st, payer.name())?;
+            n.ensure_online()?;
+            n.outgoing.get(hash).cloned()
+        };
+        match entry {
+            None => {
+                return Ok(crate::PaymentStatus::Failed(err(
+                    RailErrorKind::NotFound,
+                    "payment isn't initiated",
+                )))
+            }
+            Some(Some(Ok(p))) => return Ok(crate::PaymentStatus::Succeeded(p)),
+            Some(Some(Err(e))) => return Ok(crate::PaymentStatus::Failed(e)),
+            Some(None) if tokio::time::Instant::now() >= deadline => {
+                return Ok(crate::PaymentStatus::InFlight)
+            }
+            // The simulator's own wait for its in-memory state (not a test synchronisation).
+            Some(None) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
 }
 
 /// The amount to send: the invoice's, or the payer's for an amountless invoice (LND's
@@ -96,6 +166,13 @@ fn preflight(
     let now = st.now_secs();
     if invoice.is_expired(now) {
         return Err(err(RailErrorKind::InvalidInvoice, "invoice expired"));
+    }
+    if matches!(
+        node_state(st, payer)?.outgoing.get(&invoice.payment_hash),
+        Some(None)
+    ) {
+        // LND: a second SendPaymentV2 for a hash in flight.
+        return Err(err(RailErrorKind::Internal, "payment is in transition"));
     }
     let payee = route_checks(st, payer, invoice, amount_msat, limits)?;
     let faults = &mut node_state(st, payer)?.faults;

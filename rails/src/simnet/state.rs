@@ -48,6 +48,9 @@ pub(crate) struct NodeState {
     pub payments_sent: u64,
     /// Failed outgoing payment attempts.
     pub payments_failed: u64,
+    /// Outgoing payments by hash: in flight (`None`) or their outcome (LND's payment
+    /// database, read by `TrackPaymentV2`).
+    pub outgoing: HashMap<PaymentHash, Option<Result<crate::Payment, RailError>>>,
     /// Invoice event fan-out.
     pub events: broadcast::Sender<InvoiceEvent>,
 }
@@ -64,6 +67,7 @@ impl NodeState {
             settle_index: 0,
             payments_sent: 0,
             payments_failed: 0,
+            outgoing: HashMap::new(),
             events: broadcast::channel(EVENT_CAPACITY).0,
         }
     }
