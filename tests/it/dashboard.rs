@@ -21,6 +21,9 @@ const CONFIG: &str = r#"
 listen = "127.0.0.1:0"
 upstream = "{UPSTREAM}"
 
+[mpp]
+realm = "gate402.test"
+
 [lightning]
 backend = "simnet"
 
@@ -34,7 +37,7 @@ protocols = ["l402"]
 name = "api"
 path_prefix = "/api/"
 price_sat = 7
-protocols = ["l402"]
+protocols = ["l402", "mpp"]
 "#;
 
 /// The rows of a table body, cell texts.
@@ -100,15 +103,31 @@ async fn the_dashboard_shows_the_ledger_and_updates_by_itself() {
     let gateway = server::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), router).unwrap();
     let url = |p: &str| -> http::Uri { format!("http://{}{p}", gateway.addr).parse().unwrap() };
     let client = |cache: &str| {
+        // Cache `m…`: a buyer preferring MPP (the second protocol of the run).
+        let prefer = if cache.starts_with('m') {
+            "mpp"
+        } else {
+            "l402"
+        };
         gate402::client::Client::new(
             Arc::new(buyer.clone()),
             gate402::client::TokenCache::new(dir.path().join(cache)),
             Policy::default(),
         )
+        .with_policy(gate402::client::BuyerPolicy {
+            prefer: vec![prefer.into()],
+            ..gate402::client::BuyerPolicy::default()
+        })
     };
 
-    // Payments on two routes, one of them twice (two tokens: two caches).
-    for (cache, path) in [("a", "/articles/1"), ("b", "/articles/2"), ("c", "/api/1")] {
+    // Payments on two routes over two protocols (L402 tokens: one cache each; MPP charges).
+    for (cache, path) in [
+        ("a", "/articles/1"),
+        ("b", "/articles/2"),
+        ("c", "/api/1"),
+        ("m1", "/api/2"),
+        ("m2", "/api/3"),
+    ] {
         let r = client(cache)
             .send(&ClientRequest::get(url(path)))
             .await
@@ -175,10 +194,10 @@ async fn the_dashboard_shows_the_ledger_and_updates_by_itself() {
             ]
         })
         .collect();
-    assert_eq!(want.len(), 2, "{ledger}");
+    assert_eq!(want.len(), 3, "two routes, two protocols: {ledger}");
     assert_eq!(rows(&chrome, "totals").await, want);
-    assert_eq!(text(&chrome, "foot-msat").await, "57000");
-    assert_eq!(text(&chrome, "total-payments").await, "3");
+    assert_eq!(text(&chrome, "foot-msat").await, "71000");
+    assert_eq!(text(&chrome, "total-payments").await, "5");
     let payments = rows(&chrome, "payments").await;
     let mut shown: Vec<String> = payments.iter().map(|r| r[5].clone()).collect();
     let mut refs: Vec<String> = ledger["payments"]
@@ -202,13 +221,13 @@ async fn the_dashboard_shows_the_ledger_and_updates_by_itself() {
 
     // One more payment: the page shows it without a reload.
     let r = client("d")
-        .send(&ClientRequest::get(url("/api/2")))
+        .send(&ClientRequest::get(url("/api/4")))
         .await
         .unwrap();
     assert_eq!(r.response.status(), 200);
     eventually(20, "the live refresh", || async {
-        (text(&chrome, "foot-msat").await == "64000").then_some(())
+        (text(&chrome, "foot-msat").await == "78000").then_some(())
     })
     .await;
-    assert_eq!(text(&chrome, "total-payments").await, "4");
+    assert_eq!(text(&chrome, "total-payments").await, "6");
 }
