@@ -86,7 +86,11 @@ impl Reloader {
     }
 
     fn try_reload(&self) -> Result<(ReloadReport, toml::Table), String> {
-        let config = Config::load(&self.path).map_err(|e| e.to_string())?;
+        // One read: the config validated and the table diffed are the same bytes.
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        let config = Config::from_toml(&text).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())?;
         let l402 = load_secret(&config.l402).map_err(|e| e.to_string())?;
         load_mpp_secret(&config.mpp, &l402).map_err(|e| e.to_string())?;
         server::ListenerOptions::check(&config.server)?;
@@ -100,7 +104,6 @@ impl Reloader {
                 ));
             }
         }
-        let text = std::fs::read_to_string(&self.path).map_err(|e| e.to_string())?;
         let new: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
         let needs_restart = {
             let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
