@@ -25,6 +25,7 @@ mod lazy;
 mod migrate;
 mod postgres;
 mod prices;
+mod refresh;
 mod revocations;
 mod sessions;
 mod settlements;

@@ -8,7 +8,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock, Weak},
+    sync::{Arc, RwLock},
     time::Duration,
 };
 
@@ -64,29 +64,13 @@ impl Prices {
         store: Arc<dyn Store>,
         every: Duration,
     ) -> tokio::task::JoinHandle<()> {
-        let weak: Weak<Prices> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut failing = false;
-            loop {
-                tick.tick().await;
-                let Some(me) = weak.upgrade() else { return };
-                match store.route_prices().await {
-                    Ok(rows) => {
-                        if failing {
-                            tracing::info!("store reachable again: route prices refreshed");
-                        }
-                        failing = false;
-                        me.replace(rows);
-                    }
-                    Err(e) if !failing => {
-                        failing = true;
-                        tracing::warn!(error = %e, "cannot refresh route prices; keeping the last ones");
-                    }
-                    Err(_) => {}
-                }
-            }
-        })
+        super::refresh::spawn(
+            self,
+            store,
+            every,
+            "route prices",
+            |s| s.route_prices(),
+            Prices::replace,
+        )
     }
 }

@@ -8,7 +8,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, RwLock, Weak},
+    sync::{Arc, RwLock},
     time::Duration,
 };
 
@@ -66,29 +66,13 @@ impl Revocations {
         store: Arc<dyn Store>,
         every: Duration,
     ) -> tokio::task::JoinHandle<()> {
-        let weak: Weak<Revocations> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut failing = false;
-            loop {
-                tick.tick().await;
-                let Some(me) = weak.upgrade() else { return };
-                match store.revoked().await {
-                    Ok(ids) => {
-                        if failing {
-                            tracing::info!("store reachable again: revocations refreshed");
-                        }
-                        failing = false;
-                        me.replace(ids);
-                    }
-                    Err(e) if !failing => {
-                        failing = true;
-                        tracing::warn!(error = %e, "cannot refresh revocations; keeping the last set");
-                    }
-                    Err(_) => {}
-                }
-            }
-        })
+        super::refresh::spawn(
+            self,
+            store,
+            every,
+            "revocations",
+            |s| s.revoked(),
+            Revocations::replace,
+        )
     }
 }
