@@ -144,9 +144,6 @@ pub(crate) struct JwtKey {
     audience: &'static str,
 }
 
-/// The old name, for the browser paywall's HS256 keys.
-pub(crate) type Hs256Key = JwtKey;
-
 impl JwtKey {
     /// An HS256 key for tokens whose `aud` is `audience`.
     pub(crate) fn new(secret: &[u8; 32], audience: &'static str) -> JwtKey {

@@ -1,8 +1,5 @@
 //! The admin API's handlers (JSON in, JSON out). Every one checks the bearer token first;
 //! changes (`admin` role) are logged with the token's subject and id, never the token.
-
-use std::time::Duration;
-
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
@@ -254,13 +251,9 @@ pub(super) async fn status(State(s): State<AdminState>, headers: HeaderMap) -> R
     let p = &s.paywall;
     let rail = p.lightning();
     let health = p.rail_health();
-    let store = match p.store() {
-        Some(st) => {
-            let probe = tokio::time::timeout(Duration::from_secs(2), st.is_revoked(&[0u8; 32]));
-            let up = probe.await.is_ok_and(|r| r.is_ok());
-            json!({ "backend": st.backend(), "up": up })
-        }
-        None => json!(null),
+    let store = match (p.store(), p.store_up().await) {
+        (Some(st), Some(up)) => json!({ "backend": st.backend(), "up": up }),
+        _ => json!(null),
     };
     let stats = p.pool().stats();
     let stocks: serde_json::Map<_, _> = p

@@ -366,14 +366,7 @@ impl Paywall {
             .map(|r| (r.name.clone(), self.pool.stock(&r.name)))
             .collect();
         let stats = self.pool.stats();
-        let store_up = match self.store() {
-            Some(s) => Some(
-                tokio::time::timeout(Duration::from_secs(2), s.is_revoked(&[0u8; 32]))
-                    .await
-                    .is_ok_and(|r| r.is_ok()),
-            ),
-            None => None,
-        };
+        let store_up = self.store_up().await;
         m.set_state(
             &pools,
             stats.hits,
@@ -382,6 +375,14 @@ impl Paywall {
             store_up,
         );
         Some(m.render())
+    }
+
+    /// Whether the store answers a trivial read within 2 s (`None`: no store). For the
+    /// metrics' `gate402_store_up` and the admin API's status.
+    pub async fn store_up(&self) -> Option<bool> {
+        let s = self.store()?;
+        let probe = tokio::time::timeout(Duration::from_secs(2), s.is_revoked(&[0u8; 32]));
+        Some(probe.await.is_ok_and(|r| r.is_ok()))
     }
 
     /// The browser paywall, if on.

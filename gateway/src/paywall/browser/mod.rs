@@ -97,8 +97,8 @@ impl Default for BrowserSettings {
 /// The browser paywall's keys, settings and watchers.
 pub struct Browser {
     l402: L402,
-    session_key: jwt::Hs256Key,
-    ticket_key: jwt::Hs256Key,
+    session_key: jwt::JwtKey,
+    ticket_key: jwt::JwtKey,
     pub(crate) settings: BrowserSettings,
     watchers: Arc<watch::Watchers>,
 }
@@ -136,11 +136,11 @@ impl Browser {
         );
         Ok(Browser {
             l402,
-            session_key: jwt::Hs256Key::new(
+            session_key: jwt::JwtKey::new(
                 &derive(master_secret, SESSION_KEY_LABEL),
                 cookie::AUDIENCE,
             ),
-            ticket_key: jwt::Hs256Key::new(
+            ticket_key: jwt::JwtKey::new(
                 &derive(master_secret, TICKET_KEY_LABEL),
                 ticket::AUDIENCE,
             ),
