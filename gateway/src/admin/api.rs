@@ -1,5 +1,6 @@
 //! The admin API's handlers (JSON in, JSON out). Every one checks the bearer token first;
 //! changes (`admin` role) are logged with the token's subject and id, never the token.
+
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
