@@ -44,6 +44,18 @@ impl std::fmt::Debug for MppSession {
 }
 
 impl MppSession {
+    fn credential(&self, action: &str, return_invoice: Option<String>) -> MppCredential {
+        let mut fields = vec![
+            ("action", action.to_owned()),
+            ("sessionId", hex::encode(self.session_id)),
+            ("preimage", hex::encode(self.preimage)),
+        ];
+        if let Some(inv) = return_invoice {
+            fields.push(("returnInvoice", inv));
+        }
+        MppCredential::new(&self.offer.challenge, payload(&fields))
+    }
+
     /// Rebuild a session from its stored parts.
     pub(super) fn restore(
         offer: MppOffer,
@@ -66,17 +78,11 @@ impl MppSession {
         self.preimage
     }
 
-    /// The `bearer` credential header for one request.
-    pub(super) fn bearer(&self) -> Result<(HeaderName, HeaderValue), ClientError> {
-        let cred = MppCredential::new(
-            &self.offer.challenge,
-            payload(&[
-                ("action", "bearer".into()),
-                ("sessionId", hex::encode(self.session_id)),
-                ("preimage", hex::encode(self.preimage)),
-            ]),
-        );
-        header(&cred)
+    /// The `bearer` credential header of a request on this session (the same for every
+    /// request: another HTTP client or a load generator can send it as is). It carries the
+    /// session's secret.
+    pub fn bearer(&self) -> Result<(HeaderName, HeaderValue), ClientError> {
+        header(&self.credential("bearer", None))
     }
 }
 
@@ -283,15 +289,7 @@ impl Client {
         action: &str,
         return_invoice: Option<String>,
     ) -> Result<Response<Bytes>, ClientError> {
-        let mut fields = vec![
-            ("action", action.to_owned()),
-            ("sessionId", hex::encode(s.session_id)),
-            ("preimage", hex::encode(s.preimage)),
-        ];
-        if let Some(inv) = return_invoice {
-            fields.push(("returnInvoice", inv));
-        }
-        let cred = MppCredential::new(&s.offer.challenge, payload(&fields));
+        let cred = s.credential(action, return_invoice);
         self.execute(req, Some(header(&cred)?)).await
     }
 }

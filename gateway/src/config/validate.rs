@@ -90,10 +90,10 @@ impl Config {
             ));
         }
         let pool = &self.invoice_pool;
-        if pool.size > 10_000 || pool.refill_concurrency == 0 || pool.refill_concurrency > 64 {
+        if pool.size > 100_000 || pool.refill_concurrency == 0 || pool.refill_concurrency > 64 {
             return Err(invalid(
                 "invoice_pool",
-                "size must be ≤ 10000 and refill_concurrency between 1 and 64",
+                "size must be ≤ 100000 and refill_concurrency between 1 and 64",
             ));
         }
         if pool.min_validity_secs >= self.l402.invoice_expiry_secs {

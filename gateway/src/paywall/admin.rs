@@ -94,6 +94,7 @@ impl Paywall {
     pub fn replace_routes(&self, table: RouteTable) {
         self.register_stocks(&table);
         *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        self.verified.clear();
     }
 
     /// Set `route`'s price for new challenges on every gateway sharing the store (each sees

@@ -8,10 +8,13 @@ use gate402_protocols::{
 };
 use http::{HeaderMap, Response};
 
-use super::{settle::Unsettled, Paywall, Receipt, Route};
+use super::{first_use::FirstUse, settle::Unsettled, Paywall, Receipt, Route};
 use crate::{clock::now_unix, error::GateError};
 
 /// The outcome of checking a request's credential.
+// One `Check` per request, moved once: boxing the receipt would add an allocation to every
+// paid request.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Check {
     /// Paid: serve with this receipt.
     Paid(Receipt),
@@ -32,17 +35,17 @@ impl Paywall {
         &self,
         receipt: &Receipt,
         now: u64,
-    ) -> Result<Option<super::served::LedgerEntry>, Unsettled> {
+    ) -> Result<(Option<super::served::LedgerEntry>, Option<FirstUse>), Unsettled> {
         if let Some(s) = &self.settlement {
             return s.settle(receipt, self.lightning.rail_id()).await;
         }
         let v = &receipt.verified;
         let Some(key) = &v.single_use_key else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let keep_until = v.expires_at.unwrap_or(now + 86_400);
         match self.reservations.reserve(key, Some(keep_until), now).await {
-            Ok(true) => Ok(None),
+            Ok(true) => Ok((None, None)),
             Ok(false) => Err(Unsettled::Refused(VerifyError::Replayed)),
             Err(e) => Err(Unsettled::Failed(e.into())),
         }
@@ -87,6 +90,22 @@ impl Paywall {
             let Some(proto) = self.protocol(*id) else {
                 continue;
             };
+            // A reusable L402 token seen before: its verified facts from the cache.
+            let cacheable = (*id == ProtocolId::L402 && route.pricer.is_none())
+                .then(|| super::verified::single_authorization(headers))
+                .flatten();
+            if let Some(v) = cacheable.and_then(|a| self.verified.get(a, &route.name, now)) {
+                match self
+                    .admit(route, self.receipt(route, proto, v, now), now)
+                    .await
+                {
+                    Ok(done) => return done,
+                    Err(e) => {
+                        refused = Some((e, *id));
+                        continue;
+                    }
+                }
+            }
             let cred = match proto.parse_credential(headers) {
                 None => continue,
                 Some(Err(e)) => {
@@ -135,6 +154,7 @@ impl Paywall {
                             verified,
                             pending: Some(pending),
                             ledger: None,
+                            first_use: None,
                         })
                     }
                     Err(super::x402::Refusal::Payment(e)) => {
@@ -144,15 +164,13 @@ impl Paywall {
                     Err(super::x402::Refusal::Outage(e)) => return Check::Failed(e),
                 }
             }
-            let receipt = Receipt {
-                route: route.name.clone(),
-                price_msat: route.offer.price_msat,
-                headers: proto.receipt_at(&verified, now),
-                verified,
-                pending: None,
-                ledger: None,
-            };
-            match self.admit(route, receipt, now).await {
+            if let Some(a) = cacheable {
+                self.verified.put(a, &route.name, &verified, now);
+            }
+            match self
+                .admit(route, self.receipt(route, proto, verified, now), now)
+                .await
+            {
                 Ok(done) => return done,
                 Err(e) => refused = Some((e, *id)),
             }
@@ -163,6 +181,25 @@ impl Paywall {
             }
         }
         Check::Refused(refused)
+    }
+
+    /// The receipt of a credential `proto` verified on `route`.
+    fn receipt(
+        &self,
+        route: &Route,
+        proto: &std::sync::Arc<dyn gate402_protocols::PaymentProtocol>,
+        verified: Verified,
+        now: u64,
+    ) -> Receipt {
+        Receipt {
+            route: route.name.clone(),
+            price_msat: route.offer.price_msat,
+            headers: proto.receipt_at(&verified, now),
+            verified,
+            pending: None,
+            ledger: None,
+            first_use: None,
+        }
     }
 
     /// The gateway's half for a credential that verified: settle (revocation, ledger),
@@ -177,7 +214,8 @@ impl Paywall {
         let settled = self.settle(&receipt, now).await;
         if let (Some(m), Some(t)) = (&self.metrics, settled_at) {
             m.store_seconds.observe(t.elapsed().as_secs_f64());
-            if let Ok(Some(l)) = &settled {
+            // A first use is counted once its write tells whether it was new.
+            if let Ok((Some(l), None)) = &settled {
                 if l.fresh {
                     m.payment(
                         &route.name,
@@ -189,8 +227,9 @@ impl Paywall {
             }
         }
         match settled {
-            Ok(ledger) => {
+            Ok((ledger, first_use)) => {
                 receipt.ledger = ledger;
+                receipt.first_use = first_use;
                 // A reusable token over its rate: 429, and the token stays valid (nothing
                 // single-use was consumed, no quota use counted).
                 if let (Some(limit), Some(tid), None) = (
@@ -255,6 +294,7 @@ impl Paywall {
                 },
                 pending: None,
                 ledger: None,
+                first_use: None,
             };
             match self.admit(route, receipt, now).await {
                 Ok(done) => return done,

@@ -71,9 +71,23 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let grpc = super::grpc::is_grpc(req.headers());
+        // A free request (no priced route) goes straight to the inner service: no boxed
+        // authorization future.
+        if !self.paywall.is_priced(&req) {
+            return ResponseFuture {
+                grpc,
+                paywall: self.paywall.clone(),
+                state: State::Ready {
+                    inner: self.inner.clone(),
+                    req: Some(req),
+                    receipt: None,
+                },
+            };
+        }
         let paywall = self.paywall.clone();
         ResponseFuture {
-            grpc: super::grpc::is_grpc(req.headers()),
+            grpc,
             paywall: self.paywall.clone(),
             state: State::Authorize {
                 fut: Box::pin(async move { paywall.authorize(req).await }),
@@ -165,15 +179,27 @@ where
                     );
                     let pending = receipt.pending.take();
                     let ledger = receipt.ledger.take();
+                    let first_use = receipt.first_use.take();
+                    let (route, price) = first_use
+                        .as_ref()
+                        .map(|_| (receipt.route.clone(), receipt.price_msat))
+                        .unwrap_or_default();
                     resp.extensions_mut().insert(receipt);
                     let paywall = this.paywall.clone();
-                    let fut: SettleFuture = match (pending, ledger) {
-                        (Some(p), _) => Box::pin(async move { paywall.x402_finish(p, resp).await }),
-                        (None, None) => return Poll::Ready(Ok(resp)),
-                        (None, Some(entry)) if resp.status().as_u16() < 400 => {
+                    let fut: SettleFuture = match (pending, ledger, first_use) {
+                        (Some(p), _, _) => {
+                            Box::pin(async move { paywall.x402_finish(p, resp).await })
+                        }
+                        (None, None, _) => return Poll::Ready(Ok(resp)),
+                        (None, Some(entry), Some(f)) => Box::pin(async move {
+                            paywall
+                                .finish_first_use(f, &route, price, entry, resp)
+                                .await
+                        }),
+                        (None, Some(entry), None) if resp.status().as_u16() < 400 => {
                             return Poll::Ready(Ok(paywall.track(entry, resp)));
                         }
-                        (None, Some(entry)) => {
+                        (None, Some(entry), None) => {
                             Box::pin(async move { paywall.not_served(entry, resp).await })
                         }
                     };

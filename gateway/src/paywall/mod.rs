@@ -10,6 +10,7 @@ pub mod browser;
 mod challenges;
 mod check;
 pub mod edge;
+mod first_use;
 pub mod grpc;
 pub mod health;
 mod layer;
@@ -25,6 +26,7 @@ pub mod served;
 mod session;
 mod settle;
 pub mod sweep;
+mod verified;
 pub mod x402;
 mod x402_settle;
 
@@ -43,6 +45,7 @@ use crate::{
 };
 pub use body::{BodyLimitExceeded, StreamedBodyLimit};
 use check::Check;
+pub use first_use::FirstUse;
 use health::RailHealth;
 pub use layer::{PaywallLayer, PaywallService, ResponseFuture};
 use pool::{InvoicePool, PoolConfig};
@@ -67,16 +70,19 @@ pub struct Receipt {
     /// The ledger row this request recorded (or took back), marked served or unserved by
     /// its response.
     pub ledger: Option<served::LedgerEntry>,
+    /// A reusable token's first-use write, finished before the response is released.
+    pub first_use: Option<first_use::FirstUse>,
 }
 
-/// Request headers that carry credentials; removed before forwarding upstream.
-const CREDENTIAL_HEADERS: [&str; 6] = [
-    "authorization",
-    "payment-authorization",
-    "grpc-metadata-macaroon",
-    "macaroon",
-    "payment-signature",
-    "x-payment",
+/// Request headers that carry credentials; removed before forwarding upstream. Typed names:
+/// removing by `HeaderName` skips parsing a string per lookup.
+const CREDENTIAL_HEADERS: [http::HeaderName; 6] = [
+    http::header::AUTHORIZATION,
+    http::HeaderName::from_static("payment-authorization"),
+    http::HeaderName::from_static("grpc-metadata-macaroon"),
+    http::HeaderName::from_static("macaroon"),
+    http::HeaderName::from_static("payment-signature"),
+    http::HeaderName::from_static("x-payment"),
 ];
 
 /// MPP client preferences (`method/intent;q=…`).
@@ -107,6 +113,7 @@ pub struct Paywall {
     reservations: Arc<dyn Reservations>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
     browser: Option<Arc<browser::Browser>>,
+    verified: verified::VerifiedCache,
 }
 
 impl Drop for Paywall {
@@ -273,6 +280,7 @@ impl PaywallBuilder {
             reservations: Arc::new(MemoryReservations::default()),
             metrics: self.metrics,
             browser: self.browser,
+            verified: verified::VerifiedCache::default(),
         };
         paywall.register_stocks(&paywall.routes());
         paywall.monitor = tokio::runtime::Handle::try_current().ok().map(|_| {
@@ -417,6 +425,11 @@ impl Paywall {
         self.protocols.iter().find(|p| p.id() == id)
     }
 
+    /// Whether `req` is on a priced route (else [`Paywall::authorize`] lets it through as is).
+    pub fn is_priced(&self, req: &Request<Body>) -> bool {
+        self.routes().find(req).is_some_and(Route::is_priced)
+    }
+
     /// Let a paid (or free) request through with its receipt, or answer it.
     ///
     /// On a priced route the request body is bounded (`max_request_body`, else 413); on a
@@ -499,7 +512,7 @@ impl Paywall {
         let refused = match checked {
             Check::Paid(receipt) => {
                 let headers = req.headers_mut();
-                for name in CREDENTIAL_HEADERS {
+                for name in &CREDENTIAL_HEADERS {
                     headers.remove(name);
                 }
                 req.extensions_mut().insert(receipt.clone());

@@ -113,6 +113,11 @@ pub(super) struct Stock {
     pub(super) inflight: usize,
     /// Reserve refills under way (mints headed for the store).
     pub(super) reserving: usize,
+    /// The reserve's size as last counted in the store, kept current with this process's own
+    /// adds and claims; recounted (one worker at a time) once older than `RESERVE_POLL`.
+    pub(super) reserve_seen: Option<(usize, std::time::Instant)>,
+    /// A worker is counting the reserve.
+    pub(super) counting: bool,
     pub(super) notify: Arc<Notify>,
 }
 
@@ -211,6 +216,8 @@ impl InvoicePool {
             queue: VecDeque::new(),
             inflight: 0,
             reserving: 0,
+            reserve_seen: None,
+            counting: false,
             notify: notify.clone(),
         };
         if let Ok(mut stocks) = self.inner.stocks.lock() {

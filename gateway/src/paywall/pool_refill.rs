@@ -8,7 +8,7 @@
 
 use std::{
     sync::{atomic::Ordering, Arc},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use gate402_rails::{Invoice, InvoiceRequest};
@@ -25,7 +25,7 @@ const RESERVE_POLL: Duration = Duration::from_secs(1);
 
 /// What a worker does next.
 enum Job {
-    Front(InvoiceRequest),
+    Front(InvoiceRequest, usize),
     Reserve(InvoiceRequest, Arc<dyn Store>),
     Wait,
 }
@@ -50,26 +50,71 @@ pub(super) async fn claim(
                 return None;
             }
         };
-        inner.claimed.fetch_add(1, Ordering::Relaxed);
-        match inner.rail.decode(&row.bolt11) {
-            Ok(d)
-                if d.payment_hash == row.payment_hash && d.amount_msat == Some(row.amount_msat) =>
-            {
-                return Some(Invoice {
-                    bolt11: row.bolt11,
-                    payment_hash: row.payment_hash,
-                    amount_msat: row.amount_msat,
-                    created_at: d.created_at,
-                    expires_at: d.expires_at,
-                });
-            }
-            _ => {
-                // Claimed, so nobody else gets it either: drop the bad row.
-                inner.discarded.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(route = key, "discarding a malformed pooled invoice");
-            }
+        if let Some(inv) = checked(inner, key, req, row) {
+            return Some(inv);
         }
     }
+}
+
+/// Claim up to `n` invoices for `key` from the reserve in one transaction, checked against
+/// their rows (empty when the reserve is empty or unreachable).
+async fn claim_many(
+    inner: &Inner,
+    store: &dyn Store,
+    key: &str,
+    req: &InvoiceRequest,
+    n: usize,
+) -> Vec<Invoice> {
+    let limit = u32::try_from(n).unwrap_or(u32::MAX);
+    match store
+        .pool_take_many(key, req.amount_msat, inner.valid_until(), limit)
+        .await
+    {
+        Ok(rows) => rows
+            .into_iter()
+            .filter_map(|row| checked(inner, key, req, row))
+            .collect(),
+        Err(e) => {
+            tracing::debug!(route = key, error = %e, "invoice reserve unavailable");
+            Vec::new()
+        }
+    }
+}
+
+/// A claimed row as an invoice. Its fields were read from the invoice when it was minted
+/// (the rail decodes and checks every invoice it creates, signature included) and written
+/// with it in one row of the gateway's own store, so they are not re-derived here: decoding
+/// the BOLT11 string again (two ECDSA recoveries and an allocation-heavy parse, ≈ 3–8 µs)
+/// was most of the cost of keeping a warm pool full (`docs/benchmarks.md`). A row that is
+/// plainly not an invoice of its own amount is dropped.
+fn checked(
+    inner: &Inner,
+    key: &str,
+    req: &InvoiceRequest,
+    row: crate::store::PooledInvoice,
+) -> Option<Invoice> {
+    inner.claimed.fetch_add(1, Ordering::Relaxed);
+    adjust_reserve(inner, key, false);
+    // (The claim's SQL already matched the route, the amount and the validity.)
+    let plausible = row.bolt11.len() <= gate402_rails::invoice::MAX_BOLT11_LEN
+        && row
+            .bolt11
+            .get(..2)
+            .is_some_and(|p| p.eq_ignore_ascii_case("ln"))
+        && row.amount_msat == req.amount_msat;
+    if !plausible {
+        // Claimed, so nobody else gets it either: drop the bad row.
+        inner.discarded.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(route = key, "discarding a malformed pooled invoice");
+        return None;
+    }
+    Some(Invoice {
+        created_at: row.expires_at.saturating_sub(req.expiry_secs),
+        bolt11: row.bolt11,
+        payment_hash: row.payment_hash,
+        amount_msat: row.amount_msat,
+        expires_at: row.expires_at,
+    })
 }
 
 /// Mint one invoice on the rail (counted, health observed).
@@ -86,12 +131,25 @@ async fn mint(inner: &Inner, req: InvoiceRequest) -> Option<Invoice> {
     Some(inv)
 }
 
+/// Invoices claimed from the reserve per transaction, at most.
+const CLAIM_BATCH: usize = 32;
+
 fn next_job(inner: &Inner, key: &str) -> Option<Job> {
     let mut stocks = inner.stocks.lock().ok()?;
     let stock = stocks.get_mut(key)?;
-    if stock.queue.len() + stock.inflight < inner.cfg.size {
-        stock.inflight += 1;
-        return Some(Job::Front(stock.req.clone()));
+    let room = inner
+        .cfg
+        .size
+        .saturating_sub(stock.queue.len() + stock.inflight);
+    if room > 0 {
+        // With a store, a batch of claims; without one, mints go one at a time.
+        let n = if inner.store.get().is_some() {
+            room.min(CLAIM_BATCH)
+        } else {
+            1
+        };
+        stock.inflight += n;
+        return Some(Job::Front(stock.req.clone(), n));
     }
     Some(match inner.store.get() {
         Some(store) => Job::Reserve(stock.req.clone(), store.clone()),
@@ -99,21 +157,20 @@ fn next_job(inner: &Inner, key: &str) -> Option<Job> {
     })
 }
 
-/// Put one invoice into the front: claimed from the reserve, else freshly minted.
-async fn fill_front(inner: &Inner, key: &str, req: InvoiceRequest) -> bool {
-    let inv = match inner.store.get() {
-        Some(store) => claim(inner, &**store, key, &req).await,
-        None => None,
+/// Put up to `n` invoices into the front: claimed from the reserve, else one freshly minted.
+async fn fill_front(inner: &Inner, key: &str, req: InvoiceRequest, n: usize) -> bool {
+    let mut invs = match inner.store.get() {
+        Some(store) => claim_many(inner, &**store, key, &req, n).await,
+        None => Vec::new(),
     };
-    let inv = match inv {
-        Some(inv) => Some(inv),
-        None => mint(inner, req).await,
-    };
-    let ok = inv.is_some();
+    if invs.is_empty() {
+        invs.extend(mint(inner, req).await);
+    }
+    let ok = !invs.is_empty();
     if let Ok(mut stocks) = inner.stocks.lock() {
         if let Some(stock) = stocks.get_mut(key) {
-            stock.inflight -= 1;
-            stock.queue.extend(inv);
+            stock.inflight -= n;
+            stock.queue.extend(invs);
         }
     }
     ok
@@ -127,9 +184,9 @@ async fn fill_reserve(
     req: InvoiceRequest,
     store: &dyn Store,
 ) -> Option<bool> {
-    let count = match store.pool_count(key, inner.valid_until()).await {
-        Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        Err(_) => return Some(false),
+    let count = match reserve_count(inner, key, store).await {
+        Some(n) => n,
+        None => return None,
     };
     {
         let mut stocks = inner.stocks.lock().ok()?;
@@ -152,6 +209,7 @@ async fn fill_reserve(
             let added = store.pool_add(&row, now_unix()).await;
             if added.is_ok() {
                 inner.stored.fetch_add(1, Ordering::Relaxed);
+                adjust_reserve(inner, key, true);
             }
             added.is_ok()
         }
@@ -166,6 +224,48 @@ async fn fill_reserve(
     Some(ok)
 }
 
+/// The reserve's size for `key`: the cached count while younger than [`RESERVE_POLL`], else
+/// counted in the store by this worker. `None` (treat as full, wait) while another worker
+/// counts. A `COUNT(*)` per invoice made filling a large reserve quadratic, and idle workers
+/// re-counting every second kept a core busy with 60,000 rows (issue I).
+async fn reserve_count(inner: &Inner, key: &str, store: &dyn Store) -> Option<usize> {
+    {
+        let mut stocks = inner.stocks.lock().ok()?;
+        let stock = stocks.get_mut(key)?;
+        match stock.reserve_seen {
+            Some((n, at)) if at.elapsed() < RESERVE_POLL => return Some(n),
+            _ if stock.counting => return None,
+            _ => stock.counting = true,
+        }
+    }
+    let counted = store.pool_count(key, inner.valid_until()).await;
+    let mut stocks = inner.stocks.lock().ok()?;
+    let stock = stocks.get_mut(key)?;
+    stock.counting = false;
+    match counted {
+        Ok(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            stock.reserve_seen = Some((n, Instant::now()));
+            Some(n)
+        }
+        // Unreachable store: no progress (the worker backs off).
+        Err(_) => Some(usize::MAX),
+    }
+}
+
+/// Keep the cached reserve count current with this process's own add (`true`) or claim.
+fn adjust_reserve(inner: &Inner, key: &str, added: bool) {
+    if let Ok(mut stocks) = inner.stocks.lock() {
+        if let Some((n, _)) = stocks.get_mut(key).and_then(|s| s.reserve_seen.as_mut()) {
+            *n = if added {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            };
+        }
+    }
+}
+
 /// One refill worker for `key`.
 pub(super) async fn refill(inner: Arc<Inner>, key: String, notify: Arc<Notify>) {
     let mut backoff = Duration::from_millis(100);
@@ -177,7 +277,7 @@ pub(super) async fn refill(inner: Arc<Inner>, key: String, notify: Arc<Notify>) 
             return;
         };
         let ok = match job {
-            Job::Front(req) => fill_front(&inner, &key, req).await,
+            Job::Front(req, n) => fill_front(&inner, &key, req, n).await,
             Job::Reserve(req, store) => match fill_reserve(&inner, &key, req, &*store).await {
                 Some(ok) => ok,
                 None => {

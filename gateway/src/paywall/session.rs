@@ -206,6 +206,7 @@ impl Paywall {
             verified: v,
             pending: None,
             ledger: None,
+            first_use: None,
         })
     }
 

@@ -6,14 +6,15 @@
 //!    already consumed whose payment is `unserved` (the upstream failed) is taken back by one
 //!    presentation ([`SettlementStore::claim_unserved`](crate::store::SettlementStore));
 //! 3. a reusable credential (L402) is recorded on its first use (idempotent on the payment
-//!    reference, so a token first used on two gateways at once is one ledger row); later uses
+//!    reference, so a token first used on two gateways at once is one ledger row), while the
+//!    request goes upstream (`first_use.rs`: the response waits for the write); later uses
 //!    in this process skip the database through an in-memory set of recorded token ids.
 //!
 //! Rows are recorded `admitted`; the response decides whether they become `served` or
 //! `unserved` (`paywall/served.rs`).
 //!
-//! The record is committed before the request is forwarded, hence before any upstream
-//! response is released. If the store cannot be written the request fails with 503 +
+//! A single-use record is committed before the request is forwarded; a first-use record
+//! before the upstream's response is released. If the store cannot be written the request fails with 503 +
 //! `Retry-After` (never 200 without the record, never a 402 that a paying client would pay).
 
 use std::{
@@ -30,6 +31,7 @@ use crate::{
 };
 
 use super::{
+    first_use::FirstUse,
     served::{LedgerEntry, Marker},
     Receipt,
 };
@@ -74,7 +76,7 @@ impl Settlement {
             .contains(token_id)
     }
 
-    fn mark_recorded(&self, token_id: [u8; 32]) {
+    pub(crate) fn mark_recorded(&self, token_id: [u8; 32]) {
         let mut set = self.recorded.write().unwrap_or_else(|e| e.into_inner());
         if set.len() >= MAX_RECORDED {
             set.clear();
@@ -89,12 +91,13 @@ impl Settlement {
     }
 
     /// Apply steps 1–3 to an accepted credential: the ledger row this request must mark
-    /// served or unserved, if it recorded (or took back) one.
+    /// served or unserved, if it recorded (or took back) one, and a reusable token's
+    /// first-use write, still under way ([`FirstUse`]).
     pub(crate) async fn settle(
         &self,
         receipt: &Receipt,
         rail: &str,
-    ) -> Result<Option<LedgerEntry>, Unsettled> {
+    ) -> Result<(Option<LedgerEntry>, Option<FirstUse>), Unsettled> {
         let v = &receipt.verified;
         if let Some(id) = &v.token_id {
             if self.revocations.contains(id) {
@@ -102,7 +105,7 @@ impl Settlement {
             }
         }
         if v.single_use_key.is_none() && v.token_id.is_some_and(|id| self.already_recorded(&id)) {
-            return Ok(None);
+            return Ok((None, None));
         }
         let record = PaymentRecord {
             protocol: v.protocol.as_str().to_string(),
@@ -129,16 +132,17 @@ impl Settlement {
                 .consume_and_record(key, expires_at, &record)
                 .await
             {
-                Ok(true) => Ok(Some(entry)),
+                Ok(true) => Ok((Some(entry), None)),
                 Ok(false) => match self.store.claim_unserved(key).await {
                     Ok(Some(row)) => {
                         tracing::info!(reference = %row.reference, "unserved payment presented again: served now");
-                        Ok(Some(LedgerEntry {
+                        let entry = LedgerEntry {
                             protocol: row.protocol,
                             reference: row.reference,
                             token_id: None,
                             fresh: false,
-                        }))
+                        };
+                        Ok((Some(entry), None))
                     }
                     Ok(None) => Err(Unsettled::Refused(VerifyError::Replayed)),
                     Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
@@ -146,18 +150,11 @@ impl Settlement {
                 Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
             };
         }
-        match self.store.record_payment(&record).await {
-            Ok(inserted) => {
-                if let Some(id) = v.token_id {
-                    self.mark_recorded(id);
-                }
-                Ok(Some(LedgerEntry {
-                    fresh: inserted,
-                    ..entry
-                }))
-            }
-            Err(e) => Err(Unsettled::Failed(GateError::Store(e))),
-        }
+        // A reusable token's first use: written while the request goes upstream (see
+        // `first_use.rs`); the response waits for the write.
+        let store = self.store.clone();
+        let write = tokio::spawn(async move { store.record_payment(&record).await });
+        Ok((Some(entry), Some(FirstUse::new(write))))
     }
 }
 

@@ -26,6 +26,11 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 /// Drop hop-by-hop fields and those `Connection` lists. A request's `TE` naming `trailers`
 /// is kept as `TE: trailers` (gRPC servers expect it; it is the one value HTTP/2 allows).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most requests and responses carry none: one pass over the names (pointer-cheap
+    // comparisons of standard headers) instead of nine hashed removals.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let trailers = headers.contains_key(header::TE)
         && headers
             .get_all(header::TE)
@@ -81,11 +86,19 @@ pub fn set_forwarded(
     https: bool,
 ) {
     if let Some(ip) = client_ip {
-        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prev) => format!("{prev}, {ip}"),
-            None => ip.to_string(),
+        use std::io::Write as _;
+        // An address in a stack buffer: no allocation but the header value's own.
+        let mut buf = [0u8; 96];
+        let mut cur = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cur, "{ip}");
+        let len = cur.position() as usize;
+        let v = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(prev) => {
+                HeaderValue::from_str(&format!("{prev}, {}", String::from_utf8_lossy(&buf[..len])))
+            }
+            None => HeaderValue::from_bytes(&buf[..len]),
         };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
+        if let Ok(v) = v {
             headers.insert(X_FORWARDED_FOR, v);
         }
     }

@@ -6,20 +6,24 @@
 //! answers, the `gate402-reason` header), never from credentials: no macaroon, preimage,
 //! cookie, JWT or key is ever a field, and the path is logged without its query.
 
-use std::{sync::Arc, time::Instant};
-
-use axum::{
-    body::Body,
-    extract::{Request, State},
-    middleware::Next,
-    response::Response,
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{ready, Context, Poll},
+    time::Instant,
 };
-use http::StatusCode;
+
+use axum::{body::Body, extract::Request, response::Response};
+use http::{Method, StatusCode};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use crate::metrics::Metrics;
 use crate::paywall::{edge::REASON_HEADER, Receipt, RouteTag};
 
-/// What [`observe`] does.
+/// What [`ObserveLayer`] does.
 #[derive(Debug)]
 pub struct Observe {
     /// Log the access event.
@@ -28,22 +32,92 @@ pub struct Observe {
     pub metrics: Option<Arc<Metrics>>,
 }
 
-/// The middleware (`axum::middleware::from_fn_with_state(Arc<Observe>, observe)`).
-pub async fn observe(State(o): State<Arc<Observe>>, req: Request, next: Next) -> Response<Body> {
-    if !o.log {
-        let resp = next.run(req).await;
-        if let Some(m) = &o.metrics {
+/// The access log and request counter as a tower layer around the router: a plain
+/// `Service`/`Future` pair, no boxing per request (an `axum::middleware::from_fn` clones a
+/// boxed service and boxes a future for every request: measurable on the paid path, see
+/// `docs/benchmarks.md`).
+#[derive(Debug, Clone)]
+pub struct ObserveLayer(pub Arc<Observe>);
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = ObserveService<S>;
+
+    fn layer(&self, inner: S) -> ObserveService<S> {
+        ObserveService {
+            inner,
+            observe: self.0.clone(),
+        }
+    }
+}
+
+/// See [`ObserveLayer`].
+#[derive(Debug, Clone)]
+pub struct ObserveService<S> {
+    inner: S,
+    observe: Arc<Observe>,
+}
+
+/// The request facts the access log keeps while the request runs.
+struct Started {
+    at: Instant,
+    method: Method,
+    path: String,
+}
+
+impl<S> Service<Request> for ObserveService<S>
+where
+    S: Service<Request, Response = Response<Body>, Error = Infallible>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ObserveFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = self.observe.log.then(|| Started {
+            at: Instant::now(),
+            method: req.method().clone(),
+            path: redact(req.uri().path()),
+        });
+        ObserveFuture {
+            inner: self.inner.call(req),
+            observe: self.observe.clone(),
+            started,
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`ObserveService`].
+    pub struct ObserveFuture<F> {
+        #[pin]
+        inner: F,
+        observe: Arc<Observe>,
+        started: Option<Started>,
+    }
+}
+
+impl<F> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, Infallible>>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let resp = ready!(this.inner.poll(cx))?;
+        if let Some(s) = this.started.take() {
+            access_log(s, &resp);
+        }
+        if let Some(m) = &this.observe.metrics {
             let (route, protocol, outcome, reason) = fields(&resp);
             m.request(route, protocol, outcome, reason);
         }
-        return resp;
+        Poll::Ready(Ok(resp))
     }
-    let resp = access_log(req, next).await;
-    if let Some(m) = &o.metrics {
-        let (route, protocol, outcome, reason) = fields(&resp);
-        m.request(route, protocol, outcome, reason);
-    }
-    resp
 }
 
 /// `(route, protocol, outcome, reason)` of a response, all bounded: the reason only from the
@@ -63,13 +137,9 @@ fn fields(resp: &Response<Body>) -> (&str, &'static str, &'static str, &str) {
     (route, protocol, outcome, reason.unwrap_or("-"))
 }
 
-/// Log one access event around `next`.
-async fn access_log(req: Request, next: Next) -> Response<Body> {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let path = redact(req.uri().path());
-    let resp = next.run(req).await;
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+/// Log the access event of a request `s` answered with `resp`.
+fn access_log(s: Started, resp: &Response<Body>) {
+    let latency_ms = s.at.elapsed().as_secs_f64() * 1000.0;
     let status = resp.status();
     let receipt = resp.extensions().get::<Receipt>();
     let route = receipt
@@ -84,8 +154,8 @@ async fn access_log(req: Request, next: Next) -> Response<Body> {
     let outcome = outcome(status, receipt.is_some(), reason);
     tracing::info!(
         target: "gate402::access",
-        method = %method,
-        path = %path,
+        method = %s.method,
+        path = %s.path,
         route,
         protocol,
         outcome,
@@ -94,7 +164,6 @@ async fn access_log(req: Request, next: Next) -> Response<Body> {
         latency_ms,
         "request"
     );
-    resp
 }
 
 /// The path to log: the browser paywall's settlement tickets (which collect a session cookie

@@ -35,7 +35,6 @@ use std::{
 use axum::{
     body::{Body, HttpBody},
     extract::ConnectInfo,
-    Router,
 };
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -54,7 +53,7 @@ use super::{
 
 /// What every connection of one listener shares.
 pub(super) struct Shared {
-    pub router: Router,
+    pub router: super::Gateway,
     /// HTTP/1.1 and h2c by preface (HTTP/1.1 only when HTTP/2 is off).
     pub auto: auto::Builder<TokioExecutor>,
     /// After ALPN `http/1.1`.

@@ -10,7 +10,6 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::Router;
 use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
     server::conn::auto,
@@ -25,6 +24,7 @@ use super::{
     conn::{self, Shared},
     limits::ConnectionLimits,
     tls::{ServerTls, TlsError},
+    Gateway,
 };
 use crate::config::{Http2Config, LimitsConfig, ServerConfig};
 
@@ -158,14 +158,14 @@ impl Running {
 }
 
 /// Serve `router` on an already-bound listener with the default [`ListenerOptions`].
-pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> {
+pub fn spawn(listener: TcpListener, router: impl Into<Gateway>) -> std::io::Result<Running> {
     serve(listener, router, ListenerOptions::default())
 }
 
 /// Serve `router` with the default options and the given request-head timeout.
 pub fn spawn_with(
     listener: TcpListener,
-    router: Router,
+    router: impl Into<Gateway>,
     header_timeout: Duration,
 ) -> std::io::Result<Running> {
     let options = ListenerOptions {
@@ -180,9 +180,10 @@ pub fn spawn_with(
 /// carry the [`Https`] extension.
 pub fn serve(
     listener: TcpListener,
-    router: Router,
+    router: impl Into<Gateway>,
     options: ListenerOptions,
 ) -> std::io::Result<Running> {
+    let router = router.into();
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
     let limits = ConnectionLimits::new(

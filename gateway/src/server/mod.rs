@@ -7,6 +7,7 @@
 
 mod access_log;
 mod conn;
+mod gateway;
 pub mod limits;
 pub mod listener;
 pub mod tls;
@@ -18,7 +19,7 @@ use gate402_protocols::x402::{ResourceInfo, X402Route, X402};
 use gate402_protocols::{l402::L402, mpp::Mpp, Offer, PaymentProtocol, ProtocolId};
 use gate402_rails::evm::{EvmRail, ExactEvmBackend, FacilitatorClient, HttpOptions};
 use gate402_rails::LightningRail;
-use tower::ServiceBuilder;
+use tower::Layer;
 
 use crate::{
     config::{load_mpp_secret, load_secret, Config, ConfigError},
@@ -28,6 +29,7 @@ use crate::{
     store::{self, Revocations, Store, StoreError},
 };
 pub use conn::ConnectionHold;
+pub use gateway::Gateway;
 pub use listener::{serve, spawn, spawn_with, Https, ListenerOptions, Running};
 
 /// Path prefix reserved for the gateway's own endpoints (never proxied, never priced).
@@ -275,9 +277,9 @@ pub fn evm_backend(config: &Config) -> Result<Option<Arc<dyn ExactEvmBackend>>, 
     Ok(Some(Arc::new(rail)))
 }
 
-/// The gateway's axum router: admin endpoints, then everything else through the paywall to
-/// the upstream proxy.
-pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigError> {
+/// The gateway's service: its own endpoints (`/_gate402/…`, the facilitator's) on an axum
+/// router, everything else through the paywall to the upstream proxy ([`Gateway`]).
+pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Gateway, ConfigError> {
     let proxy_err = |e: crate::proxy::UpstreamError| ConfigError::Invalid {
         field: "server.upstream".into(),
         message: e.to_string(),
@@ -290,11 +292,18 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
     )
     .map_err(proxy_err)?
     .with_retry_after(config.server.retry_after_secs);
-    let gated = ServiceBuilder::new()
-        .layer(PaywallLayer::new(paywall.clone()))
-        .service(proxy);
+    let gated = PaywallLayer::new(paywall.clone()).layer(proxy);
     let facilitator = facilitator_router(config, &paywall)?;
-    let paywall_metrics = paywall.metrics().cloned();
+    let mut prefixes = vec![ADMIN_PREFIX.to_owned()];
+    if facilitator.is_some() {
+        if let Some(f) = &config.facilitator {
+            prefixes.push(f.prefix.clone());
+        }
+    }
+    let observe = access_log::ObserveLayer(Arc::new(access_log::Observe {
+        log: config.server.access_log,
+        metrics: paywall.metrics().cloned(),
+    }));
     let router = Router::new()
         .route(&format!("{ADMIN_PREFIX}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PREFIX}/ready"), get(ready))
@@ -307,19 +316,11 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Router, ConfigEr
         Some(f) => router.merge(f),
         None => router,
     };
-    let router = router.fallback_service(gated);
-    let observe = access_log::Observe {
-        log: config.server.access_log,
-        metrics: paywall_metrics,
-    };
-    Ok(if observe.log || observe.metrics.is_some() {
-        router.layer(axum::middleware::from_fn_with_state(
-            Arc::new(observe),
-            access_log::observe,
-        ))
-    } else {
-        router
-    })
+    // Unmatched paths under the prefixes are proxied too, as they always were.
+    let router = router
+        .fallback_service(gated.clone())
+        .layer(observe.clone());
+    Ok(Gateway::new(router, observe.layer(gated), prefixes))
 }
 
 /// The admin listener's router (`[admin] listen`) without an API key or reloads: metrics and

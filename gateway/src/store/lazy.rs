@@ -239,6 +239,17 @@ impl Store for LazyStore {
             .pool_take(route, amount_msat, valid_until)
             .await
     }
+    async fn pool_take_many(
+        &self,
+        route: &str,
+        amount_msat: u64,
+        valid_until: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<PooledInvoice>> {
+        self.inner()?
+            .pool_take_many(route, amount_msat, valid_until, limit)
+            .await
+    }
     async fn pool_count(&self, route: &str, valid_until: u64) -> StoreResult<u64> {
         self.inner()?.pool_count(route, valid_until).await
     }

@@ -65,6 +65,12 @@ impl_sql_store!(
     take = "DELETE FROM invoice_pool WHERE payment_hash = (SELECT payment_hash FROM invoice_pool \
             WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
             ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+            RETURNING payment_hash, route, amount_msat, bolt11, expires_at",
+    // A materialised CTE: the LIMIT is applied once (see the sessions' claim below).
+    take_many = "WITH picked AS MATERIALIZED (SELECT payment_hash FROM invoice_pool \
+            WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
+            ORDER BY expires_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+            DELETE FROM invoice_pool WHERE payment_hash IN (SELECT payment_hash FROM picked) \
             RETURNING payment_hash, route, amount_msat, bolt11, expires_at"
 );
 

@@ -27,7 +27,7 @@ pub(crate) const LEDGER_WHERE: &str = "WHERE (CAST($1 AS TEXT) IS NULL OR route 
 
 /// Implement `Store` for a struct with a `pool: sqlx::Pool<$db>` field.
 macro_rules! impl_sql_store {
-    ($ty:ty, $db:ty, $backend:literal, take = $take:expr) => {
+    ($ty:ty, $db:ty, $backend:literal, take = $take:expr, take_many = $take_many:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $ty {
             fn backend(&self) -> &'static str {
@@ -220,16 +220,25 @@ macro_rules! impl_sql_store {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(classify)?;
-                row.map(|r| {
-                    Ok(PooledInvoice {
-                        payment_hash: hash32(r.try_get("payment_hash").map_err(classify)?)?,
-                        route: r.try_get("route").map_err(classify)?,
-                        amount_msat: to_u64(r.try_get("amount_msat").map_err(classify)?, "amt")?,
-                        bolt11: r.try_get("bolt11").map_err(classify)?,
-                        expires_at: to_u64(r.try_get("expires_at").map_err(classify)?, "exp")?,
-                    })
-                })
-                .transpose()
+                row.map(|r| pooled_row(&r)).transpose()
+            }
+
+            async fn pool_take_many(
+                &self,
+                route: &str,
+                amount_msat: u64,
+                valid_until: u64,
+                limit: u32,
+            ) -> StoreResult<Vec<PooledInvoice>> {
+                let rows = sqlx::query($take_many)
+                    .bind(route)
+                    .bind(to_i64(amount_msat, "amount_msat")?)
+                    .bind(to_i64(valid_until, "valid_until")?)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                rows.iter().map(|r| pooled_row(r)).collect()
             }
 
             async fn use_quota(

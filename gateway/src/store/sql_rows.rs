@@ -1,7 +1,7 @@
 //! Row helpers shared by both backends: binding a [`PaymentRecord`](super::PaymentRecord) and
 //! reading one back, and 32-byte keys out of `BLOB`/`BYTEA` columns.
 
-/// Define `bind_payment`, `payment_from_row` and `hash32` for database `$db`.
+/// Define `bind_payment`, `payment_from_row`, `pooled_row` and `hash32` for database `$db`.
 macro_rules! impl_sql_rows {
     ($db:ty) => {
         fn bind_payment<'q>(
@@ -32,6 +32,16 @@ macro_rules! impl_sql_rows {
                 created_at: to_u64(r.try_get("created_at").map_err(classify)?, "created_at")?,
                 state: $crate::store::PaymentState::parse(r.try_get("state").map_err(classify)?),
                 use_key: r.try_get("use_key").map_err(classify)?,
+            })
+        }
+
+        fn pooled_row(r: &<$db as sqlx::Database>::Row) -> StoreResult<PooledInvoice> {
+            Ok(PooledInvoice {
+                payment_hash: hash32(r.try_get("payment_hash").map_err(classify)?)?,
+                route: r.try_get("route").map_err(classify)?,
+                amount_msat: to_u64(r.try_get("amount_msat").map_err(classify)?, "amt")?,
+                bolt11: r.try_get("bolt11").map_err(classify)?,
+                expires_at: to_u64(r.try_get("expires_at").map_err(classify)?, "exp")?,
             })
         }
 

@@ -82,6 +82,11 @@ impl_sql_store!(
     take = "DELETE FROM invoice_pool WHERE payment_hash = (SELECT payment_hash FROM invoice_pool \
             WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
             ORDER BY expires_at LIMIT 1) \
+            RETURNING payment_hash, route, amount_msat, bolt11, expires_at",
+    // SQLite runs one writer at a time: the subquery's LIMIT holds.
+    take_many = "DELETE FROM invoice_pool WHERE payment_hash IN (SELECT payment_hash \
+            FROM invoice_pool WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
+            ORDER BY expires_at LIMIT $4) \
             RETURNING payment_hash, route, amount_msat, bolt11, expires_at"
 );
 

@@ -271,13 +271,19 @@ async fn a_quota_of_three_uses_holds_across_two_gateways(backend: Backend) {
 async fn a_revocation_reaches_every_gateway_within_the_bound(backend: Backend) {
     let fleet = Fleet::start(backend, false).await;
     let auth = fleet.buy().await;
-    for i in 0..2 {
+    // Twice on each gateway: the second use is answered from the verified-token cache
+    // (`paywall/verified.rs`), which must neither outlive the revocation nor carry the token
+    // to a route it was not bought for.
+    for i in 0..4 {
         assert_eq!(
             raw(&fleet.url(i, "/api/x"), &[("authorization", &auth)])
                 .await
                 .0,
             200
         );
+        let (status, _, body) = raw(&fleet.url(i, "/other/x"), &[("authorization", &auth)]).await;
+        assert_eq!(status, 402);
+        assert_eq!(json_body(&body)["reason"], "wrong_service", "{body:?}");
     }
     let token_id = fleet.ledger().await[0].token_id.clone().unwrap();
     let id: [u8; 32] = hex::decode(token_id).unwrap().try_into().unwrap();

@@ -14,6 +14,7 @@ both_backends!(
     ledger_is_idempotent_and_totals_add_up,
     revocations_reach_every_pool_within_the_refresh_bound,
     invoice_pool_never_hands_out_an_invoice_twice,
+    invoice_pool_batch_claims_never_share_an_invoice,
     expired_rows_are_purged_and_data_survives_reopening,
 );
 
@@ -178,6 +179,42 @@ async fn invoice_pool_never_hands_out_an_invoice_twice(backend: Backend) {
         "each invoice exactly once"
     );
     assert_eq!(a.pool_count("api", 0).await.unwrap(), 0);
+}
+
+/// `pool_take_many` (the refill workers' batch claim): at most `limit` rows, soonest-expiring
+/// first, only the route's amount and still-valid rows, and concurrent batches on two pools
+/// never share a row.
+async fn invoice_pool_batch_claims_never_share_an_invoice(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let (a, b) = (db.open().await, db.open().await);
+    for i in 0..40u8 {
+        let inv = PooledInvoice {
+            payment_hash: [i; 32],
+            route: "api".into(),
+            amount_msat: if i < 36 { 10_000 } else { 20_000 },
+            bolt11: format!("lnbcrt{i}"),
+            expires_at: 1000 + u64::from(i),
+        };
+        assert!(a.pool_add(&inv, 1).await.unwrap());
+    }
+    // Valid after 1001: rows 2.. of the route's amount; the soonest-expiring first.
+    let first = a.pool_take_many("api", 10_000, 1001, 3).await.unwrap();
+    let mut got: Vec<u8> = first.iter().map(|p| p.payment_hash[0]).collect();
+    got.sort_unstable();
+    assert_eq!(got, vec![2, 3, 4]);
+    assert!(first.iter().all(|p| p.amount_msat == 10_000 && p.route == "api"));
+    let batches = join_all((0..8).map(|i| {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        async move { s.pool_take_many("api", 10_000, 0, 7).await.unwrap() }
+    }))
+    .await;
+    assert!(batches.iter().all(|b| b.len() <= 7));
+    let mut hashes: Vec<u8> = batches.iter().flatten().map(|p| p.payment_hash[0]).collect();
+    hashes.sort_unstable();
+    let mut expected: Vec<u8> = (0..36).filter(|i| ![2, 3, 4].contains(i)).collect();
+    expected.sort_unstable();
+    assert_eq!(hashes, expected, "each invoice exactly once");
+    assert_eq!(a.pool_count("api", 0).await.unwrap(), 4, "the other amount stays");
 }
 
 async fn expired_rows_are_purged_and_data_survives_reopening(backend: Backend) {
