@@ -202,19 +202,29 @@ async fn invoice_pool_batch_claims_never_share_an_invoice(backend: Backend) {
     let mut got: Vec<u8> = first.iter().map(|p| p.payment_hash[0]).collect();
     got.sort_unstable();
     assert_eq!(got, vec![2, 3, 4]);
-    assert!(first.iter().all(|p| p.amount_msat == 10_000 && p.route == "api"));
+    assert!(first
+        .iter()
+        .all(|p| p.amount_msat == 10_000 && p.route == "api"));
     let batches = join_all((0..8).map(|i| {
         let s = if i % 2 == 0 { a.clone() } else { b.clone() };
         async move { s.pool_take_many("api", 10_000, 0, 7).await.unwrap() }
     }))
     .await;
     assert!(batches.iter().all(|b| b.len() <= 7));
-    let mut hashes: Vec<u8> = batches.iter().flatten().map(|p| p.payment_hash[0]).collect();
+    let mut hashes: Vec<u8> = batches
+        .iter()
+        .flatten()
+        .map(|p| p.payment_hash[0])
+        .collect();
     hashes.sort_unstable();
     let mut expected: Vec<u8> = (0..36).filter(|i| ![2, 3, 4].contains(i)).collect();
     expected.sort_unstable();
     assert_eq!(hashes, expected, "each invoice exactly once");
-    assert_eq!(a.pool_count("api", 0).await.unwrap(), 4, "the other amount stays");
+    assert_eq!(
+        a.pool_count("api", 0).await.unwrap(),
+        4,
+        "the other amount stays"
+    );
 }
 
 async fn expired_rows_are_purged_and_data_survives_reopening(backend: Backend) {
