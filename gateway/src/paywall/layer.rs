@@ -74,7 +74,7 @@ where
         let grpc = super::grpc::is_grpc(req.headers());
         // A free request (no priced route) goes straight to the inner service: no boxed
         // authorization future.
-        if !self.paywall.is_priced(&req) {
+        let Some((table, i)) = self.paywall.priced_route(&req) else {
             return ResponseFuture {
                 grpc,
                 paywall: self.paywall.clone(),
@@ -84,13 +84,15 @@ where
                     receipt: None,
                 },
             };
-        }
+        };
         let paywall = self.paywall.clone();
         ResponseFuture {
             grpc,
             paywall: self.paywall.clone(),
             state: State::Authorize {
-                fut: Box::pin(async move { paywall.authorize(req).await }),
+                fut: Box::pin(
+                    async move { paywall.authorize_route(&table.routes()[i], req).await },
+                ),
                 inner: Some(self.inner.clone()),
             },
         }

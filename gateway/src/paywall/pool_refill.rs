@@ -86,7 +86,8 @@ async fn claim_many(
 /// with it in one row of the gateway's own store, so they are not re-derived here: decoding
 /// the BOLT11 string again (two ECDSA recoveries and an allocation-heavy parse, ≈ 3–8 µs)
 /// was most of the cost of keeping a warm pool full (`docs/benchmarks.md`). A row that is
-/// plainly not an invoice of its own amount is dropped.
+/// plainly not a BOLT11 string is dropped (the claim's SQL matched route, amount and
+/// validity).
 fn checked(
     inner: &Inner,
     key: &str,
@@ -95,13 +96,11 @@ fn checked(
 ) -> Option<Invoice> {
     inner.claimed.fetch_add(1, Ordering::Relaxed);
     adjust_reserve(inner, key, false);
-    // (The claim's SQL already matched the route, the amount and the validity.)
     let plausible = row.bolt11.len() <= gate402_rails::invoice::MAX_BOLT11_LEN
         && row
             .bolt11
             .get(..2)
-            .is_some_and(|p| p.eq_ignore_ascii_case("ln"))
-        && row.amount_msat == req.amount_msat;
+            .is_some_and(|p| p.eq_ignore_ascii_case("ln"));
     if !plausible {
         // Claimed, so nobody else gets it either: drop the bad row.
         inner.discarded.fetch_add(1, Ordering::Relaxed);
@@ -248,7 +247,7 @@ async fn reserve_count(inner: &Inner, key: &str, store: &dyn Store) -> Option<us
             stock.reserve_seen = Some((n, Instant::now()));
             Some(n)
         }
-        // Unreachable store: no progress (the worker backs off).
+        // Unreachable store: treated as full (the worker waits for the next poll or take).
         Err(_) => Some(usize::MAX),
     }
 }

@@ -95,9 +95,14 @@ impl RouteTable {
 
     /// The first route matching the request's host and path.
     pub fn find<B>(&self, req: &Request<B>) -> Option<&Route> {
+        self.position(req).map(|i| &self.routes[i])
+    }
+
+    /// The index in [`RouteTable::routes`] of the first route matching the request.
+    pub fn position<B>(&self, req: &Request<B>) -> Option<usize> {
         let host = request_host(req);
         let path = req.uri().path();
-        self.routes.iter().find(|r| r.matches(host, path))
+        self.routes.iter().position(|r| r.matches(host, path))
     }
 }
 

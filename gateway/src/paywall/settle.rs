@@ -14,8 +14,9 @@
 //! `unserved` (`paywall/served.rs`).
 //!
 //! A single-use record is committed before the request is forwarded; a first-use record
-//! before the upstream's response is released. If the store cannot be written the request fails with 503 +
-//! `Retry-After` (never 200 without the record, never a 402 that a paying client would pay).
+//! before the upstream's response is released. If the store cannot be written the request
+//! fails with 503 + `Retry-After` (never 200 without the record, never a 402 that a paying
+//! client would pay).
 
 use std::{
     collections::HashSet,

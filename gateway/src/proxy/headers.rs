@@ -76,6 +76,16 @@ pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
         .flatten()
 }
 
+/// `ip` as a header value, written through a stack buffer (no allocation but the value's own).
+fn ip_value(ip: IpAddr) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    use std::io::Write as _;
+    let mut buf = [0u8; 64];
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cur, "{ip}");
+    let len = cur.position() as usize;
+    HeaderValue::from_bytes(&buf[..len])
+}
+
 /// Set `X-Forwarded-For` (appending the client's address), `X-Forwarded-Host` (the `Host`
 /// field, or the HTTP/2 `:authority`) and `X-Forwarded-Proto`; drop `Host` (the client sets
 /// the upstream's).
@@ -86,17 +96,9 @@ pub fn set_forwarded(
     https: bool,
 ) {
     if let Some(ip) = client_ip {
-        use std::io::Write as _;
-        // An address in a stack buffer: no allocation but the header value's own.
-        let mut buf = [0u8; 96];
-        let mut cur = std::io::Cursor::new(&mut buf[..]);
-        let _ = write!(cur, "{ip}");
-        let len = cur.position() as usize;
         let v = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prev) => {
-                HeaderValue::from_str(&format!("{prev}, {}", String::from_utf8_lossy(&buf[..len])))
-            }
-            None => HeaderValue::from_bytes(&buf[..len]),
+            Some(prev) => HeaderValue::from_str(&format!("{prev}, {ip}")),
+            None => ip_value(ip),
         };
         if let Ok(v) = v {
             headers.insert(X_FORWARDED_FOR, v);

@@ -295,10 +295,8 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Gateway, ConfigE
     let gated = PaywallLayer::new(paywall.clone()).layer(proxy);
     let facilitator = facilitator_router(config, &paywall)?;
     let mut prefixes = vec![ADMIN_PREFIX.to_owned()];
-    if facilitator.is_some() {
-        if let Some(f) = &config.facilitator {
-            prefixes.push(f.prefix.clone());
-        }
+    if let (Some(_), Some(f)) = (&facilitator, &config.facilitator) {
+        prefixes.push(f.prefix.clone());
     }
     let observe = access_log::ObserveLayer(Arc::new(access_log::Observe {
         log: config.server.access_log,

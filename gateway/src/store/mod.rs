@@ -118,23 +118,14 @@ pub trait Store:
 
     /// Like [`Store::pool_take`], up to `limit` invoices in one transaction (what the pool's
     /// refill workers claim for the memory front: one commit per batch instead of one per
-    /// invoice). The default takes them one by one.
+    /// invoice).
     async fn pool_take_many(
         &self,
         route: &str,
         amount_msat: u64,
         valid_until: u64,
         limit: u32,
-    ) -> StoreResult<Vec<PooledInvoice>> {
-        let mut out = Vec::new();
-        while out.len() < limit as usize {
-            match self.pool_take(route, amount_msat, valid_until).await? {
-                Some(p) => out.push(p),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
+    ) -> StoreResult<Vec<PooledInvoice>>;
 
     /// Number of pooled invoices for `route` still valid at `valid_until`.
     async fn pool_count(&self, route: &str, valid_until: u64) -> StoreResult<u64>;
