@@ -36,12 +36,17 @@ fn main() {
                 .and_then(|a| a.parse().ok())
                 .expect("proxy <upstream ip:port>"),
         ),
+        Some("proxy-per-core") => peers::proxy_per_core(
+            args.get(1)
+                .and_then(|a| a.parse().ok())
+                .expect("proxy-per-core <upstream ip:port>"),
+        ),
         Some(mode @ ("bench" | "memory" | "flood" | "hold")) => {
             let bench = scenarios::Bench {
                 gate402: opt("--gate402")
                     .unwrap_or_else(|| "target/release/gate402".into())
                     .into(),
-                runs: num("--runs", 3),
+                runs: num("--runs", 5),
                 seconds: num("--seconds", 5),
                 connections: num("--connections", 16),
                 rows: opt("--rows").unwrap_or_else(|| "free,unpaid,paid,session".into()),

@@ -14,6 +14,9 @@ pub struct Sample {
     pub p99_us: f64,
     /// Server CPU time per request, microseconds.
     pub cpu_us: f64,
+    /// CPU time of the whole machine per request (every process: wrk, backend, server,
+    /// simulator, kernel), microseconds — what the shared cores pay for one request.
+    pub machine_us: f64,
     /// Requests wrk counted, and how many got a non-2xx/3xx status.
     pub requests: u64,
     pub non2xx: u64,
@@ -91,6 +94,23 @@ pub fn cpu_secs(pid: u32) -> f64 {
     ns as f64 / 1e9
 }
 
+/// Busy CPU seconds of the whole machine so far (`/proc/stat`, every core: user, nice,
+/// system, irq, softirq, steal; 10 ms ticks).
+pub fn machine_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: u64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|i| v.get(*i)).sum();
+    busy as f64 / 100.0
+}
+
 /// Wait (≤ 5 min) until `pids` together use under 1% of a core for 1.5 s: the
 /// gateway refilling its invoice pool, the simulator minting, must not share the machine
 /// with a measured run.
@@ -131,16 +151,22 @@ pub fn run(load: &Load, url: &str, headers: &[String], pid: u32) -> Sample {
     let mut cmd = wrk(load, url, headers, script.as_ref().map(|f| f.path()));
     let rss_before_kib = rss_kib(pid);
     let cpu_before = cpu_secs(pid);
+    let machine_before = machine_secs();
     let out = cmd.output().expect("run wrk (Debian package `wrk`)");
     let cpu = cpu_secs(pid) - cpu_before;
+    let machine = machine_secs() - machine_before;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "wrk failed: {text}");
     let mut s = parse(&text);
-    s.cpu_us = if s.requests > 0 {
-        cpu * 1e6 / s.requests as f64
-    } else {
-        0.0
+    let per_request = |secs: f64| {
+        if s.requests > 0 {
+            secs * 1e6 / s.requests as f64
+        } else {
+            0.0
+        }
     };
+    s.cpu_us = per_request(cpu);
+    s.machine_us = per_request(machine);
     s.rss_before_kib = rss_before_kib;
     s.rss_after_kib = rss_kib(pid);
     s

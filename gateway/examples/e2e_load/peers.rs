@@ -62,7 +62,52 @@ pub fn backend() {
 
 /// `proxy <upstream-addr>`: forward every request to the upstream as is.
 pub fn proxy(upstream: SocketAddr) {
-    runtime().block_on(async move {
+    runtime().block_on(proxy_on(upstream, None))
+}
+
+/// `proxy-per-core <upstream-addr>`: the same proxy on one current-thread runtime per core,
+/// each with its own `SO_REUSEPORT` listener on one port.
+pub fn proxy_per_core(upstream: SocketAddr) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // tokio's socket API registers the listener with a reactor; it is moved out again.
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _enter = setup.enter();
+    let first = reuseport(None);
+    let port = first.local_addr().expect("addr").port();
+    println!("listening on 127.0.0.1:{port}");
+    let mut listeners = vec![first];
+    listeners.extend((1..cores).map(|_| reuseport(Some(port))));
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(proxy_on(upstream, Some(l)))
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+fn reuseport(port: Option<u16>) -> std::net::TcpListener {
+    let s = tokio::net::TcpSocket::new_v4().expect("socket");
+    s.set_reuseport(true).expect("SO_REUSEPORT");
+    s.bind(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))))
+        .expect("bind");
+    let l = s.listen(1024).expect("listen");
+    l.into_std().expect("std listener")
+}
+
+async fn proxy_on(upstream: SocketAddr, listener: Option<std::net::TcpListener>) {
+    {
         let mut tcp = HttpConnector::new();
         tcp.set_nodelay(true);
         let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
@@ -70,7 +115,10 @@ pub fn proxy(upstream: SocketAddr) {
             .pool_timer(TokioTimer::new())
             .build(tcp);
         let server = auto::Builder::new(TokioExecutor::new());
-        let listener = bind().await;
+        let listener = match listener {
+            Some(l) => TcpListener::from_std(l).expect("listener"),
+            None => bind().await,
+        };
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
@@ -99,5 +147,5 @@ pub fn proxy(upstream: SocketAddr) {
                     .await;
             });
         }
-    })
+    }
 }

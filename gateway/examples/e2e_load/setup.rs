@@ -29,6 +29,17 @@ impl Proc {
         self.child.id()
     }
 
+    /// Stop (`SIGSTOP`) or continue (`SIGCONT`) the process.
+    pub fn pause(&self, paused: bool) {
+        let signal = if paused { "-STOP" } else { "-CONT" };
+        let ok = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(self.pid().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {}", self.pid());
+    }
+
     pub fn addr(&self) -> &str {
         &self.addrs[0]
     }
@@ -162,7 +173,11 @@ pub struct Buyer {
 
 impl Buyer {
     pub fn new(gateway: &str, alice: &Path, cache: &Path) -> Buyer {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // A worker of its own: between purchases (minutes apart) the client's pooled
+        // connections must still see the gateway close them, or the next purchase is sent on
+        // a dead one ("connection closed before message completed").
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");

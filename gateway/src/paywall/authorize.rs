@@ -75,7 +75,9 @@ impl Paywall {
         let mpp = self.mpp.is_some() && route.protocols.contains(&ProtocolId::Mpp);
         let (mut req, digest, bytes) = if mpp || route.pricer.is_some() {
             let buffered = self.max_body_bytes.min(self.max_request_body);
-            match body::buffer(req, buffered).await {
+            // The rarely taken awaits are boxed: the common paid path's future (boxed per
+            // request by the layer) stays small instead of as large as its largest branch.
+            match Box::pin(body::buffer(req, buffered)).await {
                 Ok(r) => r,
                 Err(e) => return Err(edge::error_response(&e, Vec::new(), self.retry_after_secs)),
             }
@@ -99,7 +101,7 @@ impl Paywall {
             None => route,
             Some(pricer) => {
                 let query = pricer.query(&route.name, &req, bytes.as_ref());
-                match pricer.price(query).await {
+                match Box::pin(pricer.price(query)).await {
                     Ok(msat) => {
                         priced = route.priced_at(msat);
                         &priced
@@ -203,15 +205,14 @@ impl Paywall {
                 && browser::wants_html(req.headers())
         });
         let mut l402_invoice = None;
-        let issued = self
-            .issue(
-                route,
-                accept.as_deref(),
-                digest,
-                Some(&resource),
-                page.map(|_| &mut l402_invoice),
-            )
-            .await;
+        let issued = Box::pin(self.issue(
+            route,
+            accept.as_deref(),
+            digest,
+            Some(&resource),
+            page.map(|_| &mut l402_invoice),
+        ))
+        .await;
         Err(match issued {
             Ok(challenges) => {
                 // x402 v1 clients read the requirements from the JSON body.

@@ -116,7 +116,8 @@ impl Paywall {
             };
             if let Credential::Mpp(c) = &cred {
                 if c.challenge.intent == mpp::SESSION {
-                    return self.session(route, c, now, body, client).await;
+                    // Boxed, as the other rare branches: see `authorize_priced`.
+                    return Box::pin(self.session(route, c, now, body, client)).await;
                 }
             }
             let verify = |offer: &gate402_protocols::Offer| match (&cred, &self.mpp) {
@@ -145,7 +146,7 @@ impl Paywall {
             // x402 reserves its proof and checks it with the rail now, settles after the
             // upstream answered (and records the payment then): see `x402_settle`.
             if let Credential::X402(c) = &cred {
-                match self.x402_admit(route, c, &mut verified).await {
+                match Box::pin(self.x402_admit(route, c, &mut verified)).await {
                     Ok(pending) => {
                         return Check::Paid(Receipt {
                             route: route.name.clone(),
@@ -177,7 +178,7 @@ impl Paywall {
         }
         if refused.is_none() {
             if let Some(b) = &self.browser {
-                return self.check_cookies(route, b, headers, now).await;
+                return Box::pin(self.check_cookies(route, b, headers, now)).await;
             }
         }
         Check::Refused(refused)

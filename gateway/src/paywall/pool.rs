@@ -20,7 +20,12 @@
 //! **Never one invoice twice.** An invoice is handed out only from a front, and it entered
 //! that front either fresh from the rail (never in the table) or through a committed atomic
 //! claim that removed it from the table. So two gateways never both hold it, and a crash
-//! cannot resurrect it: the claim's delete is durable before the invoice is in memory.
+//! cannot resurrect it: the claim's delete is committed before the invoice is in memory.
+//! (On SQLite the pool's rows commit with `synchronous = NORMAL`: a claim survives
+//! `kill -9`, but a power loss can undo the newest ones and hand such an invoice out again.
+//! That is harmless — LND refuses a second payment of a paid invoice, and a preimage opens
+//! only tokens of the hash its payer paid, on the route it was minted for — and it spares
+//! the `fsync` per claim batch and per minted invoice; see `store::sqlite`.)
 //! Write-behind (hand out first, delete from the table later) is *not* used: a crash between
 //! the two would leave a handed-out invoice in the table, to be handed out again after the
 //! restart. The price of claim-ahead: a crash loses the front's invoices (at most `size` per
@@ -114,8 +119,11 @@ pub(super) struct Stock {
     /// Reserve refills under way (mints headed for the store).
     pub(super) reserving: usize,
     /// The reserve's size as last counted in the store, kept current with this process's own
-    /// adds and claims; recounted (one worker at a time) once older than `RESERVE_POLL`.
+    /// adds and claims; recounted (one worker at a time) once older than `reserve_poll`.
     pub(super) reserve_seen: Option<(usize, std::time::Instant)>,
+    /// How old the count may get: `RESERVE_POLL`, doubled (to `RESERVE_POLL_MAX`) by each
+    /// recount that found what this process expected, back to `RESERVE_POLL` otherwise.
+    pub(super) reserve_poll: Duration,
     /// A worker is counting the reserve.
     pub(super) counting: bool,
     pub(super) notify: Arc<Notify>,
@@ -217,6 +225,7 @@ impl InvoicePool {
             inflight: 0,
             reserving: 0,
             reserve_seen: None,
+            reserve_poll: super::pool_refill::RESERVE_POLL,
             counting: false,
             notify: notify.clone(),
         };

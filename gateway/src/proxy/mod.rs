@@ -56,6 +56,11 @@ struct Inner {
     clients: upstream::Clients,
     upstream: Upstream,
     timeout: Duration,
+    /// The base URI's path without its trailing `/` (empty for most upstreams).
+    base_path: String,
+    /// `Host` for an `http://` upstream, made once (else hyper's client formats it from the
+    /// URI per request).
+    host: Option<HeaderValue>,
 }
 
 impl Proxy {
@@ -67,11 +72,19 @@ impl Proxy {
         ca_file: Option<&Path>,
     ) -> Result<Self, UpstreamError> {
         let clients = upstream::Clients::new(&upstream, timeout, ca_file)?;
+        let base_path = upstream.base.path().trim_end_matches('/').to_owned();
+        // HTTP/2 upstreams take `:authority` from the URI; only HTTP/1.1 needs `Host`.
+        let host = (upstream.kind == UpstreamKind::Http1)
+            .then(|| upstream.base.authority())
+            .flatten()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
         Ok(Proxy {
             inner: Arc::new(Inner {
                 clients,
                 upstream,
                 timeout,
+                base_path,
+                host,
             }),
             retry_after_secs: 1,
         })
@@ -84,14 +97,17 @@ impl Proxy {
     }
 
     fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
-        let base = self.inner.upstream.base.path().trim_end_matches('/');
-        let pq = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        let base = self.inner.base_path.as_str();
         let mut parts = self.inner.upstream.base.clone().into_parts();
-        parts.path_and_query = Some(
-            format!("{base}{pq}")
-                .parse()
-                .map_err(|_| GateError::Upstream("invalid request path".into()))?,
-        );
+        parts.path_and_query = match uri.path_and_query() {
+            // No base path: the request's own path and query, as parsed (no copy).
+            Some(pq) if base.is_empty() => Some(pq.clone()),
+            pq => Some(
+                format!("{base}{}", pq.map_or("/", PathAndQuery::as_str))
+                    .parse()
+                    .map_err(|_| GateError::Upstream("invalid request path".into()))?,
+            ),
+        };
         Uri::from_parts(parts).map_err(|_| GateError::Upstream("invalid upstream URI".into()))
     }
 
@@ -118,6 +134,9 @@ impl Proxy {
             authority.as_ref().map(|a| a.as_str()),
             https,
         );
+        if let Some(host) = &self.inner.host {
+            headers.insert(header::HOST, host.clone());
+        }
         *req.uri_mut() = target;
         // The client picks the wire version: HTTP/1.1 for http:// and upgrades,
         // prior-knowledge HTTP/2 for h2c://, ALPN for https://.

@@ -219,7 +219,9 @@ async fn drive<I>(
     let mut seen = 0;
     let mut closing = false;
     loop {
+        // `biased`: the connection first, no random branch order per poll.
         tokio::select! {
+            biased;
             done = conn.as_mut() => {
                 if let Err(e) = done {
                     let requests = activity.started.load(Ordering::Relaxed);

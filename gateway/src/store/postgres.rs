@@ -52,6 +52,12 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    /// The connections of the invoice pool's rows (the one pool: a PostgreSQL commit is as
+    /// cheap for them as for anything else).
+    fn rows(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Close the pool (waits for connections in use).
     pub async fn close(&self) {
         self.pool.close().await;

@@ -201,7 +201,7 @@ macro_rules! impl_sql_store {
                 .bind(inv.bolt11.as_str())
                 .bind(to_i64(inv.expires_at, "expires_at")?)
                 .bind(to_i64(now, "now")?)
-                .execute(&self.pool)
+                .execute(self.rows())
                 .await
                 .map_err(classify)?;
                 Ok(r.rows_affected() == 1)
@@ -217,7 +217,7 @@ macro_rules! impl_sql_store {
                     .bind(route)
                     .bind(to_i64(amount_msat, "amount_msat")?)
                     .bind(to_i64(valid_until, "valid_until")?)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.rows())
                     .await
                     .map_err(classify)?;
                 row.map(|r| pooled_row(&r)).transpose()
@@ -235,7 +235,7 @@ macro_rules! impl_sql_store {
                     .bind(to_i64(amount_msat, "amount_msat")?)
                     .bind(to_i64(valid_until, "valid_until")?)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.rows())
                     .await
                     .map_err(classify)?;
                 rows.iter().map(|r| pooled_row(r)).collect()
@@ -269,7 +269,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(route)
                 .bind(to_i64(valid_until, "valid_until")?)
-                .fetch_one(&self.pool)
+                .fetch_one(self.rows())
                 .await
                 .map_err(classify)?;
                 to_u64(n, "count")

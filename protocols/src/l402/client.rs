@@ -18,7 +18,17 @@ use crate::{ParseError, MAX_HEADER_BYTES};
 
 /// `L402 macaroon="<macaroon_b64>", invoice="<invoice>"`.
 pub(crate) fn challenge_value(macaroon_b64: &str, invoice: &str) -> String {
-    format!("L402 macaroon=\"{macaroon_b64}\", invoice=\"{invoice}\"")
+    // One allocation of the final size (`format!` grew it by reallocation on every 402).
+    const PARTS: [&str; 3] = ["L402 macaroon=\"", "\", invoice=\"", "\""];
+    let mut v = String::with_capacity(
+        PARTS.iter().map(|p| p.len()).sum::<usize>() + macaroon_b64.len() + invoice.len(),
+    );
+    v.push_str(PARTS[0]);
+    v.push_str(macaroon_b64);
+    v.push_str(PARTS[1]);
+    v.push_str(invoice);
+    v.push_str(PARTS[2]);
+    v
 }
 
 fn is_l402_scheme(scheme: &str) -> bool {

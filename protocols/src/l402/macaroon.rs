@@ -74,6 +74,8 @@ impl Macaroon {
     ) -> Macaroon {
         let signature = hmac(k0, &identifier);
         let mut buf = identifier;
+        // Room for the location and a few caveats: minting appends them one by one.
+        buf.reserve(location.as_ref().map_or(0, Vec::len) + 192);
         let identifier = Span {
             start: 0,
             end: buf.len(),

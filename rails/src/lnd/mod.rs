@@ -41,8 +41,8 @@ use rpc::{final_payment, unary, with_deadline};
 use transport::{LndChannel, MacaroonInterceptor};
 
 use crate::{
-    decode_bolt11, Invoice, InvoiceRequest, InvoiceState, LightningRail, NodeInfo, PayLimits,
-    Payment, PaymentHash, RailError, RailErrorKind,
+    Invoice, InvoiceRequest, InvoiceState, LightningRail, NodeInfo, PayLimits, Payment,
+    PaymentHash, RailError, RailErrorKind,
 };
 
 /// Extra time granted to a payment stream beyond `PayLimits::timeout`.
@@ -209,7 +209,8 @@ impl LightningRail for LndRail {
         };
         let mut client = self.inner.lightning.clone();
         let resp = unary("AddInvoice", client.add_invoice(add)).await?;
-        let decoded = decode_bolt11(&resp.payment_request)?;
+        // Our own node's answer on the authenticated channel: fields, not the signature.
+        let decoded = crate::invoice::read_own_invoice(&resp.payment_request)?;
         if resp.r_hash != decoded.payment_hash {
             let msg = "LND AddInvoice: r_hash does not match the payment request";
             return Err(RailError::new(RailErrorKind::Internal, msg));

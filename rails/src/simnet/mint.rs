@@ -118,6 +118,22 @@ mod tests {
         assert_eq!(d.amount_msat, Some(1_001));
         assert_eq!((d.created_at, d.expires_at), (1_700_000_000, 1_700_000_090));
         assert_eq!(d.description.as_deref(), Some(""));
+        let own = crate::invoice::read_own_invoice(&bolt11).unwrap();
+        assert_eq!(
+            (
+                own.payment_hash,
+                own.amount_msat,
+                own.created_at,
+                own.expires_at
+            ),
+            ([5; 32], Some(1_001), 1_700_000_000, 1_700_000_090)
+        );
+        let mut broken = bolt11.clone();
+        broken.replace_range(20..21, if &bolt11[20..21] == "q" { "p" } else { "q" });
+        assert!(
+            crate::invoice::read_own_invoice(&broken).is_err(),
+            "checksum"
+        );
         assert_eq!(d.min_final_cltv_expiry_delta, MIN_FINAL_CLTV_EXPIRY_DELTA);
     }
 
