@@ -6,6 +6,7 @@
 //! target/release/examples/e2e_load memory --gate402 target/release/gate402
 //! target/release/examples/e2e_load flood  --gate402 target/release/gate402
 //! target/release/examples/e2e_load hold   --gate402 target/release/gate402   # for perf
+//! target/release/examples/e2e_load proxy-per-core <backend ip:port>   # runtime experiment
 //! ```
 //!
 //! One run starts, on loopback: a bare hyper backend, a bare hyper pass-through proxy in front
@@ -59,7 +60,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: e2e_load bench|memory|flood [--gate402 PATH] [--runs N] [--seconds N] [--connections N] [--rows free,unpaid,paid,session]");
+            eprintln!("usage: e2e_load bench|memory|flood|hold [--gate402 PATH] [--runs N] [--seconds N] [--connections N] [--rows free,unpaid,paid,session]");
             std::process::exit(2);
         }
     }

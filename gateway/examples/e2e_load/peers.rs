@@ -106,46 +106,45 @@ fn reuseport(port: Option<u16>) -> std::net::TcpListener {
     l.into_std().expect("std listener")
 }
 
+/// The proxy's accept loop, on `listener` or a fresh loopback one.
 async fn proxy_on(upstream: SocketAddr, listener: Option<std::net::TcpListener>) {
-    {
-        let mut tcp = HttpConnector::new();
-        tcp.set_nodelay(true);
-        let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(tcp);
-        let server = auto::Builder::new(TokioExecutor::new());
-        let listener = match listener {
-            Some(l) => TcpListener::from_std(l).expect("listener"),
-            None => bind().await,
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_timer(TokioTimer::new())
+        .build(tcp);
+    let server = auto::Builder::new(TokioExecutor::new());
+    let listener = match listener {
+        Some(l) => TcpListener::from_std(l).expect("listener"),
+        None => bind().await,
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
         };
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let (client, server) = (client.clone(), server.clone());
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                    let client = client.clone();
-                    async move {
-                        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-                        let uri: Uri = format!("http://{upstream}{pq}").parse().expect("uri");
-                        *req.uri_mut() = uri;
-                        Ok::<_, Infallible>(match client.request(req).await {
-                            Ok(resp) => resp.map(axum::body::Body::new),
-                            Err(_) => {
-                                let mut r = Response::new(axum::body::Body::empty());
-                                *r.status_mut() = http::StatusCode::BAD_GATEWAY;
-                                r
-                            }
-                        })
-                    }
-                });
-                let _ = server
-                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                    .await;
+        let _ = stream.set_nodelay(true);
+        let (client, server) = (client.clone(), server.clone());
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                let client = client.clone();
+                async move {
+                    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                    let uri: Uri = format!("http://{upstream}{pq}").parse().expect("uri");
+                    *req.uri_mut() = uri;
+                    Ok::<_, Infallible>(match client.request(req).await {
+                        Ok(resp) => resp.map(axum::body::Body::new),
+                        Err(_) => {
+                            let mut r = Response::new(axum::body::Body::empty());
+                            *r.status_mut() = http::StatusCode::BAD_GATEWAY;
+                            r
+                        }
+                    })
+                }
             });
-        }
+            let _ = server
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .await;
+        });
     }
 }
