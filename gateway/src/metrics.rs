@@ -19,7 +19,7 @@
 //! | `gate402_rail_up`, `gate402_store_up` | gauge | — |
 //! | `gate402_verify_seconds` | histogram | — (paid-path credential check) |
 //! | `gate402_upstream_seconds` | histogram | — (upstream response head) |
-//! | `gate402_store_seconds` | histogram | — (settling a payment in the store) |
+//! | `gate402_store_seconds` | histogram | — (settling a payment: store writes only) |
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -50,7 +50,8 @@ pub struct Metrics {
     pub verify_seconds: Histogram,
     /// Upstream response head, seconds.
     pub upstream_seconds: Histogram,
-    /// Settling a payment in the store, seconds.
+    /// Settling a payment in the store, seconds (observed when the store is written: a token
+    /// whose first use is recorded settles in memory).
     pub store_seconds: Histogram,
 }
 

@@ -11,6 +11,7 @@ mod config_files;
 mod dashboard;
 mod failover;
 mod failover_evm;
+mod fast_path;
 mod faults;
 mod grpc;
 mod interop_matrix;

@@ -21,7 +21,7 @@ fn offer(service: &str, valid_for: Option<u64>) -> Offer {
 }
 
 /// A macaroon minted by the gateway's secret for a really paid invoice, and its preimage.
-async fn paid_token(h: &Harness, service: &str, minted_at: u64) -> (Macaroon, [u8; 32]) {
+pub(crate) async fn paid_token(h: &Harness, service: &str, minted_at: u64) -> (Macaroon, [u8; 32]) {
     let inv = h
         .seller
         .create_invoice(InvoiceRequest {
@@ -41,7 +41,7 @@ async fn paid_token(h: &Harness, service: &str, minted_at: u64) -> (Macaroon, [u
     (mac, paid.preimage)
 }
 
-fn auth(mac: &Macaroon, preimage: &[u8; 32]) -> String {
+pub(crate) fn auth(mac: &Macaroon, preimage: &[u8; 32]) -> String {
     format!("L402 {}:{}", mac.to_base64(), hex::encode(preimage))
 }
 

@@ -111,7 +111,8 @@ protocols = ["l402", "mpp"]
 /// The L402 master secret used by test gateways.
 pub const SECRET: [u8; 32] = [7u8; 32];
 
-/// An upstream that echoes what it received as JSON; `/hang/*` never answers.
+/// An upstream that echoes what it received as JSON (path, method, body, a few headers, every
+/// header name); `/hang/*` never answers.
 pub fn upstream_app() -> Router {
     Router::new()
         .route("/hang/{*rest}", get(std::future::pending::<()>))
@@ -123,6 +124,7 @@ pub fn upstream_app() -> Router {
                 "method": parts.method.as_str(),
                 "authorization": parts.headers.get("authorization").map(|v| v.to_str().unwrap_or("").to_string()),
                 "x_forwarded_for": parts.headers.get("x-forwarded-for").map(|v| v.to_str().unwrap_or("").to_string()),
+                "header_names": parts.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
                 "body": String::from_utf8_lossy(&body),
             }))
         })

@@ -261,7 +261,7 @@ impl Bench {
                 // tenant, frequency) must not always favour the same server.
                 let bare_run = || {
                     env.quiesce();
-                    measure::run(&load, &bare_url, &[], env.proxy.pid())
+                    measure::run(&load, &bare_url, &headers, env.proxy.pid())
                 };
                 let gate_run = || {
                     env.quiesce();
@@ -281,6 +281,17 @@ impl Bench {
                     gate.push(gate_run());
                     bare.push(bare_run());
                 }
+                let (b, g) = (&bare[run as usize], &gate[run as usize]);
+                eprintln!(
+                    "{} run {}: bare {:.0}/s {:.1} µs, gate402 {:.0}/s {:.1} µs, ratio {:.2}",
+                    row.name,
+                    run + 1,
+                    b.rps,
+                    b.cpu_us,
+                    g.rps,
+                    g.cpu_us,
+                    g.rps / b.rps
+                );
             }
             let (b, g) = (med(&bare), med(&gate));
             let ratios: Vec<f64> = gate.iter().zip(&bare).map(|(g, b)| g.rps / b.rps).collect();

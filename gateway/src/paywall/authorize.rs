@@ -15,8 +15,9 @@ use super::{
 use crate::error::GateError;
 
 /// Request headers that carry credentials; removed before forwarding upstream. Typed names:
-/// removing by `HeaderName` skips parsing a string per lookup.
-const CREDENTIAL_HEADERS: [http::HeaderName; 6] = [
+/// removing by `HeaderName` skips parsing a string per lookup. `Authorization` first: the
+/// others are rare (`strip_credentials`, `fast.rs`).
+pub(super) const CREDENTIAL_HEADERS: [http::HeaderName; 6] = [
     http::header::AUTHORIZATION,
     http::HeaderName::from_static("payment-authorization"),
     http::HeaderName::from_static("grpc-metadata-macaroon"),
@@ -124,10 +125,7 @@ impl Paywall {
         }
         let refused = match checked {
             Check::Paid(receipt) => {
-                let headers = req.headers_mut();
-                for name in &CREDENTIAL_HEADERS {
-                    headers.remove(name);
-                }
+                strip_credentials(req.headers_mut());
                 req.extensions_mut().insert(receipt.clone());
                 return Ok((req, Some(receipt)));
             }
@@ -240,6 +238,17 @@ impl Paywall {
                 edge::error_response(&e, Vec::new(), self.retry_after_secs)
             }
         })
+    }
+}
+
+/// Remove every credential header: `Authorization` by lookup, the rare others only when one
+/// pass over the request's names finds any (a hashed lookup per name costs more).
+fn strip_credentials(headers: &mut http::HeaderMap) {
+    headers.remove(&CREDENTIAL_HEADERS[0]);
+    if headers.keys().any(|n| CREDENTIAL_HEADERS[1..].contains(n)) {
+        for name in &CREDENTIAL_HEADERS[1..] {
+            headers.remove(name);
+        }
     }
 }
 

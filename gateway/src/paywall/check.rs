@@ -8,7 +8,10 @@ use gate402_protocols::{
 };
 use http::{HeaderMap, Response};
 
-use super::{first_use::FirstUse, settle::Unsettled, Paywall, Receipt, Route};
+use super::{
+    settle::{Settled, Unsettled},
+    Paywall, Receipt, Route,
+};
 use crate::{clock::now_unix, error::GateError};
 
 /// The outcome of checking a request's credential.
@@ -31,13 +34,20 @@ impl Paywall {
     /// a single-use proof and record its payment in one transaction, record a reusable
     /// token's first use (see [`super::settle`]). Without one: consume single-use proofs in
     /// the in-memory reservations. Exactly one of any concurrent duplicates gets `Ok`.
-    async fn settle(
-        &self,
-        receipt: &Receipt,
-        now: u64,
-    ) -> Result<(Option<super::served::LedgerEntry>, Option<FirstUse>), Unsettled> {
+    ///
+    /// `gate402_store_seconds` times the store writes only (a token recorded before settles
+    /// in memory).
+    async fn settle(&self, receipt: &Receipt, now: u64) -> Settled {
         if let Some(s) = &self.settlement {
-            return s.settle(receipt, self.lightning.rail_id()).await;
+            if let Some(done) = s.in_memory(&receipt.verified) {
+                return done;
+            }
+            let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
+            let settled = s.write(receipt, self.lightning.rail_id()).await;
+            if let (Some(m), Some(t)) = (&self.metrics, started) {
+                m.store_seconds.observe(t.elapsed().as_secs_f64());
+            }
+            return settled;
         }
         let v = &receipt.verified;
         let Some(key) = &v.single_use_key else {
@@ -185,7 +195,7 @@ impl Paywall {
     }
 
     /// The receipt of a credential `proto` verified on `route`.
-    fn receipt(
+    pub(super) fn receipt(
         &self,
         route: &Route,
         proto: &std::sync::Arc<dyn gate402_protocols::PaymentProtocol>,
@@ -211,10 +221,8 @@ impl Paywall {
         mut receipt: Receipt,
         now: u64,
     ) -> Result<Check, CredentialError> {
-        let settled_at = self.metrics.as_ref().map(|_| std::time::Instant::now());
         let settled = self.settle(&receipt, now).await;
-        if let (Some(m), Some(t)) = (&self.metrics, settled_at) {
-            m.store_seconds.observe(t.elapsed().as_secs_f64());
+        if let Some(m) = &self.metrics {
             // A first use is counted once its write tells whether it was new.
             if let Ok((Some(l), None)) = &settled {
                 if l.fresh {

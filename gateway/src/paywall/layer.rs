@@ -14,7 +14,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{Paywall, Receipt};
+use super::{fast::Fast, Paywall, Receipt};
 
 /// Tower layer that puts a [`Paywall`] in front of a service.
 #[derive(Debug, Clone)]
@@ -72,29 +72,35 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let grpc = super::grpc::is_grpc(req.headers());
-        // A free request (no priced route) goes straight to the inner service: no boxed
-        // authorization future.
-        let Some((table, i)) = self.paywall.priced_route(&req) else {
-            return ResponseFuture {
-                grpc,
-                paywall: self.paywall.clone(),
-                state: State::Ready {
-                    inner: self.inner.clone(),
-                    req: Some(req),
-                    receipt: None,
-                },
-            };
+        let ready = |inner: &S, req, receipt| State::Ready {
+            inner: inner.clone(),
+            req: Some(req),
+            receipt,
         };
-        let paywall = self.paywall.clone();
+        // A free request (no priced route) goes straight to the inner service, and a reused
+        // token verified and recorded before is decided here: no boxed authorization future.
+        let state = match self.paywall.priced_route(&req) {
+            None => ready(&self.inner, req, None),
+            Some((table, i)) => match self.paywall.authorize_cached(&table.routes()[i], req) {
+                Fast::Paid(req, receipt) => ready(&self.inner, req, Some(Box::new(receipt))),
+                Fast::Answer(resp) => State::Answered {
+                    resp: Some(own_answer(grpc, resp)),
+                },
+                Fast::Slow(req) => {
+                    let paywall = self.paywall.clone();
+                    State::Authorize {
+                        fut: Box::pin(async move {
+                            paywall.authorize_route(&table.routes()[i], req).await
+                        }),
+                        inner: Some(self.inner.clone()),
+                    }
+                }
+            },
+        };
         ResponseFuture {
             grpc,
             paywall: self.paywall.clone(),
-            state: State::Authorize {
-                fut: Box::pin(
-                    async move { paywall.authorize_route(&table.routes()[i], req).await },
-                ),
-                inner: Some(self.inner.clone()),
-            },
+            state,
         }
     }
 }
@@ -113,12 +119,15 @@ pin_project! {
 }
 
 pin_project! {
+    // The receipt is boxed: every request's future is moved a few times on its way into
+    // hyper's dispatcher, and an inline receipt (336 bytes) made it 608 bytes.
     #[project = StateProj]
     enum State<S: Service<Request<Body>>> {
         Authorize { fut: AuthorizeFuture, inner: Option<S> },
-        Ready { inner: S, req: Option<Request<Body>>, receipt: Option<Receipt> },
-        Inner { #[pin] fut: S::Future, receipt: Option<Receipt>, started: Option<std::time::Instant> },
+        Ready { inner: S, req: Option<Request<Body>>, receipt: Option<Box<Receipt>> },
+        Inner { #[pin] fut: S::Future, receipt: Option<Box<Receipt>>, started: Option<std::time::Instant> },
         Settle { fut: SettleFuture },
+        Answered { resp: Option<Response<Body>> },
     }
 }
 
@@ -137,7 +146,7 @@ where
                         Some(inner) => this.state.set(State::Ready {
                             inner,
                             req: Some(req),
-                            receipt,
+                            receipt: receipt.map(Box::new),
                         }),
                         None => return Poll::Ready(Ok(polled_after_completion())),
                     },
@@ -172,13 +181,17 @@ where
                     let Some(mut receipt) = receipt.take() else {
                         return Poll::Ready(Ok(resp));
                     };
-                    for (name, value) in &receipt.headers {
-                        resp.headers_mut().append(name.clone(), value.clone());
+                    // Receipt headers (x402's are added once settled), exposed to
+                    // cross-origin pages. A reused L402 token has none: nothing to expose.
+                    if !receipt.headers.is_empty() || receipt.pending.is_some() {
+                        for (name, value) in &receipt.headers {
+                            resp.headers_mut().append(name.clone(), value.clone());
+                        }
+                        resp.headers_mut().append(
+                            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                            http::HeaderValue::from_static(super::edge::EXPOSE_RECEIPT),
+                        );
                     }
-                    resp.headers_mut().append(
-                        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                        http::HeaderValue::from_static(super::edge::EXPOSE_RECEIPT),
-                    );
                     let pending = receipt.pending.take();
                     let ledger = receipt.ledger.take();
                     let first_use = receipt.first_use.take();
@@ -186,7 +199,7 @@ where
                         .as_ref()
                         .map(|_| (receipt.route.clone(), receipt.price_msat))
                         .unwrap_or_default();
-                    resp.extensions_mut().insert(receipt);
+                    resp.extensions_mut().insert(*receipt);
                     let paywall = this.paywall.clone();
                     let fut: SettleFuture = match (pending, ledger, first_use) {
                         (Some(p), _, _) => {
@@ -206,6 +219,9 @@ where
                         }
                     };
                     this.state.set(State::Settle { fut });
+                }
+                StateProj::Answered { resp } => {
+                    return Poll::Ready(Ok(resp.take().unwrap_or_else(polled_after_completion)));
                 }
                 StateProj::Settle { fut } => {
                     let resp = ready!(fut.as_mut().poll(cx));

@@ -11,6 +11,7 @@ pub mod browser;
 mod challenges;
 mod check;
 pub mod edge;
+mod fast;
 mod first_use;
 pub mod grpc;
 pub mod health;

@@ -23,7 +23,7 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-use gate402_protocols::VerifyError;
+use gate402_protocols::{Verified, VerifyError};
 
 use crate::{
     clock::now_unix,
@@ -52,6 +52,10 @@ pub(crate) struct Settlement {
 /// forget a token whose response broke off).
 pub(crate) type Recorded = Arc<RwLock<HashSet<[u8; 32]>>>;
 
+/// The outcome of settling: the ledger row to mark and a first-use write under way, or why
+/// not.
+pub(crate) type Settled = Result<(Option<LedgerEntry>, Option<FirstUse>), Unsettled>;
+
 /// Why a verified credential was not accepted after all.
 pub(crate) enum Unsettled {
     /// Refused (revoked, already used): answer 402 with a fresh challenge.
@@ -70,7 +74,8 @@ impl Settlement {
         }
     }
 
-    fn already_recorded(&self, token_id: &[u8; 32]) -> bool {
+    /// Whether this process recorded `token_id`'s first use (later uses skip the store).
+    fn is_recorded(&self, token_id: &[u8; 32]) -> bool {
         self.recorded
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -91,23 +96,23 @@ impl Settlement {
         forget_recorded(&self.recorded, token_id);
     }
 
-    /// Apply steps 1–3 to an accepted credential: the ledger row this request must mark
-    /// served or unserved, if it recorded (or took back) one, and a reusable token's
-    /// first-use write, still under way ([`FirstUse`]).
-    pub(crate) async fn settle(
-        &self,
-        receipt: &Receipt,
-        rail: &str,
-    ) -> Result<(Option<LedgerEntry>, Option<FirstUse>), Unsettled> {
-        let v = &receipt.verified;
+    /// Steps 1 and 3 without I/O: a revoked token is refused, a reusable token whose first
+    /// use is recorded goes on (no ledger row to mark). `None`: [`Settlement::write`] decides.
+    pub(crate) fn in_memory(&self, v: &Verified) -> Option<Settled> {
         if let Some(id) = &v.token_id {
             if self.revocations.contains(id) {
-                return Err(Unsettled::Refused(VerifyError::Revoked));
+                return Some(Err(Unsettled::Refused(VerifyError::Revoked)));
             }
         }
-        if v.single_use_key.is_none() && v.token_id.is_some_and(|id| self.already_recorded(&id)) {
-            return Ok((None, None));
-        }
+        (v.single_use_key.is_none() && v.token_id.is_some_and(|id| self.is_recorded(&id)))
+            .then_some(Ok((None, None)))
+    }
+
+    /// Steps 2–3 for a credential [`Settlement::in_memory`] left undecided: the ledger row
+    /// this request must mark served or unserved, if it recorded (or took back) one, and a
+    /// reusable token's first-use write, still under way ([`FirstUse`]).
+    pub(crate) async fn write(&self, receipt: &Receipt, rail: &str) -> Settled {
+        let v = &receipt.verified;
         let record = PaymentRecord {
             protocol: v.protocol.as_str().to_string(),
             rail: rail.to_string(),

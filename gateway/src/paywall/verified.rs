@@ -7,16 +7,15 @@
 //!   exactly one `Authorization` header (the bytes verified are the bytes looked up).
 //! * An entry answers only for the route it was verified on, until the token's own expiry or
 //!   [`TTL`] seconds, whichever is first; a route table reload clears the cache.
-//! * Lookup: a keyed SipHash of the header value (random key per process) finds the entry,
-//!   then the stored value is compared without an early exit (time depends on the length
-//!   only). Only credentials that verified are
-//!   stored, so strangers cannot grow it; it holds at most [`MAX_ENTRIES`] (then starts over).
+//! * Lookup: a keyed hash of the header value (foldhash, random seed per process) finds the
+//!   entry, then the stored value is compared without an early exit (time depends on the
+//!   length only). Only credentials that verified are stored, so strangers cannot grow it
+//!   (nor flood a bucket: the hash needs no DoS resistance, and a colliding stranger's
+//!   lookup just misses); it holds at most [`MAX_ENTRIES`] (then starts over).
 
-use std::{
-    collections::HashMap,
-    hash::{BuildHasher, RandomState},
-    sync::RwLock,
-};
+use std::{collections::HashMap, hash::BuildHasher, sync::RwLock};
+
+use foldhash::fast::RandomState;
 
 use gate402_protocols::Verified;
 use http::HeaderMap;
@@ -36,7 +35,7 @@ struct Entry {
 /// See the module docs.
 #[derive(Default)]
 pub(crate) struct VerifiedCache {
-    entries: RwLock<HashMap<u64, Entry>>,
+    entries: RwLock<HashMap<u64, Entry, RandomState>>,
     keys: RandomState,
 }
 
