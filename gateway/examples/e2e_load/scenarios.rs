@@ -19,6 +19,9 @@ pub struct Bench {
     pub rows: String,
 }
 
+/// The request counter's label of the gateway's 503s (rail or store unavailable).
+const UNAVAILABLE: &str = "outcome=\"unavailable\"";
+
 /// Invoices the unpaid row's gateway keeps ready (its memory front, the most the config
 /// allows; as many again in the store's reserve). Every 402 takes one: an unpaid run lasts
 /// [`UNPAID_SECONDS`] (fewer 402s than the front holds at ≤ 50k/s), and the pool is full
@@ -218,6 +221,8 @@ impl Bench {
 
     /// The before/after table: each row against the bare proxy, then the gateway, `runs`
     /// times; medians.
+    /// The table (`bench`). Every 503 the gateway gave during a run is reported on stderr
+    /// (the unpaid row must measure 402s).
     pub fn table(&self) {
         let env = Env::up(&self.gate402, true);
         let gw402 = env.gateway_402.as_ref().expect("the unpaid row's gateway");
@@ -263,14 +268,25 @@ impl Bench {
                     env.quiesce();
                     measure::run(&load, &bare_url, &headers, env.proxy.pid())
                 };
+                let unavailable =
+                    || setup::metric(&gw.addrs[0], "gate402_requests_total", &[UNAVAILABLE]);
                 let gate_run = || {
                     env.quiesce();
                     if row.unpaid {
                         env.simnet.pause(true);
                     }
+                    let before = unavailable();
                     let s = measure::run(&load, &gw_url, &headers, gw.pid());
+                    let answered_503 = unavailable() - before;
                     if row.unpaid {
                         env.simnet.pause(false);
+                    }
+                    if answered_503 > 0.0 {
+                        eprintln!(
+                            "{} run {}: {answered_503} answers were 503s",
+                            row.name,
+                            run + 1
+                        );
                     }
                     s
                 };
