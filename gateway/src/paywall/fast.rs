@@ -26,12 +26,10 @@ use super::{authorize::CREDENTIAL_HEADERS, body, edge, Paywall, Receipt, Route, 
 use crate::clock::now_unix;
 
 /// What [`Paywall::authorize_cached`] decided.
-// Built once per request and matched at once: boxing the receipt would add an allocation
-// to every paid request.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Fast {
-    /// Paid: serve with this receipt (also on the request, as an extension).
-    Paid(Request<Body>, Receipt),
+    /// Paid: serve with this receipt (also on the request, as an extension), boxed as the
+    /// layer's response future keeps it.
+    Paid(Request<Body>, Box<Receipt>),
     /// Answered without serving (413, 429).
     Answer(Response<Body>),
     /// Not decidable without the full path: the request, untouched.
@@ -63,17 +61,18 @@ impl Paywall {
             }
         };
         let receipt = self.receipt(route, proto, verified, now);
-        if let (Some(m), Some(t)) = (&self.metrics, started) {
-            m.verify_seconds.observe(t.elapsed().as_secs_f64());
-        }
         if let (Some(limit), Some(tid)) = (&route.limits.paid, receipt.verified.token_id) {
             if let Some(resp) = limit.check(&tid) {
                 return Fast::Answer(tagged(route, resp));
             }
         }
+        // Observed for paid requests only, as on the full path.
+        if let (Some(m), Some(t)) = (&self.metrics, started) {
+            m.verify_seconds.observe(t.elapsed().as_secs_f64());
+        }
         req.headers_mut().remove(http::header::AUTHORIZATION);
         req.extensions_mut().insert(receipt.clone());
-        Fast::Paid(req, receipt)
+        Fast::Paid(req, Box::new(receipt))
     }
 
     /// The verified facts of `req`'s L402 token on `route`, when the fast path applies to

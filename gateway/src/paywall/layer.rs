@@ -82,7 +82,7 @@ where
         let state = match self.paywall.priced_route(&req) {
             None => ready(&self.inner, req, None),
             Some((table, i)) => match self.paywall.authorize_cached(&table.routes()[i], req) {
-                Fast::Paid(req, receipt) => ready(&self.inner, req, Some(Box::new(receipt))),
+                Fast::Paid(req, receipt) => ready(&self.inner, req, Some(receipt)),
                 Fast::Answer(resp) => State::Answered {
                     resp: Some(own_answer(grpc, resp)),
                 },
