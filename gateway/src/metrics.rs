@@ -15,6 +15,7 @@
 //! | `gate402_revenue_msat_total` | counter | route, protocol, rail |
 //! | `gate402_revenue_atomic_total` | counter | route, asset (x402 EVM, token units) |
 //! | `gate402_invoice_pool_size` | gauge | route |
+//! | `gate402_invoice_pool_reserve` | gauge | route (with a store: the reserve as last counted) |
 //! | `gate402_invoice_pool_hits_total`, `…_misses_total` | counter | — |
 //! | `gate402_rail_up`, `gate402_store_up` | gauge | — |
 //! | `gate402_verify_seconds` | histogram | — (paid-path credential check) |
@@ -42,6 +43,7 @@ pub struct Metrics {
     revenue_msat: IntCounterVec,
     revenue_atomic: IntCounterVec,
     pool_size: IntGaugeVec,
+    pool_reserve: IntGaugeVec,
     pool_hits: IntCounter,
     pool_misses: IntCounter,
     rail_up: IntGauge,
@@ -100,6 +102,16 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(pool_size.clone()))
             .expect("registered once");
+        let pool_reserve = IntGaugeVec::new(
+            Opts::new(
+                "gate402_invoice_pool_reserve",
+                "Invoices in the store's reserve, as the refill workers last counted them",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(pool_reserve.clone()))
+            .expect("registered once");
         Metrics {
             requests: counter_vec(
                 &r,
@@ -132,6 +144,7 @@ impl Metrics {
                 &["route", "asset"],
             ),
             pool_size,
+            pool_reserve,
             pool_hits: counter(
                 &r,
                 "gate402_invoice_pool_hits_total",
@@ -195,16 +208,22 @@ impl Metrics {
     /// Refresh the gauges read at scrape time.
     pub fn set_state(
         &self,
-        pools: &[(String, usize)],
+        pools: &[PoolLevel],
         hits: u64,
         misses: u64,
         rail_up: bool,
         store_up: Option<bool>,
     ) {
-        for (route, size) in pools {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        for p in pools {
             self.pool_size
-                .with_label_values(&[route])
-                .set(i64::try_from(*size).unwrap_or(i64::MAX));
+                .with_label_values(&[&p.route])
+                .set(gauge(p.front));
+            if let Some(n) = p.reserve {
+                self.pool_reserve
+                    .with_label_values(&[&p.route])
+                    .set(gauge(n));
+            }
         }
         self.pool_hits
             .inc_by(hits.saturating_sub(self.pool_hits.get()));
@@ -224,6 +243,17 @@ impl Metrics {
         }
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// One route's invoice pool, for [`Metrics::set_state`].
+#[derive(Debug, Clone)]
+pub struct PoolLevel {
+    /// The route.
+    pub route: String,
+    /// Invoices in the memory front.
+    pub front: usize,
+    /// Invoices in the store's reserve as last counted (`None`: no store, or not counted yet).
+    pub reserve: Option<usize>,
 }
 
 /// Content type of [`Metrics::render`].

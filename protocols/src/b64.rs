@@ -25,6 +25,11 @@ pub fn encode_std(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// [`encode_std`], appended to `out`.
+pub fn encode_std_into(bytes: &[u8], out: &mut String) {
+    STANDARD.encode_string(bytes, out);
+}
+
 /// Decode base64 in the standard or the URL-safe alphabet, padded or not.
 ///
 /// The standard alphabet is tried first (what conforming peers send), then the URL-safe one;
@@ -51,6 +56,9 @@ mod tests {
             );
         }
         assert_eq!(encode_std(&bytes), "+//+AQ==");
+        let mut s = String::from("x");
+        encode_std_into(&bytes, &mut s);
+        assert_eq!(s, "x+//+AQ==");
     }
 
     #[test]

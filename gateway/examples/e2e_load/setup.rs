@@ -269,15 +269,40 @@ pub fn metric(admin: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-/// Wait until the gateway's pool front for `route` holds `size` invoices (metrics), at most
-/// `limit`.
-pub fn wait_pool(admin: &str, route: &str, size: usize, limit: Duration) -> usize {
+/// Whether the gateway's metrics name `name` at all.
+fn has_metric(admin: &str, name: &str) -> bool {
+    let text = Command::new("curl")
+        .args(["-s", &format!("http://{admin}/_gate402/metrics")])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    text.contains(&format!("# TYPE {name} "))
+}
+
+/// Wait until the gateway's pool for `route` holds `size` invoices in its memory front and
+/// as many in the store's reserve (metrics), at most `limit`. Returns (front, reserve).
+pub fn wait_pool(admin: &str, route: &str, size: usize, limit: Duration) -> (usize, usize) {
     let start = Instant::now();
     let route = format!("route=\"{route}\"");
+    let mut full_since = None;
     loop {
-        let n = metric(admin, "gate402_invoice_pool_size", &[&route]) as usize;
-        if n >= size || start.elapsed() > limit {
-            return n;
+        let front = metric(admin, "gate402_invoice_pool_size", &[&route]) as usize;
+        // The workers count the reserve once the front is full. A gateway that shows no
+        // reserve gauge 10 s after (an older build, in A/B runs) is waited for by its front.
+        let reserve = match has_metric(admin, "gate402_invoice_pool_reserve") {
+            true => metric(admin, "gate402_invoice_pool_reserve", &[&route]) as usize,
+            false
+                if front >= size
+                    && full_since.get_or_insert_with(Instant::now).elapsed()
+                        > Duration::from_secs(10) =>
+            {
+                size
+            }
+            false => 0,
+        };
+        if (front >= size && reserve >= size) || start.elapsed() > limit {
+            return (front, reserve);
         }
         std::thread::sleep(Duration::from_millis(200));
     }

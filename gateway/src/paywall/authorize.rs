@@ -191,7 +191,12 @@ impl Paywall {
             .get(ACCEPT_PAYMENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let resource = resource_url(&req);
+        // Only x402 names the resource (`resource.url`): no URL formatted for other routes.
+        let resource = self
+            .x402
+            .as_ref()
+            .filter(|_| route.protocols.contains(&ProtocolId::X402))
+            .map(|_| resource_url(&req));
         // A browser navigation without a protocol credential gets the same 402 with the
         // paywall page as its body (the L402 challenge's invoice in it).
         let page = self.browser.as_ref().filter(|_| {
@@ -207,7 +212,7 @@ impl Paywall {
             route,
             accept.as_deref(),
             digest,
-            Some(&resource),
+            resource.as_deref(),
             page.map(|_| &mut l402_invoice),
         ))
         .await;
@@ -217,7 +222,7 @@ impl Paywall {
                 let v1 = self
                     .x402
                     .as_ref()
-                    .and_then(|x| x.protocol.v1_body_at(&route.offer, Some(&resource)));
+                    .and_then(|x| x.protocol.v1_body_at(&route.offer, resource.as_deref()));
                 let resp = edge::problem_response(
                     &err,
                     challenges,

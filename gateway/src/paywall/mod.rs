@@ -356,11 +356,15 @@ impl Paywall {
     /// render the metrics; `None` when none are counted.
     pub async fn render_metrics(&self) -> Option<String> {
         let m = self.metrics.as_ref()?;
-        let pools: Vec<(String, usize)> = self
+        let pools: Vec<crate::metrics::PoolLevel> = self
             .routes()
             .routes()
             .iter()
-            .map(|r| (r.name.clone(), self.pool.stock(&r.name)))
+            .map(|r| crate::metrics::PoolLevel {
+                route: r.name.clone(),
+                front: self.pool.stock(&r.name),
+                reserve: self.pool.reserve(&r.name),
+            })
             .collect();
         let stats = self.pool.stats();
         let store_up = self.store_up().await;
@@ -433,7 +437,9 @@ impl Paywall {
         };
         let inv = self
             .pool
-            .take(key, &self.invoice_request(route, amount_msat))
+            .take(key, amount_msat, || {
+                self.invoice_request(route, amount_msat)
+            })
             .await
             .map_err(GateError::Rail)?;
         Ok(InvoiceFacts {

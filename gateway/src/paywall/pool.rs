@@ -249,11 +249,20 @@ impl InvoicePool {
 
     /// An invoice for `key` that no other challenge (of any gateway sharing the store) has
     /// received: from the memory front, else claimed from the store's reserve, else minted.
-    pub async fn take(&self, key: &str, req: &InvoiceRequest) -> Result<Invoice, RailError> {
-        if let Some(inv) = self.pop(key, req.amount_msat) {
+    ///
+    /// `request` makes the `AddInvoice` request of `amount_msat`, needed only when the front
+    /// is empty (most 402s never build one).
+    pub async fn take(
+        &self,
+        key: &str,
+        amount_msat: u64,
+        request: impl FnOnce() -> InvoiceRequest,
+    ) -> Result<Invoice, RailError> {
+        if let Some(inv) = self.pop(key, amount_msat) {
             self.inner.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(inv);
         }
+        let req = &request();
         let pooled = !key.is_empty() && self.inner.cfg.size > 0;
         if let Some(store) = self.inner.store.get().filter(|_| pooled) {
             if let Some(inv) = claim(&self.inner, &**store, key, req).await {
@@ -304,6 +313,15 @@ impl InvoicePool {
             .ok()
             .and_then(|s| s.get(key).map(|s| s.queue.len()))
             .unwrap_or(0)
+    }
+
+    /// Invoices in the store's reserve for `key`, as the refill workers last counted them
+    /// (kept current with this process's own adds and claims); `None` without a store or
+    /// before the first count.
+    pub fn reserve(&self, key: &str) -> Option<usize> {
+        self.inner.store.get()?;
+        let stocks = self.inner.stocks.lock().ok()?;
+        stocks.get(key)?.reserve_seen.map(|(n, _)| n)
     }
 
     /// The minting bounds (outstanding invoices, refusals).

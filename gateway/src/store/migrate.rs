@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         "route_prices",
         include_str!("migrations/sqlite/0008_route_prices.sql"),
     ),
+    (
+        9,
+        "invoice_pool_clustered",
+        include_str!("migrations/sqlite/0009_invoice_pool_clustered.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -62,6 +67,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         8,
         "route_prices",
         include_str!("migrations/postgres/0008_route_prices.sql"),
+    ),
+    (
+        9,
+        "invoice_pool_clustered",
+        include_str!("migrations/postgres/0009_invoice_pool_clustered.sql"),
     ),
 ];
 

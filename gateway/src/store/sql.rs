@@ -193,7 +193,7 @@ macro_rules! impl_sql_store {
                 let r = sqlx::query(
                     "INSERT INTO invoice_pool (payment_hash, route, amount_msat, bolt11, \
                      expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (payment_hash) DO NOTHING",
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(&inv.payment_hash[..])
                 .bind(inv.route.as_str())

@@ -110,12 +110,15 @@ impl_sql_store!(
     SqliteStore,
     sqlx::Sqlite,
     "sqlite",
-    take = "DELETE FROM invoice_pool WHERE payment_hash = (SELECT payment_hash FROM invoice_pool \
-            WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
+    // The reserve is keyed in claim order (migration 9): a claim deletes by that key.
+    take = "DELETE FROM invoice_pool WHERE route = $1 AND amount_msat = $2 \
+            AND (expires_at, payment_hash) IN (SELECT expires_at, payment_hash \
+            FROM invoice_pool WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
             ORDER BY expires_at LIMIT 1) \
             RETURNING payment_hash, route, amount_msat, bolt11, expires_at",
     // SQLite runs one writer at a time: the subquery's LIMIT holds.
-    take_many = "DELETE FROM invoice_pool WHERE payment_hash IN (SELECT payment_hash \
+    take_many = "DELETE FROM invoice_pool WHERE route = $1 AND amount_msat = $2 \
+            AND (expires_at, payment_hash) IN (SELECT expires_at, payment_hash \
             FROM invoice_pool WHERE route = $1 AND amount_msat = $2 AND expires_at > $3 \
             ORDER BY expires_at LIMIT $4) \
             RETURNING payment_hash, route, amount_msat, bolt11, expires_at"
@@ -143,7 +146,7 @@ impl_sql_admin!(SqliteStore, sqlx::Sqlite);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::{migrate::SQLITE, Store};
 
     /// Payments and uses commit with `synchronous = FULL`; the invoice pool's rows with
     /// `NORMAL`, on the same file (a row added there is seen, and purged, by the other pool).
@@ -179,5 +182,78 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(store.purge_expired(101).await.unwrap(), 1);
         assert_eq!(store.pool_count("r", 0).await.unwrap(), 0);
+    }
+
+    /// A version-8 database (reserve keyed by `payment_hash`) keeps its reserve through
+    /// migration 9: the rows come back in claim order from the clustered table, and one
+    /// invoice is still admitted once.
+    #[tokio::test]
+    async fn migration_9_keeps_the_reserve_and_clusters_it_in_claim_order() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, \
+             name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for (version, name, sql) in SQLITE.iter().filter(|m| m.0 <= 8) {
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO schema_migrations VALUES ($1, $2, 0)")
+                .bind(version)
+                .bind(name)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        // Hashes in the opposite order of expiry: the old key's order is not the claim order.
+        for (i, hash) in [(0u64, 9u8), (1, 5), (2, 1)] {
+            sqlx::query(
+                "INSERT INTO invoice_pool (payment_hash, route, amount_msat, bolt11, \
+                 expires_at, created_at) VALUES ($1, 'r', 1000, 'lnbcrt1', $2, 0)",
+            )
+            .bind(&[hash; 32][..])
+            .bind(1000 + i as i64)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        conn.close().await.unwrap();
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        let table: String = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'invoice_pool'",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert!(table.contains("WITHOUT ROWID"), "{table}");
+        assert_eq!(store.pool_count("r", 0).await.unwrap(), 3);
+        let again = PooledInvoice {
+            payment_hash: [5; 32],
+            route: "r".into(),
+            amount_msat: 1000,
+            bolt11: "lnbcrt1".into(),
+            expires_at: 1001,
+        };
+        assert!(!store.pool_add(&again, 1).await.unwrap(), "admitted twice");
+        let taken = store.pool_take_many("r", 1000, 1000, 2).await.unwrap();
+        let hashes: Vec<u8> = taken.iter().map(|p| p.payment_hash[0]).collect();
+        assert_eq!(
+            hashes,
+            [5, 1],
+            "soonest-expiring first, the expired one skipped"
+        );
+        let last = store.pool_take("r", 1000, 0).await.unwrap().unwrap();
+        assert_eq!(last.payment_hash, [9; 32]);
+        assert!(store.pool_take("r", 1000, 0).await.unwrap().is_none());
     }
 }

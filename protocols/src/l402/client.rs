@@ -16,15 +16,17 @@ use super::{L402Challenge, Macaroon};
 use crate::auth_header::{self, Challenge};
 use crate::{ParseError, MAX_HEADER_BYTES};
 
-/// `L402 macaroon="<macaroon_b64>", invoice="<invoice>"`.
-pub(crate) fn challenge_value(macaroon_b64: &str, invoice: &str) -> String {
-    // One allocation of the final size (`format!` grew it by reallocation on every 402).
+/// `L402 macaroon="<base64 of macaroon_v2>", invoice="<invoice>"`: the base64 is written
+/// straight into the value, allocated once at its final size (`format!` grew it by
+/// reallocation on every 402).
+pub(crate) fn challenge_value_v2(macaroon_v2: &[u8], invoice: &str) -> String {
     const PARTS: [&str; 3] = ["L402 macaroon=\"", "\", invoice=\"", "\""];
+    let b64_len = macaroon_v2.len().div_ceil(3) * 4;
     let mut v = String::with_capacity(
-        PARTS.iter().map(|p| p.len()).sum::<usize>() + macaroon_b64.len() + invoice.len(),
+        PARTS.iter().map(|p| p.len()).sum::<usize>() + b64_len + invoice.len(),
     );
     v.push_str(PARTS[0]);
-    v.push_str(macaroon_b64);
+    crate::b64::encode_std_into(macaroon_v2, &mut v);
     v.push_str(PARTS[1]);
     v.push_str(invoice);
     v.push_str(PARTS[2]);

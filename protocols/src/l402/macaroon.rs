@@ -63,26 +63,28 @@ impl Macaroon {
     /// Mint a macaroon signed with `root_key` (go-macaroon `New`: the key goes through
     /// `makeKey` first). An empty location is the same as none.
     pub fn new(root_key: &[u8], identifier: Vec<u8>, location: Option<Vec<u8>>) -> Macaroon {
-        Macaroon::with_chain_key(&make_key(root_key), identifier, location)
+        Macaroon::with_chain_key(&make_key(root_key), identifier, location.as_deref())
     }
 
-    /// [`Macaroon::new`] with `makeKey(root_key)` already computed.
+    /// [`Macaroon::new`] with `makeKey(root_key)` already computed. `identifier` becomes the
+    /// buffer the location and the caveats are appended to: a caller that gives it the
+    /// capacity for them (minting) spares the reallocation.
     pub(crate) fn with_chain_key(
         k0: &[u8; 32],
         identifier: Vec<u8>,
-        location: Option<Vec<u8>>,
+        location: Option<&[u8]>,
     ) -> Macaroon {
         let signature = hmac(k0, &identifier);
         let mut buf = identifier;
         // Room for the location and a few caveats: minting appends them one by one.
-        buf.reserve(location.as_ref().map_or(0, Vec::len) + 192);
+        buf.reserve(location.map_or(0, <[u8]>::len) + 192);
         let identifier = Span {
             start: 0,
             end: buf.len(),
         };
         let location = location.filter(|l| !l.is_empty()).map(|l| {
             let start = buf.len();
-            buf.extend_from_slice(&l);
+            buf.extend_from_slice(l);
             Span {
                 start,
                 end: buf.len(),

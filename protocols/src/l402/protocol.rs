@@ -62,25 +62,50 @@ impl L402 {
     /// `<service>_max_price_msat=<price>` when the price is [bound](Offer::bind_price). The
     /// offer is not validated here; [`challenge`](PaymentProtocol::challenge) does that.
     pub fn mint(&self, offer: &Offer, payment_hash: [u8; 32], now: u64) -> Macaroon {
+        use std::fmt::Write as _;
         let token_id = self.keys.token_id(&payment_hash);
         let k0 = self.keys.chain_key(&self.keys.root_key(&token_id));
-        let id = Identifier::new(payment_hash, token_id).encode().to_vec();
-        let mut m = Macaroon::with_chain_key(&k0, id, Some(super::LOCATION.as_bytes().to_vec()));
-        let svc = &offer.service;
-        m.add_first_party_caveat(format!("{}={svc}:0", caveat::SERVICES).as_bytes());
-        let caps = offer.capabilities.join(",");
-        m.add_first_party_caveat(format!("{svc}{}={caps}", caveat::CAPABILITIES_SUFFIX).as_bytes());
+        let svc = offer.service.as_str();
+        let caps_len: usize = offer.capabilities.iter().map(|c| c.len() + 1).sum();
+        // One buffer for the identifier, the location and every caveat (sized here, so the
+        // macaroon never reallocates it), and one for the caveat being written.
+        let mut id = Vec::with_capacity(
+            super::identifier::IDENTIFIER_LEN
+                + super::LOCATION.len()
+                + 3 * svc.len()
+                + caps_len
+                + 96,
+        );
+        id.extend_from_slice(&Identifier::new(payment_hash, token_id).encode());
+        let mut m = Macaroon::with_chain_key(&k0, id, Some(super::LOCATION.as_bytes()));
+        let mut c = String::with_capacity(svc.len() + caps_len + 40);
+        c.push_str(caveat::SERVICES);
+        c.push('=');
+        c.push_str(svc);
+        c.push_str(":0");
+        m.add_first_party_caveat(c.as_bytes());
+        c.clear();
+        c.push_str(svc);
+        c.push_str(caveat::CAPABILITIES_SUFFIX);
+        c.push('=');
+        for (i, cap) in offer.capabilities.iter().enumerate() {
+            if i > 0 {
+                c.push(',');
+            }
+            c.push_str(cap);
+        }
+        m.add_first_party_caveat(c.as_bytes());
         if let Some(valid_for) = offer.valid_for_secs {
+            c.clear();
             let until = now.saturating_add(valid_for);
-            m.add_first_party_caveat(
-                format!("{svc}{}={until}", caveat::VALID_UNTIL_SUFFIX).as_bytes(),
-            );
+            let _ = write!(c, "{svc}{}={until}", caveat::VALID_UNTIL_SUFFIX);
+            m.add_first_party_caveat(c.as_bytes());
         }
         if offer.bind_price {
+            c.clear();
             let price = offer.price_msat;
-            m.add_first_party_caveat(
-                format!("{svc}{}={price}", caveat::MAX_PRICE_SUFFIX).as_bytes(),
-            );
+            let _ = write!(c, "{svc}{}={price}", caveat::MAX_PRICE_SUFFIX);
+            m.add_first_party_caveat(c.as_bytes());
         }
         m
     }
@@ -173,7 +198,7 @@ impl PaymentProtocol for L402 {
         let invoice = invoice.ok_or(ChallengeError::InvoiceRequired)?;
         validate_offer(offer, invoice)?;
         let mac = self.mint(offer, invoice.payment_hash, now);
-        let value = client::challenge_value(&mac.to_base64(), &invoice.bolt11);
+        let value = client::challenge_value_v2(&mac.encode_v2(), &invoice.bolt11);
         if value.len() > MAX_HEADER_BYTES {
             return Err(ChallengeError::InvalidOffer(
                 "challenge larger than MAX_HEADER_BYTES",

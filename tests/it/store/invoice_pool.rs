@@ -112,18 +112,20 @@ async fn pooled_invoices_survive_a_restart(backend: Backend) {
     let seller = net.add_node("seller", 0);
     let store = db.open().await;
     let (paywall, running) = gateway(&config, &seller, store.clone()).await;
-    // Front full, reserve full.
+    // Front full, reserve full, and the workers' count of it (the reserve gauge) says so.
     until(
         "pool filled",
         async || {
             paywall.pool().stock("api") == POOL
                 && store.pool_count("api", 0).await.unwrap() == POOL as u64
+                && paywall.pool().reserve("api") == Some(POOL)
         },
         async || {
             format!(
-                "front {} reserve {:?} stats {:?}",
+                "front {} reserve {:?} counted {:?} stats {:?}",
                 paywall.pool().stock("api"),
                 store.pool_count("api", 0).await,
+                paywall.pool().reserve("api"),
                 paywall.pool().stats()
             )
         },
