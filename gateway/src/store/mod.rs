@@ -19,6 +19,7 @@
 //! when a store is attached.
 
 pub mod admin;
+mod debits;
 mod error;
 mod journal;
 mod lazy;

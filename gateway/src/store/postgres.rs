@@ -28,6 +28,12 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// No group committer of session debits: PostgreSQL shares WAL flushes between
+    /// concurrent commits by itself.
+    fn debits(&self) -> Option<&super::debits::Debits> {
+        None
+    }
+
     /// Connect to `url` with a pool of `max_connections` and migrate. Requests wait at most
     /// `acquire_timeout` for a connection before failing as unavailable (→ 503).
     pub async fn connect(

@@ -10,11 +10,17 @@
 pub(crate) const COLUMNS: &str =
     "id, route, deposited, spent, state, last_used, idle_timeout, return_invoice, payer";
 
+/// A deduction: `$1` id, `$2` route, `$3` sats, `$4` now (with `RETURNING` [`COLUMNS`]).
+pub(crate) const DEBIT: &str = "UPDATE sessions SET spent = spent + $3, last_used = $4, \
+    updated_at = $4 WHERE id = $1 AND protocol = 'mpp' AND route = $2 AND state = 'open' \
+    AND deposited - spent >= $3";
+
 /// Closed sessions are kept this long (answering `session-closed`), then purged.
 pub(crate) const CLOSED_RETENTION_SECS: u64 = 30 * 86_400;
 
-/// Implement `SessionStore` for a struct with a `pool: sqlx::Pool<$db>` field; `$claim` is the
-/// backend's idle-claim statement (`$1` now, `$2` limit, `$3` purge time of closed rows).
+/// Implement `SessionStore` for a struct with a `pool: sqlx::Pool<$db>` field and a
+/// `debits(&self) -> Option<&Debits>` method (the group committer of debits, if any); `$claim`
+/// is the backend's idle-claim statement (`$1` now, `$2` limit, `$3` purge time of closed rows).
 macro_rules! impl_sql_sessions {
     ($ty:ty, $db:ty, claim = $claim:expr) => {
         fn mpp_session_from_row(
@@ -141,14 +147,22 @@ macro_rules! impl_sql_sessions {
                 now: u64,
             ) -> StoreResult<Result<$crate::store::MppSessionRecord, gate402_protocols::VerifyError>>
             {
+                let (sats, now) = (to_i64(sats, "sats")?, to_i64(now, "now")?);
+                // Group commit where the backend has one (SQLite, `store::debits`).
+                if let Some(debits) = self.debits() {
+                    if let Some(done) = debits.debit(id, route, sats, now).await {
+                        return match done? {
+                            Some(rec) => Ok(Ok(rec)),
+                            None => Ok(Err(self.mpp_session_refusal(id, Some(route)).await?)),
+                        };
+                    }
+                }
                 self.mpp_session_step(
-                    "UPDATE sessions SET spent = spent + $3, last_used = $4, updated_at = $4 \
-                     WHERE id = $1 AND protocol = 'mpp' AND route = $2 AND state = 'open' \
-                     AND deposited - spent >= $3",
+                    $crate::store::sql_sessions::DEBIT,
                     id,
                     Some(route),
-                    to_i64(sats, "sats")?,
-                    to_i64(now, "now")?,
+                    sats,
+                    now,
                 )
                 .await
             }

@@ -10,7 +10,8 @@
 //! is harmless: a reserve row that was never handed out is forgotten (an unused invoice
 //! expires in LND), and a claim that is undone hands its invoice out again — a second client
 //! paying an invoice that was already paid is refused by LND, and a preimage only ever opens
-//! the tokens of the payment hash its payer paid. Payments, uses and sessions stay `FULL`.
+//! the tokens of the payment hash its payer paid. Payments, uses and sessions stay `FULL`;
+//! session debits are group-committed (`store::debits`).
 
 use std::{path::Path, time::Duration};
 
@@ -21,11 +22,12 @@ use sqlx::{
 
 use super::{
     admin::impl_sql_admin,
+    debits::Debits,
     error::{classify, to_i64, to_u64},
     migrate::{apply_migrations, SQLITE},
     settlements::impl_sql_settlements,
     sql::impl_sql_store,
-    sql_sessions::impl_sql_sessions,
+    sql_sessions::{impl_sql_sessions, COLUMNS, DEBIT},
     LedgerFilter, PaymentRecord, PooledInvoice, StoreError, StoreResult, Totals,
 };
 
@@ -35,6 +37,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The invoice pool's connections (`synchronous = NORMAL`; see the module doc).
     rows: SqlitePool,
+    /// Group commit of session debits (`None` when opened outside a runtime).
+    debits: Option<Debits>,
 }
 
 impl SqliteStore {
@@ -68,6 +72,7 @@ impl SqliteStore {
         busy_timeout: Duration,
     ) -> StoreResult<SqliteStore> {
         let in_memory = options.get_filename() == Path::new(":memory:");
+        let file = options.get_filename().to_path_buf();
         let rows_options = options.clone().synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -91,7 +96,19 @@ impl SqliteStore {
                 .await
                 .map_err(classify)?
         };
-        Ok(SqliteStore { pool, rows })
+        // A private in-memory database has no file for the committer to open.
+        let debits = (!in_memory)
+            .then(|| {
+                let debit = format!("{DEBIT} RETURNING {COLUMNS}");
+                Debits::start(&file, busy_timeout, debit)
+            })
+            .flatten();
+        Ok(SqliteStore { pool, rows, debits })
+    }
+
+    /// The group committer of session debits.
+    pub(crate) fn debits(&self) -> Option<&Debits> {
+        self.debits.as_ref()
     }
 
     /// The connections of the invoice pool's rows.
