@@ -37,7 +37,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The invoice pool's connections (`synchronous = NORMAL`; see the module doc).
     rows: SqlitePool,
-    /// Group commit of session debits (`None` when opened outside a runtime).
+    /// Group commit of session debits (`None` for an in-memory database, or when the
+    /// committer's own connection cannot open the file: debits then go one by one).
     debits: Option<Debits>,
 }
 

@@ -68,14 +68,12 @@ impl L402 {
         let svc = offer.service.as_str();
         let caps_len: usize = offer.capabilities.iter().map(|c| c.len() + 1).sum();
         // One buffer for the identifier, the location and every caveat (sized here, so the
-        // macaroon never reallocates it), and one for the caveat being written.
-        let mut id = Vec::with_capacity(
-            super::identifier::IDENTIFIER_LEN
-                + super::LOCATION.len()
-                + 3 * svc.len()
-                + caps_len
-                + 96,
-        );
+        // macaroon never reallocates it: at least what `with_chain_key` reserves, 192 bytes of
+        // caveats; the four caveats take 4 × the service name + the capabilities + ≤ 94),
+        // and one for the caveat being written.
+        let caveats = (4 * svc.len() + caps_len + 96).max(192);
+        let mut id =
+            Vec::with_capacity(super::identifier::IDENTIFIER_LEN + super::LOCATION.len() + caveats);
         id.extend_from_slice(&Identifier::new(payment_hash, token_id).encode());
         let mut m = Macaroon::with_chain_key(&k0, id, Some(super::LOCATION.as_bytes()));
         let mut c = String::with_capacity(svc.len() + caps_len + 40);
