@@ -253,15 +253,18 @@ pub fn sessions(buyer: &Buyer, n: usize) -> Vec<String> {
     (0..n).map(|_| buyer.session()).collect()
 }
 
-/// The sum of the gateway's metric samples named `name` whose labels contain every one of
-/// `labels` (`outcome="unavailable"`), from its admin listener.
-pub fn metric(admin: &str, name: &str, labels: &[&str]) -> f64 {
-    let text = Command::new("curl")
+/// The gateway's metrics text, from its admin listener (empty if it does not answer).
+fn scrape(admin: &str) -> String {
+    Command::new("curl")
         .args(["-s", &format!("http://{admin}/_gate402/metrics")])
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The sum of the samples in `text` named `name` whose labels contain every one of `labels`.
+fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .filter(|l| labels.iter().all(|want| l.contains(want)))
@@ -269,37 +272,32 @@ pub fn metric(admin: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-/// Whether the gateway's metrics name `name` at all.
-fn has_metric(admin: &str, name: &str) -> bool {
-    let text = Command::new("curl")
-        .args(["-s", &format!("http://{admin}/_gate402/metrics")])
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .unwrap_or_default();
-    text.contains(&format!("# TYPE {name} "))
+/// The sum of the gateway's metric samples named `name` whose labels contain every one of
+/// `labels` (`outcome="unavailable"`), from its admin listener.
+pub fn metric(admin: &str, name: &str, labels: &[&str]) -> f64 {
+    sum(&scrape(admin), name, labels)
 }
 
 /// Wait until the gateway's pool for `route` holds `size` invoices in its memory front and
 /// as many in the store's reserve (metrics), at most `limit`. Returns (front, reserve).
 pub fn wait_pool(admin: &str, route: &str, size: usize, limit: Duration) -> (usize, usize) {
+    const RESERVE: &str = "gate402_invoice_pool_reserve";
     let start = Instant::now();
     let route = format!("route=\"{route}\"");
     let mut full_since = None;
     loop {
-        let front = metric(admin, "gate402_invoice_pool_size", &[&route]) as usize;
+        let text = scrape(admin);
+        let front = sum(&text, "gate402_invoice_pool_size", &[&route]) as usize;
         // The workers count the reserve once the front is full. A gateway that shows no
         // reserve gauge 10 s after (an older build, in A/B runs) is waited for by its front.
-        let reserve = match has_metric(admin, "gate402_invoice_pool_reserve") {
-            true => metric(admin, "gate402_invoice_pool_reserve", &[&route]) as usize,
-            false
-                if front >= size
-                    && full_since.get_or_insert_with(Instant::now).elapsed()
-                        > Duration::from_secs(10) =>
-            {
-                size
-            }
-            false => 0,
+        let reserve = if text.contains(&format!("# TYPE {RESERVE} ")) {
+            sum(&text, RESERVE, &[&route]) as usize
+        } else if front >= size
+            && full_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(10)
+        {
+            size
+        } else {
+            0
         };
         if (front >= size && reserve >= size) || start.elapsed() > limit {
             return (front, reserve);

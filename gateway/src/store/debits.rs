@@ -27,7 +27,7 @@ use std::{path::Path, time::Duration};
 use rusqlite::{named_params, OptionalExtension as _, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{MppSessionRecord, StoreError, StoreResult};
+use super::{error::sqlite_transient, MppSessionRecord, StoreError, StoreResult};
 
 /// Most debits in one transaction.
 const BATCH: usize = 128;
@@ -189,15 +189,12 @@ fn record(r: Raw) -> StoreResult<MppSessionRecord> {
 }
 
 /// A failed batch's error for one of its callers: retryable when the database is busy,
-/// locked, full or failing I/O (as `store::error::classify` sorts SQLite's codes).
+/// locked, full or failing I/O (the codes `store::error::classify` treats so).
 fn store_error(e: &rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode as C;
-    let transient = matches!(
-        e.sqlite_error_code(),
-        Some(
-            C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::DiskFull | C::CannotOpen
-        )
-    );
+    let transient = match e {
+        rusqlite::Error::SqliteFailure(f, _) => sqlite_transient(i64::from(f.extended_code)),
+        _ => false,
+    };
     let cause = sqlx::Error::Protocol(format!("session debits not committed: {e}"));
     if transient {
         StoreError::Unavailable(cause)

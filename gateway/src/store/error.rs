@@ -82,15 +82,19 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 /// LOCKED, IOERR, FULL, CANTOPEN) that describe a database that may work again shortly.
 fn transient_code(code: &str, sqlite: bool) -> bool {
     if sqlite {
-        return code
-            .parse::<i64>()
-            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14));
+        return code.parse::<i64>().is_ok_and(sqlite_transient);
     }
     code.starts_with("08")
         || code.starts_with("53")
         || code.starts_with("57P")
         || code == "40001"
         || code == "40P01"
+}
+
+/// Whether an SQLite result code (primary or extended) is BUSY, LOCKED, IOERR, FULL or
+/// CANTOPEN: a database that may work again shortly.
+pub(crate) fn sqlite_transient(code: i64) -> bool {
+    matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)
 }
 
 /// A `u64` as the signed 64-bit integer both databases store.
