@@ -38,6 +38,7 @@ mod roundtrip;
 mod secret_leaks;
 mod secrets;
 mod server;
+mod sticky;
 mod store;
 mod tls;
 mod upgrade;

@@ -44,3 +44,36 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_keep_alive_connection_whose_next_head_never_completes_is_disconnected() {
+    let app = Router::new().route("/", get(|| async { "ok" }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = server::spawn_with(listener, app, Duration::from_millis(300)).unwrap();
+    let mut conn = TcpStream::connect(running.addr).await.unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    // The next head is trickled in and never finished: the connection closes (between 1× and
+    // 2× the head timeout after the last request; bounded generously here).
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "connection still open after twice the head timeout"
+    );
+    running.shutdown().await.unwrap();
+}

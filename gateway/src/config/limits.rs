@@ -22,7 +22,8 @@ pub struct LimitsConfig {
     /// Seconds a connection may stay open without a request in flight (keep-alive idle);
     /// then it is closed (HTTP/2: `GOAWAY`). A new connection must start its first request
     /// within `server.header_read_timeout_secs`, and an HTTP/1.1 keep-alive connection its
-    /// next one too (hyper times every wait for a head): for HTTP/1.1 the smaller applies.
+    /// next one too: for HTTP/1.1 the smaller applies. Checked once per that time per
+    /// connection, so a connection closes between 1× and 2× it after its last request.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_secs: u64,
     /// Open client connections at most. Beyond it new connections are not accepted: they wait

@@ -93,7 +93,9 @@ pub struct ServerConfig {
     /// Seconds to wait for the upstream's response head.
     #[serde(default = "default_upstream_timeout")]
     pub upstream_timeout_secs: u64,
-    /// Seconds a client may take to send its request head.
+    /// Seconds a client may take to send its request head: a new connection's first head
+    /// must be complete within it; an HTTP/1.1 keep-alive connection with no request for
+    /// between 1× and 2× it (or the idle timeout, if smaller) is closed.
     #[serde(default = "default_header_timeout")]
     pub header_read_timeout_secs: u64,
     /// `Retry-After` seconds sent with 503 answers during rail outages.

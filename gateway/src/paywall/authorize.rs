@@ -16,8 +16,9 @@ use crate::error::GateError;
 
 /// Request headers that carry credentials; removed before forwarding upstream. Typed names:
 /// removing by `HeaderName` skips parsing a string per lookup. `Authorization` first: the
-/// others are rare (`strip_credentials`, `fast.rs`).
-pub(super) const CREDENTIAL_HEADERS: [http::HeaderName; 6] = [
+/// others are rare (`strip_credentials`, `fast.rs`). A `static`: a `const` array would be built
+/// and dropped again at every use (per header name in the scans).
+pub(super) static CREDENTIAL_HEADERS: [http::HeaderName; 6] = [
     http::header::AUTHORIZATION,
     http::HeaderName::from_static("payment-authorization"),
     http::HeaderName::from_static("grpc-metadata-macaroon"),

@@ -16,6 +16,7 @@
 //! request, so a paid WebSocket is paid once, at its opening handshake.
 
 pub mod headers;
+pub mod sticky;
 pub mod upstream;
 
 use std::{
@@ -96,23 +97,57 @@ impl Proxy {
         self
     }
 
-    fn target(&self, uri: &Uri) -> Result<Uri, GateError> {
+    /// The upstream's path and query for a request to `uri` (its own, after the upstream's
+    /// base path if there is one).
+    fn path(&self, uri: &Uri) -> Result<PathAndQuery, GateError> {
         let base = self.inner.base_path.as_str();
-        let mut parts = self.inner.upstream.base.clone().into_parts();
-        parts.path_and_query = match uri.path_and_query() {
+        match uri.path_and_query() {
             // No base path: the request's own path and query, as parsed (no copy).
-            Some(pq) if base.is_empty() => Some(pq.clone()),
-            pq => Some(
-                format!("{base}{}", pq.map_or("/", PathAndQuery::as_str))
-                    .parse()
-                    .map_err(|_| GateError::Upstream("invalid request path".into()))?,
-            ),
-        };
+            Some(pq) if base.is_empty() => Ok(pq.clone()),
+            pq => format!("{base}{}", pq.map_or("/", PathAndQuery::as_str))
+                .parse()
+                .map_err(|_| GateError::Upstream("invalid request path".into())),
+        }
+    }
+
+    /// The absolute URI of `path` on the upstream (what the pooled client takes).
+    fn absolute(&self, path: PathAndQuery) -> Result<Uri, GateError> {
+        let mut parts = self.inner.upstream.base.clone().into_parts();
+        parts.path_and_query = Some(path);
         Uri::from_parts(parts).map_err(|_| GateError::Upstream("invalid upstream URI".into()))
     }
 
+    /// Send `req` (its URI still to be set) on the client connection's own upstream
+    /// connection when there is a [`sticky::Slot`] for it, else on a pooled connection.
+    async fn exchange(
+        &self,
+        mut req: Request<Body>,
+        client: &upstream::UpstreamClient,
+        slot: Option<sticky::Slot>,
+        path: PathAndQuery,
+    ) -> Result<Response<Body>, GateError> {
+        let path = match (slot, &self.inner.clients.sticky) {
+            (Some(slot), Some(connector)) => {
+                *req.uri_mut() = Uri::from(path.clone());
+                match sticky::send(&slot, connector, &self.inner.upstream.base, req).await {
+                    Ok(resp) => return Ok(resp),
+                    Err(sticky::Failed::NotSent(r)) => req = *r,
+                    Err(sticky::Failed::Connect(e)) => return Err(upstream_error(&*e)),
+                    Err(sticky::Failed::Hyper(e)) => return Err(upstream_error(&e)),
+                }
+                path
+            }
+            _ => path,
+        };
+        *req.uri_mut() = self.absolute(path)?;
+        match client.request(req).await {
+            Ok(resp) => Ok(resp.map(Body::new)),
+            Err(e) => Err(upstream_error(&e)),
+        }
+    }
+
     async fn forward(self, mut req: Request<Body>) -> Result<Response<Body>, GateError> {
-        let target = self.target(req.uri())?;
+        let path = self.path(req.uri())?;
         let client_ip = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -122,6 +157,10 @@ impl Proxy {
         let upgrade = upgrade_protocol(req.headers());
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let hold = req.extensions_mut().remove::<ConnectionHold>();
+        let slot = req
+            .extensions_mut()
+            .remove::<sticky::Slot>()
+            .filter(|_| upgrade.is_none());
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
         if let Some(protocol) = &upgrade {
@@ -137,7 +176,6 @@ impl Proxy {
         if let Some(host) = &self.inner.host {
             headers.insert(header::HOST, host.clone());
         }
-        *req.uri_mut() = target;
         // The client picks the wire version: HTTP/1.1 for http:// and upgrades,
         // prior-knowledge HTTP/2 for h2c://, ALPN for https://.
         *req.version_mut() = Version::HTTP_11;
@@ -147,12 +185,13 @@ impl Proxy {
         };
         let limit = req.extensions().get::<StreamedBodyLimit>().cloned();
 
-        let mut resp = match tokio::time::timeout(self.inner.timeout, client.request(req)).await {
+        let exchange = self.exchange(req, client, slot, path);
+        let mut resp = match tokio::time::timeout(self.inner.timeout, exchange).await {
             Err(_) => return Err(GateError::UpstreamTimeout),
             Ok(Err(e)) => {
                 return Err(match limit.and_then(|l| l.exceeded()) {
                     Some(limit) => GateError::BodyTooLarge { limit },
-                    None => GateError::Upstream(error_chain(&e)),
+                    None => e,
                 })
             }
             Ok(Ok(resp)) => resp,
@@ -176,10 +215,14 @@ impl Proxy {
             tokio::spawn(tunnel(client_side, upstream_side, hold));
             return Ok(Response::from_parts(parts, Body::empty()));
         }
-        let (mut parts, body) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, Body::new(body)))
+        strip_hop_by_hop(resp.headers_mut());
+        Ok(resp)
     }
+}
+
+/// A failed upstream exchange, with its causes.
+fn upstream_error(e: &(dyn std::error::Error + 'static)) -> GateError {
+    GateError::Upstream(error_chain(e))
 }
 
 /// `e` and its sources, `: `-joined (hyper's top-level messages alone say little).

@@ -111,6 +111,9 @@ pub struct Clients {
     pub main: UpstreamClient,
     /// `Connection: upgrade` requests.
     pub upgrades: UpstreamClient,
+    /// Connects the client connections' own upstream connections (`http://` only; see
+    /// [`super::sticky`]).
+    pub sticky: Option<HttpConnector>,
 }
 
 impl Clients {
@@ -132,6 +135,7 @@ impl Clients {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new());
         let plain_h1 = UpstreamClient::Plain(builder.build(tcp.clone()));
+        let sticky = (upstream.kind == UpstreamKind::Http1).then(|| tcp.clone());
         let (main, h1) = match upstream.kind {
             UpstreamKind::Http1 => (plain_h1.clone(), plain_h1),
             UpstreamKind::H2c => (
@@ -155,7 +159,11 @@ impl Clients {
                 )
             }
         };
-        Ok(Clients { main, upgrades: h1 })
+        Ok(Clients {
+            main,
+            upgrades: h1,
+            sticky,
+        })
     }
 }
 

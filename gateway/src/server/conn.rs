@@ -2,18 +2,22 @@
 //! (ALPN `h2` / `http/1.1`, or the h2c preface on plain TCP), hyper serving, and the
 //! connection's deadlines:
 //!
-//! * the first request must start within the header timeout of the connection being ready;
-//! * afterwards, a connection with no request in flight and none started for the idle
-//!   timeout is closed (after between 1× and 2× the idle timeout). HTTP/1.1 keep-alive
-//!   connections also close when their next request head is not complete within the header
-//!   timeout (hyper 1.x arms its header timer whenever it waits for a head), so for HTTP/1.1
-//!   the effective idle time is the smaller of the two;
+//! * the first request's head must be complete within the header timeout of the connection
+//!   being ready (else it is asked to close, and dropped one header timeout later if it
+//!   still has not: hyper's graceful close waits for a first head in progress);
+//! * afterwards, a connection with no request in flight and none started for its idle time
+//!   is closed (after between 1× and 2× that time). The idle time of HTTP/1.1 is the smaller
+//!   of the idle and header timeouts (a keep-alive connection's next head — also one trickled
+//!   in byte by byte — must come within about the header timeout), of HTTP/2 the idle
+//!   timeout. hyper's own head timer is off: it armed a timer for every request
+//!   (`docs/benchmarks.md`, session 12); one deadline per connection does the same work;
 //! * on server shutdown, every connection is asked to close.
 //!
-//! Closing is always hyper's *graceful* shutdown: HTTP/1.1 finishes the response in flight
-//! (or closes an idle or half-read connection), HTTP/2 sends `GOAWAY` and lets open streams
-//! finish — a deadline never cuts a request. Request-head size, count and read time are
-//! hyper's own checks (431, and close on timeout), configured in [`super::listener`].
+//! Closing is hyper's *graceful* shutdown: HTTP/1.1 finishes the response in flight (or
+//! closes an idle connection, also one halfway through a later request's head), HTTP/2 sends
+//! `GOAWAY` and lets open streams finish — a deadline never cuts a request. Only a connection
+//! still idle one period after being asked to close is dropped. Request-head size and count are hyper's own
+//! checks (431), configured in [`super::listener`].
 //!
 //! "In flight" lasts until the response body has been sent ([`TrackedBody`]), so a long gRPC
 //! stream keeps its connection; the tracking is two atomics per request, no allocation. The
@@ -22,13 +26,14 @@
 
 use std::{
     convert::Infallible,
+    future::Future,
     net::SocketAddr,
     pin::Pin,
     sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
-    task::{Context, Poll},
+    task::{Context, Poll, Wake, Waker},
     time::Duration,
 };
 
@@ -37,6 +42,7 @@ use axum::{
     extract::ConnectInfo,
 };
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
@@ -84,6 +90,8 @@ pub(super) struct Logs {
 struct Activity {
     started: AtomicU64,
     in_flight: AtomicUsize,
+    /// An HTTP/2 connection (its idle time is the idle timeout alone).
+    h2: AtomicBool,
     _slot: ConnectionSlot,
 }
 
@@ -192,14 +200,23 @@ async fn drive<I>(
     let activity = Arc::new(Activity {
         started: AtomicU64::new(0),
         in_flight: AtomicUsize::new(0),
+        h2: AtomicBool::new(false),
         _slot: slot,
     });
     let router = shared.router.clone();
     let counted = activity.clone();
+    // The connection's own upstream connection (HTTP/1.1; see `proxy::sticky`).
+    let sticky = crate::proxy::sticky::Slot::default();
     let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         let guard = InFlight::start(&counted);
+        let h2 = req.version() == http::Version::HTTP_2;
         let ext = req.extensions_mut();
         ext.insert(ConnectInfo(remote));
+        if h2 {
+            counted.h2.store(true, Ordering::Relaxed);
+        } else {
+            ext.insert(sticky.clone());
+        }
         if https {
             ext.insert(Https);
         }
@@ -214,51 +231,177 @@ async fn drive<I>(
     });
     let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
-    let mut shutdown = shared.shutdown.clone();
-    let mut deadline = Instant::now() + shared.header_timeout;
-    let mut seen = 0;
-    let mut closing = false;
-    loop {
-        // `biased`: the connection first, no random branch order per poll.
-        tokio::select! {
-            biased;
-            done = conn.as_mut() => {
-                if let Err(e) = done {
-                    let requests = activity.started.load(Ordering::Relaxed);
-                    log_connection_error(&shared.logs, remote, &*e, requests);
-                }
-                return;
+    let mut watch = Watchdog::new(shared, &activity, remote);
+    let done = std::future::poll_fn(|cx| {
+        watch.wake_to(cx);
+        loop {
+            if let Poll::Ready(done) = conn.as_mut().poll(cx) {
+                return Poll::Ready(done);
             }
-            () = tokio::time::sleep_until(deadline), if !closing => {
-                let started = activity.started.load(Ordering::Relaxed);
-                if started == seen && activity.in_flight.load(Ordering::Relaxed) == 0 {
-                    if started == 0 {
-                        if let Some(times) = shared.logs.no_request.hit() {
-                            tracing::info!(
-                                peer = %remote,
-                                times,
-                                "closing a connection that sent no request within the header timeout"
-                            );
-                        }
-                    } else {
-                        tracing::debug!(
-                            peer = %remote,
-                            requests = started,
-                            "closing an idle connection"
-                        );
-                    }
-                    conn.as_mut().graceful_shutdown();
-                    closing = true;
-                } else {
-                    seen = started;
-                    deadline = Instant::now() + shared.idle_timeout;
-                }
-            }
-            _ = shutdown.changed(), if !closing => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
+            match watch.check() {
+                Close::No => return Poll::Pending,
+                // Graceful: hyper finishes what is in flight; poll it again to let it act.
+                Close::Graceful => conn.as_mut().graceful_shutdown(),
+                Close::Now => return Poll::Ready(Ok(())),
             }
         }
+    })
+    .await;
+    if let Err(e) = done {
+        let requests = activity.started.load(Ordering::Relaxed);
+        log_connection_error(&shared.logs, remote, &*e, requests);
+    }
+}
+
+/// The connection's deadline and the server's shutdown signal, polled only when one of them
+/// woke the connection task (through [`SideWaker`]), not on every wake-up hyper causes — a
+/// `select!` polled the `Sleep` and the `watch` each time, ≈ 0.5 µs per request.
+struct Watchdog<'a> {
+    shared: &'a Shared,
+    activity: &'a Activity,
+    remote: SocketAddr,
+    side: Arc<SideWaker>,
+    waker: Waker,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Requests started at the last deadline.
+    seen: u64,
+    /// Shutting down: nothing more to watch.
+    closing: bool,
+    /// Asked to close for being idle: still idle at the next deadline → closed at once.
+    asked: bool,
+}
+
+/// What the connection task does after a [`Watchdog::check`].
+enum Close {
+    No,
+    Graceful,
+    /// Drop the connection (no request in flight).
+    Now,
+}
+
+/// Wakes the connection task for its deadline or shutdown and notes that it did.
+#[derive(Default)]
+struct SideWaker {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for SideWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<'a> Watchdog<'a> {
+    fn new(shared: &'a Shared, activity: &'a Activity, remote: SocketAddr) -> Self {
+        let side = Arc::new(SideWaker::default());
+        // Poll both once, to register them.
+        side.woken.store(true, Ordering::Relaxed);
+        let mut rx = shared.shutdown.clone();
+        Watchdog {
+            shared,
+            activity,
+            remote,
+            waker: Waker::from(side.clone()),
+            side,
+            sleep: Box::pin(tokio::time::sleep_until(
+                Instant::now() + shared.header_timeout,
+            )),
+            shutdown: Box::pin(async move {
+                let _ = rx.changed().await;
+            }),
+            seen: 0,
+            closing: false,
+            asked: false,
+        }
+    }
+
+    /// Where the deadline and shutdown wake the task: its current waker.
+    fn wake_to(&self, cx: &Context<'_>) {
+        self.side.task.register(cx.waker());
+    }
+
+    /// Whether the connection is to close: the server shuts down, or the connection stayed
+    /// idle past its deadline. Cheap (one atomic swap) unless the deadline or the shutdown
+    /// woke the task.
+    fn check(&mut self) -> Close {
+        if self.closing || !self.side.woken.swap(false, Ordering::AcqRel) {
+            return Close::No;
+        }
+        let waker = self.waker.clone();
+        let mut cx = Context::from_waker(&waker);
+        if self.shutdown.as_mut().poll(&mut cx).is_ready() {
+            self.closing = true;
+            return Close::Graceful;
+        }
+        while self.sleep.as_mut().poll(&mut cx).is_ready() {
+            if !self.idle() {
+                continue;
+            }
+            if self.asked {
+                // Still idle one period after being asked: a head hyper is still waiting
+                // for (its graceful close waits for a first request's head to complete).
+                return Close::Now;
+            }
+            self.asked = true;
+            let started = self.activity.started.load(Ordering::Relaxed);
+            let wait = if started == 0 {
+                self.shared.header_timeout
+            } else {
+                self.period()
+            };
+            self.sleep.as_mut().reset(Instant::now() + wait);
+            return Close::Graceful;
+        }
+        Close::No
+    }
+
+    /// The idle time of this connection (see the module docs).
+    fn period(&self) -> Duration {
+        let s = self.shared;
+        if self.activity.h2.load(Ordering::Relaxed) {
+            s.idle_timeout
+        } else {
+            s.idle_timeout.min(s.header_timeout)
+        }
+    }
+
+    /// At the deadline: whether the connection was idle since the last one (no request
+    /// started, none in flight); if not, the next deadline is set.
+    fn idle(&mut self) -> bool {
+        let a = self.activity;
+        let started = a.started.load(Ordering::Relaxed);
+        if started != self.seen || a.in_flight.load(Ordering::Relaxed) != 0 {
+            self.seen = started;
+            let period = self.period();
+            self.sleep.as_mut().reset(Instant::now() + period);
+            return false;
+        }
+        if self.asked {
+            return true;
+        }
+        if started == 0 {
+            if let Some(times) = self.shared.logs.no_request.hit() {
+                tracing::info!(
+                    peer = %self.remote,
+                    times,
+                    "closing a connection that sent no request within the header timeout"
+                );
+            }
+        } else {
+            tracing::debug!(
+                peer = %self.remote,
+                requests = started,
+                "closing an idle connection"
+            );
+        }
+        true
     }
 }
 

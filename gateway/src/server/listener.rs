@@ -93,8 +93,11 @@ impl ListenerOptions {
             let mut h1 = b.http1();
             // The read buffer bounds the head (hyper answers 431 when a head fills it); hyper's
             // smallest is 8 KiB.
+            // No head timer of hyper's: it arms (allocates, registers, drops) a timer for
+            // every request; the connection task's deadline bounds head reads instead
+            // (`conn.rs`).
             h1.timer(TokioTimer::new())
-                .header_read_timeout(self.header_read_timeout)
+                .header_read_timeout(None)
                 .max_buf_size(l.max_header_bytes.max(8192));
             // hyper keeps up to 100 header slots on the stack; another count allocates.
             if l.max_headers != 100 {
