@@ -238,7 +238,7 @@ async fn drive<I>(
             if let Poll::Ready(done) = conn.as_mut().poll(cx) {
                 return Poll::Ready(done);
             }
-            match watch.check() {
+            match watch.check(cx) {
                 Close::No => return Poll::Pending,
                 // Graceful: hyper finishes what is in flight; poll it again to let it act.
                 Close::Graceful => conn.as_mut().graceful_shutdown(),
@@ -270,6 +270,8 @@ struct Watchdog<'a> {
     closing: bool,
     /// Asked to close for being idle: still idle at the next deadline → closed at once.
     asked: bool,
+    /// The task waker last registered in `side`.
+    registered: Option<Waker>,
 }
 
 /// What the connection task does after a [`Watchdog::check`].
@@ -319,21 +321,34 @@ impl<'a> Watchdog<'a> {
             seen: 0,
             closing: false,
             asked: false,
+            registered: None,
         }
     }
 
-    /// Where the deadline and shutdown wake the task: its current waker.
-    fn wake_to(&self, cx: &Context<'_>) {
+    /// Where the deadline and shutdown wake the task: its current waker, registered again
+    /// only when it changed (a task's waker rarely does; registering costs atomics per
+    /// wake-up). A side wake takes the registered waker: [`Watchdog::check`] registers it
+    /// again then.
+    fn wake_to(&mut self, cx: &Context<'_>) {
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return;
+        }
         self.side.task.register(cx.waker());
+        self.registered = Some(cx.waker().clone());
     }
 
     /// Whether the connection is to close: the server shuts down, or the connection stayed
     /// idle past its deadline. Cheap (one atomic swap) unless the deadline or the shutdown
     /// woke the task.
-    fn check(&mut self) -> Close {
+    fn check(&mut self, task: &Context<'_>) -> Close {
         if self.closing || !self.side.woken.swap(false, Ordering::AcqRel) {
             return Close::No;
         }
+        self.side.task.register(task.waker());
         let waker = self.waker.clone();
         let mut cx = Context::from_waker(&waker);
         if self.shutdown.as_mut().poll(&mut cx).is_ready() {
