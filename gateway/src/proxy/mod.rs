@@ -8,7 +8,8 @@
 //! Bodies stream both ways frame by frame, trailers included (gRPC's `grpc-status` /
 //! `grpc-message`): nothing is buffered. The upstream is HTTP/1.1, HTTP/2 prior knowledge or
 //! TLS with ALPN ([`upstream`]). A request body that passes the paid-route limit while
-//! streaming (see `paywall::body`) answers 413.
+//! streaming (see `paywall::body`) answers 413. An HTTP/1.1 client connection to an
+//! `http://` upstream keeps its own upstream connection ([`sticky`]); the rest is pooled.
 //!
 //! Protocol upgrades (`Connection: upgrade` + `Upgrade: websocket`, ...) are forwarded: when the
 //! upstream answers `101 Switching Protocols`, both connections are upgraded and bytes are
@@ -44,7 +45,7 @@ use crate::{
 use headers::{set_forwarded, strip_hop_by_hop, upgrade_protocol};
 pub use upstream::{Upstream, UpstreamError, UpstreamKind};
 
-/// A pooled reverse proxy to one upstream (HTTP/1.1, h2c or https). Cloning it (once per
+/// A reverse proxy to one upstream (HTTP/1.1, h2c or https). Cloning it (once per
 /// request, as a tower service) is one `Arc` increment.
 #[derive(Clone, Debug)]
 pub struct Proxy {
