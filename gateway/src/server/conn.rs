@@ -33,7 +33,7 @@ use std::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
-    task::{Context, Poll, Wake, Waker},
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -42,19 +42,19 @@ use axum::{
     extract::ConnectInfo,
 };
 use bytes::Bytes;
-use futures_util::task::AtomicWaker;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto,
 };
-use tokio::{net::TcpStream, sync::watch, time::Instant};
+use tokio::{net::TcpStream, sync::watch};
 use tower::ServiceExt;
 
 use super::{
     limits::{ConnectionSlot, Throttle},
     listener::Https,
     tls::ServerTls,
+    watchdog::{Close, Watchdog},
 };
 
 /// What every connection of one listener shares.
@@ -79,7 +79,7 @@ pub(super) struct Shared {
 pub(super) struct Logs {
     head_too_large: Throttle,
     head_timeout: Throttle,
-    no_request: Throttle,
+    pub(super) no_request: Throttle,
     h2_goaway: Throttle,
 }
 
@@ -87,11 +87,11 @@ pub(super) struct Logs {
 /// response not yet fully sent). It owns the connection's slot in the caps: the slot is freed
 /// when the last holder (the connection task, a response body, an upgraded tunnel) lets go.
 #[derive(Debug)]
-struct Activity {
-    started: AtomicU64,
-    in_flight: AtomicUsize,
+pub(super) struct Activity {
+    pub(super) started: AtomicU64,
+    pub(super) in_flight: AtomicUsize,
     /// An HTTP/2 connection (its idle time is the idle timeout alone).
-    h2: AtomicBool,
+    pub(super) h2: AtomicBool,
     _slot: ConnectionSlot,
 }
 
@@ -250,173 +250,6 @@ async fn drive<I>(
     if let Err(e) = done {
         let requests = activity.started.load(Ordering::Relaxed);
         log_connection_error(&shared.logs, remote, &*e, requests);
-    }
-}
-
-/// The connection's deadline and the server's shutdown signal, polled only when one of them
-/// woke the connection task (through [`SideWaker`]), not on every wake-up hyper causes — a
-/// `select!` polled the `Sleep` and the `watch` each time, ≈ 0.5 µs per request.
-struct Watchdog<'a> {
-    shared: &'a Shared,
-    activity: &'a Activity,
-    remote: SocketAddr,
-    side: Arc<SideWaker>,
-    waker: Waker,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    /// Requests started at the last deadline.
-    seen: u64,
-    /// Shutting down: nothing more to watch.
-    closing: bool,
-    /// Asked to close for being idle: still idle at the next deadline → closed at once.
-    asked: bool,
-    /// The task waker last registered in `side`.
-    registered: Option<Waker>,
-}
-
-/// What the connection task does after a [`Watchdog::check`].
-enum Close {
-    No,
-    Graceful,
-    /// Drop the connection (no request in flight).
-    Now,
-}
-
-/// Wakes the connection task for its deadline or shutdown and notes that it did.
-#[derive(Default)]
-struct SideWaker {
-    woken: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for SideWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
-    }
-}
-
-impl<'a> Watchdog<'a> {
-    fn new(shared: &'a Shared, activity: &'a Activity, remote: SocketAddr) -> Self {
-        let side = Arc::new(SideWaker::default());
-        // Poll both once, to register them.
-        side.woken.store(true, Ordering::Relaxed);
-        let mut rx = shared.shutdown.clone();
-        Watchdog {
-            shared,
-            activity,
-            remote,
-            waker: Waker::from(side.clone()),
-            side,
-            sleep: Box::pin(tokio::time::sleep_until(
-                Instant::now() + shared.header_timeout,
-            )),
-            shutdown: Box::pin(async move {
-                let _ = rx.changed().await;
-            }),
-            seen: 0,
-            closing: false,
-            asked: false,
-            registered: None,
-        }
-    }
-
-    /// Where the deadline and shutdown wake the task: its current waker, registered again
-    /// only when it changed (a task's waker rarely does; registering costs atomics per
-    /// wake-up). A side wake takes the registered waker: [`Watchdog::check`] registers it
-    /// again then.
-    fn wake_to(&mut self, cx: &Context<'_>) {
-        if self
-            .registered
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            return;
-        }
-        self.side.task.register(cx.waker());
-        self.registered = Some(cx.waker().clone());
-    }
-
-    /// Whether the connection is to close: the server shuts down, or the connection stayed
-    /// idle past its deadline. Cheap (one atomic swap) unless the deadline or the shutdown
-    /// woke the task.
-    fn check(&mut self, task: &Context<'_>) -> Close {
-        if self.closing || !self.side.woken.swap(false, Ordering::AcqRel) {
-            return Close::No;
-        }
-        self.side.task.register(task.waker());
-        let waker = self.waker.clone();
-        let mut cx = Context::from_waker(&waker);
-        if self.shutdown.as_mut().poll(&mut cx).is_ready() {
-            self.closing = true;
-            return Close::Graceful;
-        }
-        while self.sleep.as_mut().poll(&mut cx).is_ready() {
-            if !self.idle() {
-                continue;
-            }
-            if self.asked {
-                // Still idle one period after being asked: a head hyper is still waiting
-                // for (its graceful close waits for a first request's head to complete).
-                return Close::Now;
-            }
-            self.asked = true;
-            let started = self.activity.started.load(Ordering::Relaxed);
-            let wait = if started == 0 {
-                self.shared.header_timeout
-            } else {
-                self.period()
-            };
-            self.sleep.as_mut().reset(Instant::now() + wait);
-            return Close::Graceful;
-        }
-        Close::No
-    }
-
-    /// The idle time of this connection (see the module docs).
-    fn period(&self) -> Duration {
-        let s = self.shared;
-        if self.activity.h2.load(Ordering::Relaxed) {
-            s.idle_timeout
-        } else {
-            s.idle_timeout.min(s.header_timeout)
-        }
-    }
-
-    /// At the deadline: whether the connection was idle since the last one (no request
-    /// started, none in flight); if not, the next deadline is set.
-    fn idle(&mut self) -> bool {
-        let a = self.activity;
-        let started = a.started.load(Ordering::Relaxed);
-        if started != self.seen || a.in_flight.load(Ordering::Relaxed) != 0 {
-            self.seen = started;
-            let period = self.period();
-            self.sleep.as_mut().reset(Instant::now() + period);
-            return false;
-        }
-        if self.asked {
-            return true;
-        }
-        if started == 0 {
-            if let Some(times) = self.shared.logs.no_request.hit() {
-                tracing::info!(
-                    peer = %self.remote,
-                    times,
-                    "closing a connection that sent no request within the header timeout"
-                );
-            }
-        } else {
-            tracing::debug!(
-                peer = %self.remote,
-                requests = started,
-                "closing an idle connection"
-            );
-        }
-        true
     }
 }
 

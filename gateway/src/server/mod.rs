@@ -11,6 +11,7 @@ mod gateway;
 pub mod limits;
 pub mod listener;
 pub mod tls;
+mod watchdog;
 
 use std::{sync::Arc, time::Duration};
 
