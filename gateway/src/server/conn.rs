@@ -78,7 +78,6 @@ pub(super) struct Shared {
 #[derive(Debug, Default)]
 pub(super) struct Logs {
     head_too_large: Throttle,
-    head_timeout: Throttle,
     pub(super) no_request: Throttle,
     h2_goaway: Throttle,
 }
@@ -248,34 +247,23 @@ async fn drive<I>(
     })
     .await;
     if let Err(e) = done {
-        let requests = activity.started.load(Ordering::Relaxed);
-        log_connection_error(&shared.logs, remote, &*e, requests);
+        log_connection_error(&shared.logs, remote, &*e);
     }
 }
 
 /// The one log line of a connection that ended in error: limit hits (head too large → 431,
-/// no complete first request within the header timeout → closed, an HTTP/2 `GOAWAY` the
-/// gateway sent) at `info`, throttled; anything else (a keep-alive connection whose next
-/// request did not come within the header timeout — hyper times that wait too —, resets, TLS
-/// or protocol errors of a peer) at `debug`.
+/// an HTTP/2 `GOAWAY` the gateway sent) at `info`, throttled; anything else (resets, TLS or
+/// protocol errors of a peer) at `debug`. Head deadlines are the watchdog's (it logs a
+/// connection that sent no request itself): hyper's head timer is off.
 fn log_connection_error(
     logs: &Logs,
     remote: SocketAddr,
     e: &(dyn std::error::Error + Send + Sync + 'static),
-    requests: u64,
 ) {
     let hyper_err = e.downcast_ref::<hyper::Error>();
     if hyper_err.is_some_and(hyper::Error::is_parse_too_large) {
         if let Some(times) = logs.head_too_large.hit() {
             tracing::info!(peer = %remote, times, "request head over the limit: 431");
-        }
-    } else if hyper_err.is_some_and(hyper::Error::is_timeout) && requests == 0 {
-        if let Some(times) = logs.head_timeout.hit() {
-            tracing::info!(
-                peer = %remote,
-                times,
-                "request head not received within the header timeout: connection closed"
-            );
         }
     } else if let Some(reason) = local_h2_goaway(hyper_err) {
         if let Some(times) = logs.h2_goaway.hit() {
