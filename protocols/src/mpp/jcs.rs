@@ -111,6 +111,15 @@ mod tests {
     }
 
     #[test]
+    fn a_key_sorts_before_its_extensions() {
+        // RFC 8785 §3.2.3 compares member names, not their quoted forms: "" and "!a" order as
+        // the empty string first (the `jcs_diff` fuzz target found serde_jcs ordering them by
+        // `"` vs `!` after the opening quote, the other way round).
+        let v = json!({"!u20ac{": 1, "": 2, " ": 3, "1": 4});
+        assert_eq!(canonicalize(&v), "{\"\":2,\" \":3,\"!u20ac{\":1,\"1\":4}");
+    }
+
+    #[test]
     // The literal is the ECMAScript round-half-even vector written exactly as in RFC 8785.
     #[allow(clippy::excessive_precision)]
     fn numbers_follow_ecmascript() {
