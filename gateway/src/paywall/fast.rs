@@ -15,7 +15,7 @@
 //! Everything else — first use, revocation (a 402), quotas, single-use proofs, other
 //! protocols — goes to the full path unchanged ([`Fast::Slow`]). Results match it: the body
 //! limit, the paid rate limit (429), the credential headers stripped, the [`Receipt`] on the
-//! request and the `gate402_verify_seconds` observation.
+//! request (when the layer asks for it) and the `gate402_verify_seconds` observation.
 
 use axum::body::Body;
 use gate402_protocols::ProtocolId;
@@ -37,8 +37,14 @@ pub(crate) enum Fast {
 }
 
 impl Paywall {
-    /// See the module docs. `route` is the priced route [`Paywall::priced_route`] found.
-    pub(crate) fn authorize_cached(&self, route: &Route, req: Request<Body>) -> Fast {
+    /// See the module docs. `route` is the priced route [`Paywall::priced_route`] found;
+    /// `request_receipt`: put a copy of the receipt on the request too.
+    pub(crate) fn authorize_cached(
+        &self,
+        route: &Route,
+        req: Request<Body>,
+        request_receipt: bool,
+    ) -> Fast {
         let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
         let now = now_unix();
         let Some(verified) = self.cached_token(route, &req, now) else {
@@ -71,7 +77,9 @@ impl Paywall {
             m.verify_seconds.observe(t.elapsed().as_secs_f64());
         }
         req.headers_mut().remove(http::header::AUTHORIZATION);
-        req.extensions_mut().insert(receipt.clone());
+        if request_receipt {
+            req.extensions_mut().insert(receipt.clone());
+        }
         Fast::Paid(req, Box::new(receipt))
     }
 
@@ -131,8 +139,8 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn the_fast_lane_takes_a_token_once_the_full_path_verified_it() {
+    /// A paywall with one 1000-msat L402 route `api` (`/api/`) and a paid token for it.
+    async fn paywall_and_token() -> (Arc<Paywall>, String) {
         let net = SimNetwork::new();
         let buyer = net.add_node("buyer", 1_000_000);
         let seller = net.add_node("seller", 0);
@@ -175,43 +183,95 @@ mod tests {
             .unwrap()
             .mint(&offer, inv.payment_hash, now_unix());
         let token = format!("L402 {}:{}", mac.to_base64(), hex::encode(paid.preimage));
+        (Arc::new(paywall), token)
+    }
+
+    #[tokio::test]
+    async fn the_fast_lane_takes_a_token_once_the_full_path_verified_it() {
+        let (paywall, token) = paywall_and_token().await;
         let routes = paywall.routes();
         let route = &routes.routes()[0];
 
         // Not verified yet: the full path's, untouched.
-        let Fast::Slow(req) = paywall.authorize_cached(route, get(&token)) else {
+        let Fast::Slow(req) = paywall.authorize_cached(route, get(&token), true) else {
             panic!("an unseen token took the fast lane");
         };
         assert!(req.headers().contains_key(http::header::AUTHORIZATION));
         assert!(paywall.authorize(req).await.is_ok());
         // Verified once: decided here, stripped, with its receipt on the request.
-        let Fast::Paid(req, receipt) = paywall.authorize_cached(route, get(&token)) else {
+        let Fast::Paid(req, receipt) = paywall.authorize_cached(route, get(&token), true) else {
             panic!("a verified token missed the fast lane");
         };
         assert!(!req.headers().contains_key(http::header::AUTHORIZATION));
         assert_eq!(req.extensions().get::<Receipt>().unwrap().route, "api");
         assert_eq!((receipt.route.as_str(), receipt.price_msat), ("api", 1000));
         assert_eq!(receipt.verified.protocol, ProtocolId::L402);
+        // Behind a layer that keeps the receipt off the request: only the returned one.
+        let Fast::Paid(req, receipt) = paywall.authorize_cached(route, get(&token), false) else {
+            panic!("a verified token missed the fast lane");
+        };
+        assert!(req.extensions().get::<Receipt>().is_none());
+        assert_eq!(receipt.route, "api");
         // Another credential header, several tokens, or a wrong preimage: the full path.
         let mut req = get(&token);
         req.headers_mut()
             .insert("payment-signature", http::HeaderValue::from_static("e30="));
         assert!(matches!(
-            paywall.authorize_cached(route, req),
+            paywall.authorize_cached(route, req, true),
             Fast::Slow(_)
         ));
         let mut req = get(&token);
         req.headers_mut()
             .append(http::header::AUTHORIZATION, token.parse().unwrap());
         assert!(matches!(
-            paywall.authorize_cached(route, req),
+            paywall.authorize_cached(route, req, true),
             Fast::Slow(_)
         ));
         let last = if token.ends_with('0') { "1" } else { "0" };
         let forged = format!("{}{last}", &token[..token.len() - 1]);
         assert!(matches!(
-            paywall.authorize_cached(route, get(&forged)),
+            paywall.authorize_cached(route, get(&forged), true),
             Fast::Slow(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_layer_without_request_receipts_keeps_them_off_both_paths() {
+        use tower::{Layer, Service, ServiceExt};
+
+        let (paywall, token) = paywall_and_token().await;
+        let inner = tower::service_fn(|req: Request<Body>| async move {
+            let status = match req.extensions().get::<Receipt>() {
+                Some(_) => http::StatusCode::IM_A_TEAPOT,
+                None => http::StatusCode::OK,
+            };
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = status;
+            Ok::<_, std::convert::Infallible>(resp)
+        });
+        let mut without = super::super::PaywallLayer::new(paywall.clone())
+            .without_request_receipt()
+            .layer(inner);
+        let mut with = super::super::PaywallLayer::new(paywall.clone()).layer(inner);
+        // First the full path (an unseen token), then the fast lane; the response keeps it.
+        for _ in 0..2 {
+            let resp = without
+                .ready()
+                .await
+                .unwrap()
+                .call(get(&token))
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), http::StatusCode::OK);
+            assert_eq!(resp.extensions().get::<Receipt>().unwrap().route, "api");
+        }
+        let routes = paywall.routes();
+        let fast = paywall.authorize_cached(&routes.routes()[0], get(&token), false);
+        assert!(
+            matches!(fast, Fast::Paid(..)),
+            "the second request took the fast lane"
+        );
+        let resp = with.ready().await.unwrap().call(get(&token)).await.unwrap();
+        assert_eq!(resp.status(), http::StatusCode::IM_A_TEAPOT);
     }
 }

@@ -20,12 +20,25 @@ use super::{fast::Fast, Paywall, Receipt};
 #[derive(Debug, Clone)]
 pub struct PaywallLayer {
     paywall: Arc<Paywall>,
+    request_receipt: bool,
 }
 
 impl PaywallLayer {
-    /// Wrap services with `paywall`.
+    /// Wrap services with `paywall`. Paid requests reach the inner service with their
+    /// [`Receipt`] as a request extension.
     pub fn new(paywall: Arc<Paywall>) -> Self {
-        PaywallLayer { paywall }
+        PaywallLayer {
+            paywall,
+            request_receipt: true,
+        }
+    }
+
+    /// Paid requests reach the inner service without the [`Receipt`] extension (the
+    /// response still carries it, for the access log and metrics): for an inner service that
+    /// never reads it, such as the gateway's own proxy, it saves a copy per paid request.
+    pub fn without_request_receipt(mut self) -> Self {
+        self.request_receipt = false;
+        self
     }
 }
 
@@ -36,15 +49,18 @@ impl<S> Layer<S> for PaywallLayer {
         PaywallService {
             inner,
             paywall: self.paywall.clone(),
+            request_receipt: self.request_receipt,
         }
     }
 }
 
-/// A service behind a paywall. Paid requests reach `inner` with a [`Receipt`] extension.
+/// A service behind a paywall. Paid requests reach `inner` with a [`Receipt`] extension
+/// (unless the layer was built [`PaywallLayer::without_request_receipt`]).
 #[derive(Debug, Clone)]
 pub struct PaywallService<S> {
     inner: S,
     paywall: Arc<Paywall>,
+    request_receipt: bool,
 }
 
 type SettleFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
@@ -81,21 +97,32 @@ where
         // token verified and recorded before is decided here: no boxed authorization future.
         let state = match self.paywall.priced_route(&req) {
             None => ready(&self.inner, req, None),
-            Some((table, i)) => match self.paywall.authorize_cached(&table.routes()[i], req) {
-                Fast::Paid(req, receipt) => ready(&self.inner, req, Some(receipt)),
-                Fast::Answer(resp) => State::Answered {
-                    resp: Some(own_answer(grpc, resp)),
-                },
-                Fast::Slow(req) => {
-                    let paywall = self.paywall.clone();
-                    State::Authorize {
-                        fut: Box::pin(async move {
-                            paywall.authorize_route(&table.routes()[i], req).await
-                        }),
-                        inner: Some(self.inner.clone()),
+            Some((table, i)) => {
+                match self
+                    .paywall
+                    .authorize_cached(&table.routes()[i], req, self.request_receipt)
+                {
+                    Fast::Paid(req, receipt) => ready(&self.inner, req, Some(receipt)),
+                    Fast::Answer(resp) => State::Answered {
+                        resp: Some(own_answer(grpc, resp)),
+                    },
+                    Fast::Slow(req) => {
+                        let paywall = self.paywall.clone();
+                        let request_receipt = self.request_receipt;
+                        State::Authorize {
+                            fut: Box::pin(async move {
+                                let mut authorized =
+                                    paywall.authorize_route(&table.routes()[i], req).await;
+                                if let (false, Ok((req, _))) = (request_receipt, &mut authorized) {
+                                    req.extensions_mut().remove::<Receipt>();
+                                }
+                                authorized
+                            }),
+                            inner: Some(self.inner.clone()),
+                        }
                     }
                 }
-            },
+            }
         };
         ResponseFuture {
             grpc,

@@ -293,7 +293,10 @@ pub fn router(config: &Config, paywall: Arc<Paywall>) -> Result<Gateway, ConfigE
     )
     .map_err(proxy_err)?
     .with_retry_after(config.server.retry_after_secs);
-    let gated = PaywallLayer::new(paywall.clone()).layer(proxy);
+    // The proxy never reads the request's receipt (the response carries it).
+    let gated = PaywallLayer::new(paywall.clone())
+        .without_request_receipt()
+        .layer(proxy);
     let facilitator = facilitator_router(config, &paywall)?;
     let mut prefixes = vec![ADMIN_PREFIX.to_owned()];
     if let (Some(_), Some(f)) = (&facilitator, &config.facilitator) {
