@@ -17,6 +17,9 @@ pub struct Sample {
     /// CPU time of the whole machine per request (every process: wrk, backend, server,
     /// simulator, kernel), microseconds — what the shared cores pay for one request.
     pub machine_us: f64,
+    /// Context switches of the server's threads per request: where a run's CPU per request
+    /// sits depends on it, for any server (benchmarks.md finding 29).
+    pub switches: f64,
     /// Requests wrk counted, and how many got a non-2xx/3xx status.
     pub requests: u64,
     pub non2xx: u64,
@@ -127,6 +130,28 @@ pub fn machine_secs() -> f64 {
     busy as f64 / 100.0
 }
 
+/// Context switches (voluntary and involuntary) of the live threads of `pid`, from
+/// `/proc/PID/task/*/status` (a thread that exits during a run takes its count with it).
+pub fn switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            status
+                .lines()
+                .filter_map(|l| {
+                    l.strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                })
+                .filter_map(|v| v.trim().parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 /// Wait (≤ 5 min) until `pids` together use under 1% of a core for 1.5 s: the
 /// gateway refilling its invoice pool, the simulator minting, must not share the machine
 /// with a measured run.
@@ -167,9 +192,11 @@ pub fn run(load: &Load, url: &str, headers: &[String], pid: u32) -> Sample {
     let mut cmd = wrk(load, url, headers, script.as_ref().map(|f| f.path()));
     let rss_before_kib = rss_kib(pid);
     let cpu_before = cpu_secs(pid);
+    let switches_before = switches(pid);
     let machine_before = machine_secs();
     let out = cmd.output().expect("run wrk (Debian package `wrk`)");
     let cpu = cpu_secs(pid) - cpu_before;
+    let switched = switches(pid).saturating_sub(switches_before);
     let machine = machine_secs() - machine_before;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "wrk failed: {text}");
@@ -183,6 +210,7 @@ pub fn run(load: &Load, url: &str, headers: &[String], pid: u32) -> Sample {
     };
     s.cpu_us = per_request(cpu);
     s.machine_us = per_request(machine);
+    s.switches = per_request(switched as f64) / 1e6;
     s.rss_before_kib = rss_before_kib;
     s.rss_after_kib = rss_kib(pid);
     s

@@ -175,6 +175,7 @@ fn med(samples: &[Sample]) -> Sample {
         p99_us: m(|s| s.p99_us),
         cpu_us: m(|s| s.cpu_us),
         machine_us: m(|s| s.machine_us),
+        switches: m(|s| s.switches),
         requests: samples.iter().map(|s| s.requests).sum(),
         non2xx: samples.iter().map(|s| s.non2xx).sum(),
         rss_before_kib: samples.first().map_or(0, |s| s.rss_before_kib),
@@ -300,13 +301,15 @@ impl Bench {
                 }
                 let (b, g) = (&bare[run as usize], &gate[run as usize]);
                 eprintln!(
-                    "{} run {}: bare {:.0}/s {:.1} µs, gate402 {:.0}/s {:.1} µs, ratio {:.2}",
+                    "{} run {}: bare {:.0}/s {:.1} µs {:.2} cs, gate402 {:.0}/s {:.1} µs {:.2} cs, ratio {:.2}",
                     row.name,
                     run + 1,
                     b.rps,
                     b.cpu_us,
+                    b.switches,
                     g.rps,
                     g.cpu_us,
+                    g.switches,
                     g.rps / b.rps
                 );
             }
