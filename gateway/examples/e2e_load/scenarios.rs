@@ -126,6 +126,17 @@ impl Env {
         measure::quiesce(&pids);
     }
 
+    /// CPU seconds so far of the processes no row measures: the simulator and, unless it is
+    /// the server under test (`unpaid`), the unpaid row's gateway (refills, recounts). Busy
+    /// during a run, they take the shared cores from it.
+    fn background_cpu(&self, unpaid: bool) -> f64 {
+        let mut pids = vec![self.simnet.pid()];
+        if !unpaid {
+            pids.extend(self.gateway_402.as_ref().map(Proc::pid));
+        }
+        pids.iter().map(|p| measure::cpu_secs(*p)).sum()
+    }
+
     fn gateway_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway.addrs[1])
     }
@@ -266,9 +277,12 @@ impl Bench {
                 }
                 // Alternate which goes first: a drift of the machine within a run (another
                 // tenant, frequency) must not always favour the same server.
+                // Each run also returns the background's CPU during it (milliseconds).
                 let bare_run = || {
                     env.quiesce();
-                    measure::run(&load, &bare_url, &headers, env.proxy.pid())
+                    let bg = env.background_cpu(row.unpaid);
+                    let s = measure::run(&load, &bare_url, &headers, env.proxy.pid());
+                    (s, (env.background_cpu(row.unpaid) - bg) * 1e3)
                 };
                 let unavailable =
                     || setup::metric(&gw.addrs[0], "gate402_requests_total", &[UNAVAILABLE]);
@@ -278,7 +292,9 @@ impl Bench {
                         env.simnet.pause(true);
                     }
                     let before = unavailable();
+                    let bg = env.background_cpu(row.unpaid);
                     let s = measure::run(&load, &gw_url, &headers, gw.pid());
+                    let bg = (env.background_cpu(row.unpaid) - bg) * 1e3;
                     let answered_503 = unavailable() - before;
                     if row.unpaid {
                         env.simnet.pause(false);
@@ -290,28 +306,31 @@ impl Bench {
                             run + 1
                         );
                     }
-                    s
+                    (s, bg)
                 };
-                if run % 2 == 0 {
-                    bare.push(bare_run());
-                    gate.push(gate_run());
+                let ((b, b_bg), (g, g_bg)) = if run % 2 == 0 {
+                    let b = bare_run();
+                    (b, gate_run())
                 } else {
-                    gate.push(gate_run());
-                    bare.push(bare_run());
-                }
-                let (b, g) = (&bare[run as usize], &gate[run as usize]);
+                    let g = gate_run();
+                    (bare_run(), g)
+                };
                 eprintln!(
-                    "{} run {}: bare {:.0}/s {:.1} µs {:.2} cs, gate402 {:.0}/s {:.1} µs {:.2} cs, ratio {:.2}",
+                    "{} run {}: bare {:.0}/s {:.1} µs {:.2} cs (background {:.0} ms), gate402 {:.0}/s {:.1} µs {:.2} cs (background {:.0} ms), ratio {:.2}",
                     row.name,
                     run + 1,
                     b.rps,
                     b.cpu_us,
                     b.switches,
+                    b_bg,
                     g.rps,
                     g.cpu_us,
                     g.switches,
+                    g_bg,
                     g.rps / b.rps
                 );
+                bare.push(b);
+                gate.push(g);
             }
             let (b, g) = (med(&bare), med(&gate));
             let ratios: Vec<f64> = gate.iter().zip(&bare).map(|(g, b)| g.rps / b.rps).collect();
