@@ -111,7 +111,7 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
 }
 
 /// Whether the server closed `tcp` (EOF or reset) within `secs`.
-async fn closed_within(tcp: &mut TcpStream, secs: u64) -> bool {
+pub(crate) async fn closed_within(tcp: &mut TcpStream, secs: u64) -> bool {
     let mut buf = [0u8; 1024];
     loop {
         match timeout(Duration::from_secs(secs), tcp.read(&mut buf)).await {

@@ -48,18 +48,20 @@ impl Paywall {
     ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
         match self.priced_route(&req) {
             None => Ok((req, None)),
-            Some((table, i)) => self.authorize_route(&table.routes()[i], req).await,
+            Some((table, i)) => self.authorize_route(&table.routes()[i], req, true).await,
         }
     }
 
     /// [`Paywall::authorize`] on `route`, the priced route [`Paywall::priced_route`] found for
-    /// `req`.
+    /// `req`; `request_receipt`: put a copy of the receipt on a paid request too.
     pub(crate) async fn authorize_route(
         &self,
         route: &Route,
         req: Request<Body>,
+        request_receipt: bool,
     ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
-        self.authorize_priced(route, req).await.map_err(|mut resp| {
+        let authorized = self.authorize_priced(route, req, request_receipt).await;
+        authorized.map_err(|mut resp| {
             resp.extensions_mut().insert(RouteTag(route.name.clone()));
             resp
         })
@@ -69,6 +71,7 @@ impl Paywall {
         &self,
         route: &Route,
         req: Request<Body>,
+        request_receipt: bool,
     ) -> Result<(Request<Body>, Option<Receipt>), Response<Body>> {
         let req = match body::limit(req, self.max_request_body) {
             Ok(r) => r,
@@ -127,7 +130,9 @@ impl Paywall {
         let refused = match checked {
             Check::Paid(receipt) => {
                 strip_credentials(req.headers_mut());
-                req.extensions_mut().insert(receipt.clone());
+                if request_receipt {
+                    req.extensions_mut().insert(receipt.clone());
+                }
                 return Ok((req, Some(receipt)));
             }
             Check::Respond(resp) => return Err(resp),

@@ -249,10 +249,10 @@ mod tests {
             *resp.status_mut() = status;
             Ok::<_, std::convert::Infallible>(resp)
         });
-        let mut without = super::super::PaywallLayer::new(paywall.clone())
+        let mut without = crate::paywall::PaywallLayer::new(paywall.clone())
             .without_request_receipt()
             .layer(inner);
-        let mut with = super::super::PaywallLayer::new(paywall.clone()).layer(inner);
+        let mut with = crate::paywall::PaywallLayer::new(paywall.clone()).layer(inner);
         // First the full path (an unseen token), then the fast lane; the response keeps it.
         for _ in 0..2 {
             let resp = without

@@ -111,12 +111,8 @@ where
                         let request_receipt = self.request_receipt;
                         State::Authorize {
                             fut: Box::pin(async move {
-                                let mut authorized =
-                                    paywall.authorize_route(&table.routes()[i], req).await;
-                                if let (false, Ok((req, _))) = (request_receipt, &mut authorized) {
-                                    req.extensions_mut().remove::<Receipt>();
-                                }
-                                authorized
+                                let route = &table.routes()[i];
+                                paywall.authorize_route(route, req, request_receipt).await
                             }),
                             inner: Some(self.inner.clone()),
                         }

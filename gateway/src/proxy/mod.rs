@@ -127,19 +127,15 @@ impl Proxy {
         slot: Option<sticky::Slot>,
         path: PathAndQuery,
     ) -> Result<Response<Body>, GateError> {
-        let path = match (slot, &self.inner.clients.sticky) {
-            (Some(slot), Some(connector)) => {
-                *req.uri_mut() = Uri::from(path.clone());
-                match sticky::send(&slot, connector, &self.inner.upstream.base, req).await {
-                    Ok(resp) => return Ok(resp),
-                    Err(sticky::Failed::NotSent(r)) => req = *r,
-                    Err(sticky::Failed::Connect(e)) => return Err(upstream_error(&*e)),
-                    Err(sticky::Failed::Hyper(e)) => return Err(upstream_error(&e)),
-                }
-                path
+        if let (Some(slot), Some(connector)) = (slot, &self.inner.clients.sticky) {
+            *req.uri_mut() = Uri::from(path.clone());
+            match sticky::send(&slot, connector, &self.inner.upstream.base, req).await {
+                Ok(resp) => return Ok(resp),
+                Err(sticky::Failed::NotSent(r)) => req = *r,
+                Err(sticky::Failed::Connect(e)) => return Err(upstream_error(&*e)),
+                Err(sticky::Failed::Hyper(e)) => return Err(upstream_error(&e)),
             }
-            _ => path,
-        };
+        }
         *req.uri_mut() = self.absolute(path)?;
         match client.request(req).await {
             Ok(resp) => Ok(resp.map(Body::new)),
